@@ -1,0 +1,245 @@
+//! Generates the sample datasets under `datasets/` deterministically (fixed seeds,
+//! no clock): `cargo run --example gen-datasets -- datasets`. Each scenario is a
+//! directory holding its data; `expected.json` beside it lists the findings the
+//! scan must give (written by the tests' `UPDATE_EXPECTED=1` mode, then reviewed).
+//!
+//! Coordinates are plausible positions in China; ids, names and timestamps look
+//! like real registers. Precision is what each scenario is about, so every file
+//! writes coordinates with an explicit number of decimals.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+/// splitmix64: small, fast, and the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let p = 10f64.powi(decimals);
+    (x * p).round() / p
+}
+
+fn write_text(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = fs::File::create(path).unwrap();
+    ParquetWriter::new(file).finish(df).unwrap();
+}
+
+fn write_ipc(path: &Path, df: &mut DataFrame) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = fs::File::create(path).unwrap();
+    IpcWriter::new(file).finish(df).unwrap();
+}
+
+const PROVINCES: &[(&str, &str, f64, f64)] = &[
+    ("BJ", "北京", 39.9, 116.4),
+    ("HE", "河北", 38.0, 114.5),
+    ("SD", "山东", 36.6, 117.0),
+    ("JS", "江苏", 32.1, 118.8),
+    ("HB", "湖北", 30.6, 114.3),
+    ("SC", "四川", 30.7, 104.1),
+    ("GD", "广东", 23.1, 113.3),
+    ("SN", "陕西", 34.3, 108.9),
+];
+const PLACES: &[&str] = &["昌平", "房山", "廊坊", "德州", "泰安", "宜兴", "孝感", "荆门", "德阳", "东莞", "咸阳", "渭南", "沧州", "潍坊", "南通", "黄冈"];
+
+/// A substation register: id, name, voltage, type, lat/lon at `decimals`.
+fn substations(rng: &mut Rng, n_500: usize, n_220: usize, decimals: i32) -> Vec<(String, String, i64, String, f64, f64)> {
+    let mut rows = Vec::new();
+    for i in 0..n_500 + n_220 {
+        let (code, _, lat0, lon0) = *rng.pick(PROVINCES);
+        let voltage = if i < n_500 { *rng.pick(&[500, 500, 750, 1000]) } else { 220 };
+        let place = rng.pick(PLACES);
+        let lat = round(lat0 + rng.range(-1.5, 1.5), decimals);
+        let lon = round(lon0 + rng.range(-1.5, 1.5), decimals);
+        rows.push((
+            format!("SGCC-{code}-{voltage}-{:04}", 17 + i * 7),
+            format!("{voltage}kV{place}{}号变电站", 1 + i % 3),
+            voltage,
+            if i % 5 == 0 { "换流站".to_string() } else { "变电站".to_string() },
+            lat,
+            lon,
+        ));
+    }
+    rows
+}
+
+fn substations_csv(rows: &[(String, String, i64, String, f64, f64)], decimals: usize) -> String {
+    let mut s = String::from("site_id,name,voltage_kv,facility_type,lat,lon,commissioned\n");
+    for (i, (id, name, v, t, lat, lon)) in rows.iter().enumerate() {
+        s += &format!("{id},{name},{v},{t},{lat:.decimals$},{lon:.decimals$},{}-{:02}-15\n", 1998 + i % 25, 1 + i % 12);
+    }
+    s
+}
+
+fn substations_df(rows: &[(String, String, i64, String, f64, f64)]) -> DataFrame {
+    df!(
+        "site_id" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        "name" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        "voltage_kv" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "facility_type" => rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
+        "lat" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+        "lon" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+/// A pipeline traced point by point from (lat0, lon0) over `km` kilometres.
+fn route_ndjson(rng: &mut Rng, points: usize, km: f64, decimals: usize) -> String {
+    let (lat0, lon0) = (36.2, 114.1);
+    let mut s = String::new();
+    for i in 0..points {
+        let t = i as f64 / (points - 1) as f64;
+        let lat = lat0 + t * km / 111.32 * 0.6 + rng.range(-0.0004, 0.0004);
+        let lon = lon0 + t * km / 90.0 * 0.8 + (t * 9.0).sin() * 0.05;
+        s += &format!(
+            "{{\"pipeline_id\":\"XQD-{:03}\",\"seq\":{i},\"lat\":{lat:.decimals$},\"lon\":{lon:.decimals$},\"surveyed_at\":\"2025-{:02}-{:02}T09:{:02}:00+08:00\"}}\n",
+            1 + i / 400,
+            3 + i % 9,
+            1 + i % 27,
+            i % 60
+        );
+    }
+    s
+}
+
+/// Full-feature map points covering a `w_km` × `h_km` block at ~35 m spacing.
+fn topo_points(rng: &mut Rng, lat0: f64, lon0: f64, w_km: f64, h_km: f64, decimals: i32) -> DataFrame {
+    let classes = ["建筑物", "道路", "水系", "植被", "独立地物", "管线"];
+    let dlat = 0.000_31;
+    let dlon = 0.000_36;
+    let rows = (h_km / 111.32 / dlat) as usize;
+    let cols = (w_km / (111.32 * lat0.to_radians().cos()) / dlon) as usize;
+    let (mut lat, mut lon, mut class, mut fid, mut elev) = (vec![], vec![], vec![], vec![], vec![]);
+    for r in 0..rows {
+        for c in 0..cols {
+            lat.push(round(lat0 + r as f64 * dlat + rng.range(0.0, dlat * 0.5), decimals));
+            lon.push(round(lon0 + c as f64 * dlon + rng.range(0.0, dlon * 0.5), decimals));
+            class.push(rng.pick(&classes).to_string());
+            fid.push(format!("F{:07}", r * cols + c));
+            elev.push(round(42.0 + rng.range(0.0, 30.0), 2));
+        }
+    }
+    df!("feature_id" => fid, "feature_class" => class, "lat" => lat, "lon" => lon, "surface_elev" => elev).unwrap()
+}
+
+fn contours_csv(rng: &mut Rng, interval: f64) -> String {
+    let mut s = String::from("line_id,contour_m,vertex,lat,lon\n");
+    let (lat0, lon0) = (40.35, 116.02);
+    let mut line = 0;
+    let mut level = 200.0;
+    while level <= 800.0 {
+        let radius = 0.06 - (level - 200.0) / 600.0 * 0.05;
+        for v in 0..40 {
+            let a = v as f64 / 40.0 * std::f64::consts::TAU;
+            let lat = lat0 + radius * a.sin() + rng.range(-0.0005, 0.0005);
+            let lon = lon0 + radius * 1.3 * a.cos() + rng.range(-0.0005, 0.0005);
+            s += &format!("CL{line:05},{level},{v},{lat:.6},{lon:.6}\n");
+        }
+        line += 1;
+        level += interval;
+    }
+    s
+}
+
+fn facilities(rng: &mut Rng, n: usize, decimals: usize, chinese: bool) -> String {
+    let kinds = ["雷达站", "通信站", "油库", "仓储设施", "机场设施"];
+    let mut s = if chinese { String::from("设施编号,设施名称,类别,纬度,经度\n") } else { String::from("facility_id,name,category,lat,lon\n") };
+    for i in 0..n {
+        let (code, prov, lat0, lon0) = *rng.pick(PROVINCES);
+        let lat = lat0 + rng.range(-2.0, 2.0);
+        let lon = lon0 + rng.range(-2.0, 2.0);
+        let kind = rng.pick(&kinds);
+        s += &format!("{code}{:05},{prov}{kind}{},{kind},{lat:.decimals$},{lon:.decimals$}\n", 3000 + i * 13, i + 1);
+    }
+    s
+}
+
+fn dem(rng: &mut Rng, step_deg: f64, km: f64) -> DataFrame {
+    let (lat0, lon0) = (29.55_f64, 103.70);
+    let n_lat = (km / 111.32 / step_deg) as usize;
+    let n_lon = (km / (111.32 * lat0.to_radians().cos()) / step_deg) as usize;
+    let decimals = (-step_deg.log10()).ceil() as i32 + 1;
+    let (mut lat, mut lon, mut elev) = (vec![], vec![], vec![]);
+    for r in 0..n_lat {
+        for c in 0..n_lon {
+            lat.push(round(lat0 + r as f64 * step_deg, decimals));
+            lon.push(round(lon0 + c as f64 * step_deg, decimals));
+            elev.push(round(500.0 + 800.0 * ((r as f64 / 37.0).sin() * (c as f64 / 53.0).cos()).abs() + rng.range(0.0, 5.0), 1));
+        }
+    }
+    df!("lat" => lat, "lon" => lon, "elevation_m" => elev).unwrap()
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "datasets".into()));
+    let mut rng = Rng(20_260_101);
+
+    // energy.substation-locations: ≥ 20 distinct ≥500 kV sites finer than 50 m.
+    let hold = substations(&mut rng, 24, 10, 6);
+    write_text(&root.join("energy/substations-hold/substations.csv"), &substations_csv(&hold, 6));
+    let mut near = substations_df(&substations(&mut rng, 17, 12, 6));
+    write_parquet(&root.join("energy/substations-near/substations.parquet"), &mut near);
+    let cleared: Vec<_> = hold.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, r.3.clone(), round(r.4, 2), round(r.5, 2))).collect();
+    write_text(&root.join("energy/substations-cleared/substations.csv"), &substations_csv(&cleared, 2));
+
+    // energy.line-routes: ≥ 1000 points finer than 50 m over more than 100 km.
+    write_text(&root.join("energy/route-hold/pipeline.ndjson"), &route_ndjson(&mut rng, 1200, 160.0, 5));
+    write_text(&root.join("energy/route-near/pipeline.ndjson"), &route_ndjson(&mut rng, 850, 160.0, 5));
+    write_text(&root.join("energy/route-cleared/pipeline.ndjson"), &route_ndjson(&mut rng, 1200, 160.0, 2));
+
+    // surveying.large-scale-map: ≤ 1 m resolution over > 25 km² contiguous; a hive table.
+    for (i, (sheet, lat0)) in [("J50G001001", 39.80), ("J50G001002", 39.8225)].iter().enumerate() {
+        let mut df = topo_points(&mut rng, *lat0, 116.30, 6.0, 2.5, 6);
+        write_parquet(&root.join(format!("surveying/large-map-hold/topo/sheet={sheet}/part-{i}.parquet")), &mut df);
+    }
+    let mut df = topo_points(&mut rng, 31.20, 121.40, 5.0, 4.4, 6);
+    write_parquet(&root.join("surveying/large-map-near/topo.parquet"), &mut df);
+    let mut df = topo_points(&mut rng, 31.20, 121.40, 6.0, 5.0, 4);
+    write_parquet(&root.join("surveying/large-map-cleared/topo.parquet"), &mut df);
+
+    // surveying.contours: interval ≤ 20 m.
+    write_text(&root.join("surveying/contours-hold/contours.csv"), &contours_csv(&mut rng, 10.0));
+    write_text(&root.join("surveying/contours-near/contours.csv"), &contours_csv(&mut rng, 25.0));
+    write_text(&root.join("surveying/contours-cleared/contours.csv"), &contours_csv(&mut rng, 50.0));
+
+    // surveying.facility-positions: ≥ 50 facilities finer than 50 m; the holding file is GBK.
+    let text = facilities(&mut rng, 60, 5, true);
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let path = root.join("surveying/facilities-hold/设施坐标.csv");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::File::create(&path).unwrap().write_all(&gbk).unwrap();
+    write_text(&root.join("surveying/facilities-near/facilities.csv"), &facilities(&mut rng, 45, 5, false));
+    write_text(&root.join("surveying/facilities-cleared/facilities.csv"), &facilities(&mut rng, 60, 3, false));
+
+    // surveying.dem-grid: spacing < 100 m over a diagonal > 14 km.
+    write_ipc(&root.join("surveying/dem-hold/dem.arrow"), &mut dem(&mut rng, 0.0005, 12.0));
+    write_ipc(&root.join("surveying/dem-near/dem.arrow"), &mut dem(&mut rng, 0.001, 12.0));
+    write_ipc(&root.join("surveying/dem-cleared/dem.arrow"), &mut dem(&mut rng, 0.002, 12.0));
+}

@@ -1,0 +1,289 @@
+//! The command line: clap structs hold what was typed; `run` resolves them into a
+//! scan or a rules command and returns the exit status. Output goes to stdout,
+//! diagnostics to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::calendar::Calendar;
+use crate::exit::ExitStatus;
+use crate::report::{self, Format};
+use crate::rules::{self, Catalog, CatalogError, Pack};
+use crate::scan::{self, Verdict};
+
+/// Find the mosaic effect: data harmless file by file that, aggregated or linked,
+/// reaches a precision or scale treated as a state secret. Exit codes: 0 pass/warn,
+/// 1 hold, 2 usage or configuration error, 3 incomplete (an input was unreadable).
+#[derive(Debug, Parser)]
+#[command(name = "mosaic", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PackArgs {
+    /// Rule pack file or directory of packs, added to the built-in ones (repeatable);
+    /// a pack with a built-in's id replaces it.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Use only the packs given with --rules.
+    #[arg(long)]
+    pub no_builtin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan datasets (files, directories, hive-partitioned tables) against the rule packs.
+    Scan {
+        /// Files or directories; each direct child of a directory is a dataset.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        packs: PackArgs,
+        /// Data already public, evaluated together with the candidates (repeatable).
+        #[arg(long, value_name = "DIR")]
+        published: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the report to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Colour in text output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Inspect and check rule packs.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Print the JSON Schema of an output or input format.
+    Schema {
+        #[arg(value_enum)]
+        what: SchemaKind,
+    },
+    /// Print shell completions.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the packs and items in use.
+    List {
+        #[command(flatten)]
+        packs: PackArgs,
+    },
+    /// Explain an item: name, harm, basis, thresholds and remediation.
+    Explain {
+        item: String,
+        #[command(flatten)]
+        packs: PackArgs,
+    },
+    /// Validate pack files; every problem is shown with file, line and column.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the pack format.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    /// Rule pack TOML.
+    Pack,
+    /// Findings JSON v1.
+    Findings,
+    /// Dataset manifest `<dataset>.mosaic.toml`.
+    Manifest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Print diagnostics for pack loading errors.
+fn report_catalog_errors(errors: Vec<CatalogError>) -> ExitStatus {
+    for e in errors {
+        eprintln!("{:?}", miette::Report::new(e));
+    }
+    ExitStatus::Usage
+}
+
+fn load(args: &PackArgs) -> Result<Catalog, ExitStatus> {
+    Catalog::load(&args.rules, args.no_builtin).map_err(report_catalog_errors)
+}
+
+/// The scan clock: `SOURCE_DATE_EPOCH` (seconds) when set, so reports are reproducible.
+pub fn now() -> DateTime<Utc> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(Utc::now)
+}
+
+fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> {
+    let result = match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("cannot write to stdout: {e}")),
+    };
+    result.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitStatus::Usage
+    })
+}
+
+pub fn run(cli: Cli) -> ExitStatus {
+    match cli.command {
+        Command::Scan { paths, packs, published, format, output, color } => {
+            let catalog = match load(&packs) {
+                Ok(c) => c,
+                Err(status) => return status,
+            };
+            let options = scan::Options { paths, published, started: now(), calendar: Calendar::builtin() };
+            let result = match scan::run(&catalog, &options) {
+                Ok(r) => r,
+                Err(missing) => {
+                    eprintln!("error: {missing}");
+                    return ExitStatus::Usage;
+                }
+            };
+            for e in &result.errors {
+                eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+            }
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
+                return status;
+            }
+            match result.verdict() {
+                Verdict::Hold => ExitStatus::Hold,
+                Verdict::Incomplete => ExitStatus::Incomplete,
+                Verdict::Warn | Verdict::Pass => ExitStatus::Clean,
+            }
+        }
+        Command::Rules { command } => rules_command(command),
+        Command::Schema { what } => {
+            let schema = match what {
+                SchemaKind::Pack => rules::schema(),
+                SchemaKind::Findings => report::schema(),
+                SchemaKind::Manifest => serde_json::to_value(schemars::schema_for!(crate::source::Manifest)).unwrap_or_default(),
+            };
+            print_json(&schema)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
+            ExitStatus::Clean
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> ExitStatus {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    write_output(None, &text).err().unwrap_or(ExitStatus::Clean)
+}
+
+fn rules_command(command: RulesCommand) -> ExitStatus {
+    match command {
+        RulesCommand::List { packs } => match load(&packs) {
+            Ok(catalog) => {
+                let mut out = String::new();
+                for p in &catalog.packs {
+                    let illustrative = if p.illustrative { ", illustrative" } else { "" };
+                    out += &format!("{} {} — {} ({}{illustrative})\n", p.id, p.version, p.name, p.authority);
+                    for i in &p.items {
+                        let level = i.level.map_or("—", |l| l.as_str());
+                        out += &format!("  {:<40} {:<4} {}\n", i.id, level, i.name);
+                    }
+                }
+                write_output(None, &out).err().unwrap_or(ExitStatus::Clean)
+            }
+            Err(status) => status,
+        },
+        RulesCommand::Explain { item, packs } => match load(&packs) {
+            Ok(catalog) => match catalog.item(&item) {
+                Some((pack, it)) => write_output(None, &explain(pack, it)).err().unwrap_or(ExitStatus::Clean),
+                None => {
+                    eprintln!("error: no item `{item}` in the packs in use; `mosaic rules list` shows them");
+                    ExitStatus::Usage
+                }
+            },
+            Err(status) => status,
+        },
+        RulesCommand::Validate { paths } => {
+            let mut status = ExitStatus::Clean;
+            for path in &paths {
+                let files = match rules::pack_files(path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        status = status.and(report_catalog_errors(vec![e]));
+                        continue;
+                    }
+                };
+                for file in files {
+                    let checked = std::fs::read_to_string(&file)
+                        .map_err(|source| CatalogError::Io { path: file.clone(), source })
+                        .and_then(|text| Pack::parse(&file.display().to_string(), &text).map_err(CatalogError::from));
+                    match checked {
+                        Ok(pack) => println!("ok: {} ({} {}, {} items)", file.display(), pack.id, pack.version, pack.items.len()),
+                        Err(e) => status = status.and(report_catalog_errors(vec![e])),
+                    }
+                }
+            }
+            status
+        }
+        RulesCommand::Schema => print_json(&rules::schema()),
+    }
+}
+
+/// `rules explain`: the item's own documentation, as `docs/rules.md` prints it.
+pub fn explain(pack: &Pack, item: &rules::Item) -> String {
+    let mut s = format!("{} — {}\n\n", item.id, item.name);
+    s += &format!("pack:        {} {} ({}){}\n", pack.id, pack.version, pack.name, if pack.illustrative { ", illustrative thresholds" } else { "" });
+    let case = if item.catalog_match { "catalog match (DM25 Art 35 ¶1, Case 1)" } else { "no catalog item: hold and report (DM25 Art 35, Case 2)" };
+    match item.track {
+        rules::Track::ImportantData => s += &format!("track:       important data → {}\n", pack.data_security_authority),
+        rules::Track::StateSecret => {
+            s += &format!("outcome:     {case}\n");
+            s += &format!("authority:   {}\n", pack.authority);
+        }
+    }
+    if let (Some(level), Some(period)) = (item.level, &item.period) {
+        s += &format!("level:       {level}, period {}\n", period.label());
+    }
+    if !item.knowledge_scope.is_empty() {
+        s += &format!("scope:       {}\n", item.knowledge_scope);
+    }
+    if !item.art13.is_empty() {
+        s += &format!("field:       {} (保守国家秘密法 第13条)\n", item.art13);
+    }
+    s += &format!("\nharm:        {}\n", item.harm);
+    let basis: Vec<&String> = pack.basis.iter().chain(&item.basis).collect();
+    if !basis.is_empty() {
+        s += &format!("basis:       {}\n", basis.iter().map(|b| b.as_str()).collect::<Vec<_>>().join("; "));
+    }
+    if !item.filters.is_empty() {
+        s += &format!("rows:        where {}\n", item.filters.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and "));
+    }
+    s += "thresholds:  all of\n";
+    for (c, line) in item.criteria.iter().zip(&item.criteria_lines) {
+        s += &format!("  - {c}   ({}:{line})\n", pack.source);
+    }
+    s += &format!("near miss:   warns at {:.0} % of a threshold\n", pack.warn_at * 100.0);
+    s += &format!("remediation: {}\n", item.remediation);
+    s
+}

@@ -1,0 +1,212 @@
+//! Decide: turn a met (or nearly met) item into an outcome (DESIGN §5) — who must be
+//! told, by when, under which mark — from the item, the pack and what contributors
+//! declare in their manifests.
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::calendar::Calendar;
+use crate::evaluate::{Evaluation, Evidence};
+use crate::rules::{Item, Level, Pack, Track};
+use crate::source::Manifest;
+
+/// Outcomes, in DESIGN §5's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    CatalogMatch,
+    HoldAndReport,
+    Derived,
+    Exposure,
+    MustNotClassify,
+    NearThreshold,
+    ImportantData,
+}
+
+impl Outcome {
+    pub fn holds(self) -> bool {
+        !matches!(self, Outcome::MustNotClassify | Outcome::NearThreshold)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::CatalogMatch => "catalog_match",
+            Outcome::HoldAndReport => "hold_and_report",
+            Outcome::Derived => "derived",
+            Outcome::Exposure => "exposure",
+            Outcome::MustNotClassify => "must_not_classify",
+            Outcome::NearThreshold => "near_threshold",
+            Outcome::ImportantData => "important_data",
+        }
+    }
+}
+
+/// Mark of a Case-2 hold: not a secret until the authority decides.
+pub const PROVISIONAL_MARK: &str = "待定密（先行保密）";
+/// Addressee of suspected disclosures (Reg 61).
+pub const SECRECY_ADMINISTRATION: &str = "国家保密行政管理部门";
+
+/// How the datasets of a candidate are combined.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Combination {
+    pub kind: String,
+    pub keys: Vec<String>,
+}
+
+impl Combination {
+    pub fn single() -> Self {
+        Combination { kind: "single".into(), keys: vec![] }
+    }
+}
+
+/// A dataset contributing to a candidate, as decide needs to see it.
+#[derive(Clone, Debug)]
+pub struct Contributor<'a> {
+    pub id: &'a str,
+    pub sha256: &'a str,
+    pub published: bool,
+    pub manifest: Option<&'a Manifest>,
+}
+
+impl Contributor<'_> {
+    fn is_published(&self) -> bool {
+        self.published || self.manifest.is_some_and(|m| m.published.is_some())
+    }
+}
+
+/// A finding, before rendering.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub outcome: Outcome,
+    pub pack: String,
+    pub item: String,
+    pub item_name: String,
+    pub level: Option<Level>,
+    pub period: Option<String>,
+    pub mark: Option<String>,
+    pub datasets: Vec<String>,
+    pub combination: Combination,
+    pub evidence: Vec<Evidence>,
+    pub addressee: Option<String>,
+    pub deadline: Option<NaiveDate>,
+    pub remediation: String,
+}
+
+impl Finding {
+    pub fn holds(&self) -> bool {
+        self.outcome.holds()
+    }
+}
+
+/// Stable id: hash of pack, item and the sorted content hashes of the inputs.
+pub fn finding_id(pack: &str, item: &str, shas: &[&str]) -> String {
+    let mut sorted: Vec<&str> = shas.to_vec();
+    sorted.sort_unstable();
+    let mut h = Sha256::new();
+    h.update(pack.as_bytes());
+    h.update(b"\0");
+    h.update(item.as_bytes());
+    for s in sorted {
+        h.update(b"\0");
+        h.update(s.as_bytes());
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// Everything decide needs besides the item.
+pub struct Context<'a> {
+    pub today: NaiveDate,
+    pub calendar: &'a Calendar,
+}
+
+/// The finding for an evaluated item, or `None` when it is neither met nor near.
+pub fn decide(
+    pack: &Pack,
+    item: &Item,
+    evaluation: &Evaluation,
+    contributors: &[Contributor],
+    combination: Combination,
+    ctx: &Context,
+) -> Option<Finding> {
+    if !evaluation.met && !evaluation.near {
+        return None;
+    }
+    let mut datasets: Vec<String> = contributors.iter().map(|c| c.id.to_string()).collect();
+    datasets.sort();
+    let shas: Vec<&str> = contributors.iter().map(|c| c.sha256).collect();
+    let mut finding = Finding {
+        id: finding_id(&pack.id, &item.id, &shas),
+        outcome: Outcome::NearThreshold,
+        pack: pack.id.clone(),
+        item: item.id.clone(),
+        item_name: item.name.clone(),
+        level: item.level,
+        period: item.period.as_ref().map(|p| p.label()),
+        mark: None,
+        datasets,
+        combination,
+        evidence: evaluation.evidence.clone(),
+        addressee: None,
+        deadline: None,
+        remediation: item.remediation.clone(),
+    };
+    if !evaluation.met {
+        return Some(finding);
+    }
+    let deadline = ctx.calendar.add_working_days(ctx.today, item.deadline_working_days);
+    let derived: Vec<_> = contributors.iter().filter_map(|c| c.manifest.and_then(|m| m.derived_from.as_ref())).collect();
+    let claim = contributors.iter().find_map(|c| c.manifest.and_then(|m| m.public_interest.as_ref()));
+
+    if item.track == Track::ImportantData {
+        finding.outcome = Outcome::ImportantData;
+        finding.level = None;
+        finding.period = None;
+        finding.addressee = Some(pack.data_security_authority.clone());
+        finding.deadline = Some(deadline);
+    } else if let Some(source) = derived.iter().max_by_key(|d| d.level()) {
+        // Reg 18: the derived data inherits the source's mark; several sources → highest (Art 31).
+        finding.outcome = Outcome::Derived;
+        finding.level = source.level().or(item.level);
+        finding.period = source.mark.split_once('★').map(|(_, p)| p.to_string()).or(finding.period);
+        finding.mark = Some(source.mark.clone());
+        finding.addressee = Some(pack.authority.clone());
+        finding.deadline = Some(deadline);
+    } else if let Some(claim) = claim {
+        // DM25 Art 29: recorded with the criterion, never held or marked.
+        finding.outcome = Outcome::MustNotClassify;
+        finding.evidence.push(Evidence { condition: format!("public_interest: {claim}"), value: None, holds: true });
+    } else if contributors.iter().all(Contributor::is_published) {
+        finding.outcome = Outcome::Exposure;
+        finding.mark = Some(PROVISIONAL_MARK.to_string());
+        finding.addressee = Some(SECRECY_ADMINISTRATION.to_string());
+        finding.deadline = ctx.today.checked_add_days(Days::new(1));
+    } else if item.catalog_match {
+        finding.outcome = Outcome::CatalogMatch;
+        finding.mark = match (item.level, &item.period) {
+            (Some(level), Some(period)) => Some(period.mark(level)),
+            _ => None,
+        };
+        finding.addressee = Some(pack.authority.clone());
+        finding.deadline = Some(deadline);
+    } else {
+        finding.outcome = Outcome::HoldAndReport;
+        finding.mark = Some(PROVISIONAL_MARK.to_string());
+        finding.addressee = Some(pack.authority.clone());
+        finding.deadline = Some(deadline);
+    }
+    Some(finding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_do_not_depend_on_input_order() {
+        assert_eq!(finding_id("p", "i", &["b", "a"]), finding_id("p", "i", &["a", "b"]));
+        assert_ne!(finding_id("p", "i", &["a"]), finding_id("p", "j", &["a"]));
+        assert_eq!(finding_id("p", "i", &["a"]).len(), 16);
+    }
+}

@@ -1,0 +1,147 @@
+//! Evaluate: an item's criteria against a candidate's metric values. Planning
+//! (which metrics an item needs on which columns) and judging (does each criterion
+//! hold, is the item met or near) are plain functions; nothing here opens files.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::profile::{Group, Need, RowFilter, Values};
+use crate::rules::{Criterion, Filter, Item, Metric, Pack, Prop};
+use crate::tag::{Binding, Columns};
+
+/// One criterion's outcome, as reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evidence {
+    pub condition: String,
+    pub value: Option<f64>,
+    pub holds: bool,
+}
+
+/// An item judged on one candidate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub met: bool,
+    /// Not met, but every failing criterion is within the pack's `warn_at` of its threshold.
+    pub near: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+/// What an item needs of a candidate, or `None` if the candidate lacks one of its tags
+/// (then the item does not apply: no finding, no error).
+pub fn plan(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>) -> Option<Group> {
+    if item.required_tags().iter().any(|t| !bindings.contains_key(*t)) {
+        return None;
+    }
+    let filters = item
+        .filters
+        .iter()
+        .map(|f| match f {
+            Filter::Value { tag, op, value } => {
+                let column = bindings[tag].columns.names()[0].to_string();
+                RowFilter::Value { column, op: *op, value: value.clone() }
+            }
+            Filter::RowResolution { tag, op, threshold_m } => {
+                let b = &bindings[tag];
+                RowFilter::Resolution { columns: b.columns.clone(), accuracy_m: b.accuracy_m, op: *op, threshold_m: *threshold_m }
+            }
+        })
+        .collect();
+    let needs = item.criteria.iter().flat_map(|c| needs(pack, c, bindings)).collect();
+    Some(Group { filters, needs })
+}
+
+fn needs(pack: &Pack, criterion: &Criterion, bindings: &BTreeMap<String, Binding>) -> Vec<Need> {
+    match criterion {
+        Criterion::Has { tags } => tags.iter().map(|t| Need::Has(bindings[t].columns.clone())).collect(),
+        Criterion::Compare { metric, .. } => vec![need(pack, metric, bindings)],
+    }
+}
+
+fn need(pack: &Pack, metric: &Metric, bindings: &BTreeMap<String, Binding>) -> Need {
+    match metric {
+        Metric::Rows => Need::Rows,
+        Metric::Distinct { tag } => Need::Distinct(bindings[tag].columns.clone()),
+        Metric::Prop { tag, prop: Prop::Distinct } => Need::Distinct(bindings[tag].columns.clone()),
+        Metric::Prop { tag, prop } => {
+            let b = &bindings[tag];
+            Need::Prop { kind: b.kind, columns: b.columns.clone(), accuracy_m: b.accuracy_m, prop: *prop, grid_m: pack.grid_m }
+        }
+    }
+}
+
+fn near(criterion: &Criterion, value: Option<f64>, warn_at: f64) -> bool {
+    let (Criterion::Compare { op, threshold, .. }, Some(v)) = (criterion, value) else { return false };
+    match op.grows_towards() {
+        Some(true) => v >= threshold * warn_at,
+        Some(false) => v <= threshold / warn_at,
+        None => false,
+    }
+}
+
+/// Judge an item against the values computed for its plan.
+pub fn judge(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>, values: &Values) -> Evaluation {
+    let mut evidence = Vec::new();
+    let mut met = true;
+    let mut near_all = true;
+    for criterion in &item.criteria {
+        let (value, holds) = match criterion {
+            Criterion::Has { tags } => {
+                let present = tags.iter().all(|t| values.get(&Need::Has(bindings[t].columns.clone()).key()).copied().flatten() == Some(1.0));
+                (Some(if present { 1.0 } else { 0.0 }), present)
+            }
+            Criterion::Compare { metric, op, threshold } => {
+                let value = values.get(&need(pack, metric, bindings).key()).copied().flatten();
+                (value, value.is_some_and(|v| op.compare(v, *threshold)))
+            }
+        };
+        if !holds {
+            met = false;
+            near_all &= near(criterion, value, pack.warn_at);
+        }
+        evidence.push(Evidence { condition: criterion.to_string(), value: value.map(round_sig), holds });
+    }
+    Evaluation { met, near: !met && near_all, evidence }
+}
+
+/// Values reported with 6 significant digits, so floating noise never changes output bytes.
+pub fn round_sig(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let digits = 6 - v.abs().log10().floor() as i32 - 1;
+    if digits <= 0 {
+        return v.round();
+    }
+    let scale = 10f64.powi(digits.min(15));
+    (v * scale).round() / scale
+}
+
+/// Columns a candidate's point tags use, for computing snapping once per point.
+pub fn point_columns(bindings: &BTreeMap<String, Binding>) -> Vec<Columns> {
+    bindings.values().filter(|b| b.kind.is_spatial()).map(|b| b.columns.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_six_significant_digits() {
+        assert_eq!(round_sig(0.111_319_999_9), 0.11132);
+        assert_eq!(round_sig(28.000_000_001), 28.0);
+        assert_eq!(round_sig(1_234_567.0), 1_234_570.0);
+    }
+
+    #[test]
+    fn near_respects_direction() {
+        use crate::rules::condition::parse_criterion;
+        let ge = parse_criterion("distinct(site) >= 20").unwrap();
+        assert!(near(&ge, Some(16.0), 0.8));
+        assert!(!near(&ge, Some(15.0), 0.8));
+        let lt = parse_criterion("position.resolution_m < 50").unwrap();
+        assert!(near(&lt, Some(62.0), 0.8));
+        assert!(!near(&lt, Some(63.0), 0.8));
+        assert!(!near(&lt, None, 0.8));
+    }
+}

@@ -1,0 +1,18 @@
+//! mosaic finds the mosaic effect: datasets harmless one by one that, aggregated or
+//! linked, reach a precision or scale that secrecy law treats as a state secret
+//! (国家秘密定密管理规定 Art 35). The flow, one module per step:
+//!
+//! `rules` → `source` → `tag` → `profile` → `evaluate` → `decide` → `report`,
+//! orchestrated by `scan`; `cli` is the command line over it.
+
+pub mod calendar;
+pub mod cli;
+pub mod decide;
+pub mod evaluate;
+pub mod exit;
+pub mod profile;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;
+pub mod tag;

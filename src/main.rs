@@ -1,0 +1,14 @@
+//! `mosaic` binary: parse arguments, run, map the outcome to an exit code.
+
+use clap::Parser;
+use std::io::IsTerminal;
+
+fn main() {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = miette::set_hook(Box::new(move |_| {
+        let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+        Box::new(miette::GraphicalReportHandler::new_themed(theme))
+    }));
+    let cli = mosaic::cli::Cli::parse();
+    std::process::exit(mosaic::cli::run(cli).code());
+}

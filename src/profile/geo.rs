@@ -1,0 +1,211 @@
+//! Geometry of precision: decimals carried, snapping steps, degrees to metres,
+//! grid cells and their connected components. Pure functions, tested against
+//! the shared resolution fixtures.
+
+use std::collections::{HashMap, HashSet};
+
+/// Metres per degree of latitude (and of longitude at the equator).
+pub const M_PER_DEG: f64 = 111_320.0;
+
+/// Decimals beyond this are noise in any coordinate (≈ 0.1 µm).
+pub const MAX_DECIMALS: u8 = 15;
+
+/// Decimals of a binary float: the fewest k with `round(x, k) == x`, which is the
+/// number of decimals in its shortest round-trip form (30.100000000000001 → 1).
+/// Rounding divides by 10^k exactly, never multiplies by 10^-k (DESIGN §10).
+pub fn decimals_f64(x: f64) -> Option<u8> {
+    if !x.is_finite() {
+        return None;
+    }
+    let mut scale = 1.0_f64;
+    for k in 0..=MAX_DECIMALS {
+        if (x * scale).round() / scale == x {
+            return Some(k);
+        }
+        scale *= 10.0;
+    }
+    Some(MAX_DECIMALS)
+}
+
+/// Decimals of a number as written (`45.0` → 1, `1.25e-3` → 5); `None` if not a number.
+pub fn decimals_text(s: &str) -> Option<u8> {
+    let s = s.trim();
+    let value: f64 = s.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
+    Some((fraction - exponent).clamp(0, i32::from(MAX_DECIMALS)) as u8)
+}
+
+/// Quantization step of one axis for a row: its decimals, or the column's coarser
+/// snapping step when the whole column sits on one.
+pub fn axis_step(decimals: u8, snap: Option<f64>) -> f64 {
+    let step = 10f64.powi(-i32::from(decimals));
+    snap.map_or(step, |s| s.max(step))
+}
+
+/// A row's horizontal resolution in metres: the coarser of its two axes, the
+/// longitude step shrinking with cos(latitude).
+pub fn resolution_m(lat: f64, lat_step_deg: f64, lon_step_deg: f64) -> f64 {
+    let y = lat_step_deg * M_PER_DEG;
+    let x = lon_step_deg * M_PER_DEG * lat.to_radians().cos().abs();
+    y.max(x)
+}
+
+/// Snapping steps tried for a column whose finest values carry `decimals`:
+/// 2, 2.5, 5 times the decimal step and their tens (0.0005°, 0.25°, …), coarsest first.
+pub fn snap_candidates(decimals: u8) -> Vec<f64> {
+    let unit = 10f64.powi(-i32::from(decimals));
+    [50.0, 25.0, 20.0, 5.0, 2.5, 2.0].iter().map(|m| m * unit).filter(|s| *s > unit * 1.5).collect()
+}
+
+/// Is `x` a multiple of `step` (to float tolerance)?
+pub fn is_multiple(x: f64, step: f64) -> bool {
+    let q = x / step;
+    (q - q.round()).abs() < 1e-6
+}
+
+/// Cell of a position on the coverage grid. Rows are latitude bands of `grid_m`;
+/// within a band, columns are `grid_m` wide at the band's centre latitude, so the
+/// grid is global and cells of different datasets line up. Indices are computed
+/// by multiplying by the constant `M_PER_DEG / grid_m`, the definition polars uses too.
+pub fn cell(lat: f64, lon: f64, grid_m: f64) -> (i64, i64) {
+    let per_deg = M_PER_DEG / grid_m;
+    let row = (lat * per_deg).floor();
+    let centre = (row + 0.5) / per_deg;
+    let col = (lon * centre.to_radians().cos() * per_deg).floor();
+    (row as i64, col as i64)
+}
+
+/// Cell of a planar position in metres.
+pub fn cell_planar(y: f64, x: f64, grid_m: f64) -> (i64, i64) {
+    let per_m = 1.0 / grid_m;
+    ((y * per_m).floor() as i64, (x * per_m).floor() as i64)
+}
+
+/// Size of the largest 8-connected component of `cells`. Neighbouring bands are
+/// slightly sheared, so a cell touches columns col-1..=col+1 of the bands above and below.
+pub fn largest_component(cells: &[(i64, i64)]) -> usize {
+    let set: HashSet<(i64, i64)> = cells.iter().copied().collect();
+    let mut seen: HashMap<(i64, i64), ()> = HashMap::with_capacity(set.len());
+    let mut best = 0;
+    let mut stack = Vec::new();
+    for &start in &set {
+        if seen.contains_key(&start) {
+            continue;
+        }
+        seen.insert(start, ());
+        stack.push(start);
+        let mut size = 0;
+        while let Some((r, c)) = stack.pop() {
+            size += 1;
+            for dr in -1..=1 {
+                for dc in -1..=1 {
+                    let next = (r + dr, c + dc);
+                    if (dr, dc) != (0, 0) && set.contains(&next) && !seen.contains_key(&next) {
+                        seen.insert(next, ());
+                        stack.push(next);
+                    }
+                }
+            }
+        }
+        best = best.max(size);
+    }
+    best
+}
+
+/// Great-circle distance in km (haversine, mean earth radius).
+pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371.008_8 * a.sqrt().asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN §2 cases in ../shared/fixtures/resolution.csv, copied here so the
+    /// crate's tests do not depend on files outside it.
+    const FIXTURE: &str = include_str!("../../tests/fixtures/resolution.csv");
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b.abs() * 0.01
+    }
+
+    #[test]
+    fn resolution_fixture_text_and_float() {
+        let mut rows = 0;
+        for line in FIXTURE.lines().skip(1) {
+            let f: Vec<&str> = line.splitn(5, ',').collect();
+            let (lat, lon) = (f[0], f[1]);
+            let want_text: f64 = f[2].parse().unwrap();
+            let want_float: f64 = f[3].parse().unwrap();
+            let lat_v: f64 = lat.parse().unwrap();
+            let text = resolution_m(
+                lat_v,
+                axis_step(decimals_text(lat).unwrap(), None),
+                axis_step(decimals_text(lon).unwrap(), None),
+            );
+            assert!(close(text, want_text), "{line}: text {text} vs {want_text}");
+            let lon_v: f64 = lon.parse().unwrap();
+            let float = resolution_m(
+                lat_v,
+                axis_step(decimals_f64(lat_v).unwrap(), None),
+                axis_step(decimals_f64(lon_v).unwrap(), None),
+            );
+            assert!(close(float, want_float), "{line}: float {float} vs {want_float}");
+            rows += 1;
+        }
+        assert_eq!(rows, 10);
+    }
+
+    #[test]
+    fn six_decimal_values_are_never_misread() {
+        // The scalar-division trap: every 6-decimal value must read as ≤ 6 decimals.
+        let mut worst = 0;
+        for i in 0..200_000u32 {
+            let text = format!("30.{:06}", i * 5 + 1);
+            let x: f64 = text.parse().unwrap();
+            worst = worst.max(decimals_f64(x).unwrap());
+            assert_eq!(decimals_f64(x), decimals_text(text.trim_end_matches('0')), "{text}");
+        }
+        assert_eq!(worst, 6);
+    }
+
+    #[test]
+    fn snapping_steps() {
+        assert!(is_multiple(30.1235, 0.0005));
+        assert!(!is_multiple(30.1234, 0.0005));
+        assert!(is_multiple(114.75, 0.25));
+        assert_eq!(axis_step(4, Some(0.0005)), 0.0005);
+        assert_eq!(axis_step(1, Some(0.0005)), 0.1);
+        let c = snap_candidates(4);
+        assert!(c.iter().any(|s| (s - 0.0005).abs() < 1e-12));
+        assert!(c.iter().all(|s| *s > 0.00015));
+    }
+
+    #[test]
+    fn cells_and_components() {
+        // 50 m cells: points 30 m apart share or touch cells; 1 km away is separate.
+        let a = cell(30.0, 114.0, 50.0);
+        let b = cell(30.0003, 114.0, 50.0);
+        assert!((a.0 - b.0).abs() <= 1);
+        let cells = vec![(0, 0), (0, 1), (1, 2), (5, 5), (6, 6), (7, 7), (8, 8)];
+        assert_eq!(largest_component(&cells), 4);
+        assert_eq!(largest_component(&[]), 0);
+    }
+
+    #[test]
+    fn distances() {
+        let d = distance_km(39.9042, 116.4074, 31.2304, 121.4737);
+        assert!((d - 1067.0).abs() < 5.0, "{d}");
+    }
+}

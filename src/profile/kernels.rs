@@ -1,0 +1,158 @@
+//! Elementwise kernels run inside polars queries: decimals carried, per-row
+//! resolution, epoch seconds and grid cells. They call the pure functions in
+//! `geo`, so the definitions tested there are the ones the scan uses.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+
+use super::geo;
+use super::Snap;
+use crate::tag::Columns;
+
+/// Per-row coordinate values with their decimals: text as written, or binary floats.
+fn values_with_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, u8)>>> {
+    let series = column.as_materialized_series();
+    if text && series.dtype() == &DataType::String {
+        return Ok(series
+            .str()?
+            .iter()
+            .map(|v| {
+                let s = v?.trim();
+                let value: f64 = s.parse().ok()?;
+                Some((value, geo::decimals_text(s)?))
+            })
+            .collect());
+    }
+    let floats = series.cast(&DataType::Float64)?;
+    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, geo::decimals_f64(x)?)))).collect())
+}
+
+fn float_field(_: &Schema, fields: &[Field]) -> PolarsResult<Field> {
+    Ok(Field::new(fields[0].name().clone(), DataType::Float64))
+}
+
+/// Decimals carried by each value of `column` (as Float64, null where not a number).
+pub fn decimals(column: &str, text: bool) -> Expr {
+    col(column).map(
+        move |c: Column| {
+            let out: Float64Chunked = values_with_decimals(&c, text)?.iter().map(|v| v.map(|(_, d)| f64::from(d))).collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
+    )
+}
+
+/// Per-row horizontal resolution in metres (DESIGN §2): decimals or snapping step on
+/// each axis, the coarser axis after converting longitude at the row's latitude.
+/// A declared accuracy replaces it. Invalid coordinates give null.
+pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Option<f64>) -> Expr {
+    let Columns::Pair { lat, lon, planar } = columns.clone() else { return lit(NULL).cast(DataType::Float64) };
+    col(lat.as_str()).map_many(
+        move |cols: &mut [Column]| {
+            let ys = values_with_decimals(&cols[0], text)?;
+            let xs = values_with_decimals(&cols[1], text)?;
+            let out: Float64Chunked = ys
+                .into_iter()
+                .zip(xs)
+                .map(|(y, x)| {
+                    let ((yv, yd), (xv, xd)) = (y?, x?);
+                    if !planar && (yv.abs() > 90.0 || xv.abs() > 180.0) {
+                        return None;
+                    }
+                    if let Some(a) = accuracy_m {
+                        return Some(a);
+                    }
+                    let (ys, xs) = (geo::axis_step(yd, snap.lat), geo::axis_step(xd, snap.lon));
+                    Some(if planar { ys.max(xs) } else { geo::resolution_m(yv, ys, xs) })
+                })
+                .collect();
+            Ok(out.with_name(cols[0].name().clone()).into_column())
+        },
+        &[col(lon.as_str())],
+        float_field,
+    )
+}
+
+/// Timestamps as seconds since the epoch, from datetime, date, numeric (seconds)
+/// or text columns (ISO 8601 and common Chinese forms).
+pub fn epoch_seconds(column: &str) -> Expr {
+    col(column).map(
+        |c: Column| {
+            let s = c.as_materialized_series();
+            let out: Float64Chunked = match s.dtype() {
+                DataType::String => s.str()?.iter().map(|v| v.and_then(parse_time)).collect(),
+                DataType::Date => s.cast(&DataType::Int32)?.i32()?.iter().map(|d| d.map(|d| f64::from(d) * 86_400.0)).collect(),
+                DataType::Datetime(unit, _) => {
+                    let per_second = match unit {
+                        TimeUnit::Nanoseconds => 1e9,
+                        TimeUnit::Microseconds => 1e6,
+                        TimeUnit::Milliseconds => 1e3,
+                    };
+                    s.cast(&DataType::Int64)?.i64()?.iter().map(|v| v.map(|v| v as f64 / per_second)).collect()
+                }
+                _ => s.cast(&DataType::Float64)?.f64()?.iter().collect(),
+            };
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
+    )
+}
+
+/// Parse a timestamp written as text; `None` when no known form matches.
+pub fn parse_time(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9);
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y%m%d%H%M%S", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日%H时%M分"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(t.and_utc().timestamp() as f64 + f64::from(t.and_utc().timestamp_subsec_nanos()) / 1e9);
+        }
+    }
+    for format in ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, format) {
+            return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp() as f64);
+        }
+    }
+    None
+}
+
+/// `cell_row` and `cell_col` of each position on the coverage grid (see `geo::cell`).
+pub fn cell_exprs(lat: &str, lon: &str, planar: bool, grid_m: f64) -> [Expr; 2] {
+    let part = move |second: bool| {
+        col(lat).map_many(
+            move |cols: &mut [Column]| {
+                let ys = cols[0].cast(&DataType::Float64)?;
+                let xs = cols[1].cast(&DataType::Float64)?;
+                let out: Int64Chunked = ys
+                    .f64()?
+                    .iter()
+                    .zip(xs.f64()?.iter())
+                    .map(|(y, x)| {
+                        let (y, x) = (y?, x?);
+                        let (r, c) = if planar { geo::cell_planar(y, x, grid_m) } else { geo::cell(y, x, grid_m) };
+                        Some(if second { c } else { r })
+                    })
+                    .collect();
+                Ok(out.into_column())
+            },
+            &[col(lon)],
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::Int64)),
+        )
+    };
+    [part(false).alias("cell_row"), part(true).alias("cell_col")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_time_forms() {
+        assert_eq!(parse_time("1970-01-02"), Some(86_400.0));
+        assert_eq!(parse_time("1970-01-01T00:01:00Z"), Some(60.0));
+        assert_eq!(parse_time("1970-01-01 01:00:00"), Some(3_600.0));
+        assert_eq!(parse_time("1970年01月02日"), Some(86_400.0));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! Report: render a scan result. The findings JSON v1 structs here are the versioned
+//! output contract (DESIGN §6), separate from domain types; every list is sorted
+//! before writing, so the same inputs and clock give the same bytes.
+
+mod sarif;
+mod text;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Catalog;
+use crate::scan::{ScanResult, Verdict};
+
+pub const SCHEMA: &str = "mosaic/findings/v1";
+
+/// Output formats of `scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsV1 {
+    pub schema: String,
+    pub tool: ToolV1,
+    pub scan: ScanV1,
+    /// `pass | warn | hold | incomplete`.
+    pub verdict: String,
+    pub findings: Vec<FindingV1>,
+    pub errors: Vec<ErrorV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolV1 {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanV1 {
+    /// RFC 3339; pinned by `SOURCE_DATE_EPOCH` for reproducible output.
+    pub started: String,
+    pub packs: Vec<PackV1>,
+    pub inputs: Vec<InputV1>,
+    pub tagging: Vec<TaggingV1>,
+    pub skipped: Vec<String>,
+    pub stats: StatsV1,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackV1 {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputV1 {
+    pub id: String,
+    pub path: String,
+    pub sha256: String,
+    pub rows: u64,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaggingV1 {
+    pub input: String,
+    pub column: String,
+    pub tag: String,
+    /// `manifest | name | pattern`.
+    pub how: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatsV1 {
+    pub candidates: u64,
+    pub pruned: u64,
+    pub joined: u64,
+    pub evaluated: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingV1 {
+    pub id: String,
+    pub outcome: String,
+    pub pack: String,
+    pub item: String,
+    pub item_name: String,
+    pub level: Option<String>,
+    pub period: Option<String>,
+    pub mark: Option<String>,
+    pub datasets: Vec<String>,
+    pub combination: CombinationV1,
+    pub evidence: Vec<EvidenceV1>,
+    pub addressee: Option<String>,
+    /// YYYY-MM-DD.
+    pub deadline: Option<String>,
+    pub remediation: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CombinationV1 {
+    /// `single | join | union`.
+    pub kind: String,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceV1 {
+    pub condition: String,
+    pub value: Option<f64>,
+    pub holds: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorV1 {
+    pub input: String,
+    pub kind: String,
+    pub message: String,
+}
+
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Warn => "warn",
+        Verdict::Hold => "hold",
+        Verdict::Incomplete => "incomplete",
+    }
+}
+
+/// The v1 document of a scan.
+pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
+    FindingsV1 {
+        schema: SCHEMA.into(),
+        tool: ToolV1 { name: "mosaic".into(), version: env!("CARGO_PKG_VERSION").into() },
+        scan: ScanV1 {
+            started: result.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            packs: result.packs.iter().map(|p| PackV1 { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() }).collect(),
+            inputs: result
+                .inputs
+                .iter()
+                .map(|i| InputV1 { id: i.id.clone(), path: i.path.clone(), sha256: i.sha256.clone(), rows: i.rows, tags: i.tags.clone() })
+                .collect(),
+            tagging: result
+                .tagging
+                .iter()
+                .map(|t| TaggingV1 {
+                    input: t.input.clone(),
+                    column: t.column.clone(),
+                    tag: t.tag.clone(),
+                    how: serde_json::to_value(t.how).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                })
+                .collect(),
+            skipped: result.skipped.clone(),
+            stats: StatsV1 {
+                candidates: result.stats.candidates,
+                pruned: result.stats.pruned,
+                joined: result.stats.joined,
+                evaluated: result.stats.evaluated,
+            },
+        },
+        verdict: verdict_name(result.verdict()).into(),
+        findings: result
+            .findings
+            .iter()
+            .map(|f| FindingV1 {
+                id: f.id.clone(),
+                outcome: f.outcome.name().into(),
+                pack: f.pack.clone(),
+                item: f.item.clone(),
+                item_name: f.item_name.clone(),
+                level: f.level.map(|l| l.as_str().to_string()),
+                period: f.period.clone(),
+                mark: f.mark.clone(),
+                datasets: f.datasets.clone(),
+                combination: CombinationV1 { kind: f.combination.kind.clone(), keys: f.combination.keys.clone() },
+                evidence: f.evidence.iter().map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds }).collect(),
+                addressee: f.addressee.clone(),
+                deadline: f.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
+                remediation: f.remediation.clone(),
+            })
+            .collect(),
+        errors: result.errors.iter().map(|e| ErrorV1 { input: e.input.clone(), kind: e.kind.clone(), message: e.message.clone() }).collect(),
+    }
+}
+
+/// JSON Schema of findings v1 (`mosaic schema findings`).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(FindingsV1)).unwrap_or_default()
+}
+
+/// Render a scan result in `format`. `color` applies to text only.
+pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: bool) -> String {
+    match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&findings_v1(result)).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Sarif => sarif::render(result, catalog),
+        Format::Text => text::render(result, color),
+    }
+}

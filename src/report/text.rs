@@ -1,0 +1,114 @@
+//! Human-readable report: findings grouped by outcome, evidence under each,
+//! errors, tag inferences, and a one-line summary at the end.
+
+use std::fmt::Write;
+
+use crate::decide::{Finding, Outcome};
+use crate::scan::ScanResult;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_string(), |v| format!("{v}"))
+}
+
+fn finding(out: &mut String, f: &Finding, p: &Paint) {
+    let head = match f.outcome {
+        o if o.holds() => p.red(&format!("HOLD  {}", o.name())),
+        Outcome::NearThreshold => p.yellow("WARN  near_threshold"),
+        o => p.dim(&format!("NOTE  {}", o.name())),
+    };
+    let _ = writeln!(out, "{head}  {} — {}", p.bold(&f.item), f.item_name);
+    let _ = writeln!(out, "      datasets: {} ({})", f.datasets.join(" + "), f.combination.kind);
+    if let Some(mark) = &f.mark {
+        let _ = writeln!(out, "      mark: {mark}");
+    }
+    if let (Some(level), Some(period)) = (&f.level, &f.period) {
+        let _ = writeln!(out, "      level: {level}, period: {period}");
+    }
+    if let Some(addressee) = &f.addressee {
+        let deadline = f.deadline.map(|d| format!(" by {d}")).unwrap_or_default();
+        let _ = writeln!(out, "      report to: {addressee}{deadline}");
+    }
+    for e in &f.evidence {
+        let tick = if e.holds { p.red("✔") } else { p.dim("✘") };
+        let _ = writeln!(out, "      {tick} {}   (value {})", e.condition, number(e.value));
+    }
+    let _ = writeln!(out, "      remediation: {}", f.remediation);
+    let _ = writeln!(out, "      id: {}", p.dim(&f.id));
+    out.push('\n');
+}
+
+pub fn render(result: &ScanResult, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    for f in result.findings.iter().filter(|f| f.holds()) {
+        finding(&mut out, f, &p);
+    }
+    for f in result.findings.iter().filter(|f| !f.holds()) {
+        finding(&mut out, f, &p);
+    }
+    for e in &result.errors {
+        let _ = writeln!(out, "{}  {}: {} ({})", p.red("ERROR"), e.input, e.message, e.kind);
+    }
+    if !result.errors.is_empty() {
+        out.push('\n');
+    }
+    if !result.tagging.is_empty() {
+        let _ = writeln!(out, "{}", p.dim("tags inferred (check them; correct with a <dataset>.mosaic.toml manifest):"));
+        for t in &result.tagging {
+            let how = serde_json::to_value(t.how).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let _ = writeln!(out, "{}", p.dim(&format!("  {}: {} → {} ({how})", t.input, t.column, t.tag)));
+        }
+        out.push('\n');
+    }
+    for pack in &result.packs_not_in_force {
+        let _ = writeln!(out, "{}", p.yellow(&format!("pack {} {} not applied: not in force on {}", pack.id, pack.version, result.started.date_naive())));
+    }
+    if !result.skipped.is_empty() {
+        let _ = writeln!(out, "{}", p.dim(&format!("skipped (not a data file): {}", result.skipped.join(", "))));
+    }
+    let holds = result.findings.iter().filter(|f| f.holds()).count();
+    let warnings = result.findings.iter().filter(|f| f.outcome == Outcome::NearThreshold).count();
+    let verdict = crate::report::verdict_name(result.verdict());
+    let shown = match result.verdict() {
+        crate::scan::Verdict::Hold | crate::scan::Verdict::Incomplete => p.red(verdict),
+        crate::scan::Verdict::Warn => p.yellow(verdict),
+        crate::scan::Verdict::Pass => p.green(verdict),
+    };
+    let _ = writeln!(
+        out,
+        "{shown}: {holds} hold(s), {warnings} warning(s), {} unreadable input(s); {} input(s), {} pack(s)",
+        result.errors.len(),
+        result.inputs.len(),
+        result.packs.len()
+    );
+    out
+}

@@ -1,0 +1,90 @@
+//! Sidecar manifests `<dataset>.mosaic.toml`: what the data owner declares about a
+//! dataset — column meanings, accuracy, publication, provenance, producer, claims.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Level;
+
+/// A manifest as written. Unknown keys are rejected so typos do not pass silently.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Text encoding of CSV files: `utf-8`, `gbk` or `gb18030` (default: detected).
+    pub encoding: Option<String>,
+    /// Field delimiter of CSV files (default `,`; `\t` for `.tsv`).
+    pub delimiter: Option<String>,
+    /// Column → tag. Point and xy tags take `tag.lat`/`tag.lon` (or `tag.x`/`tag.y`).
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Columns never tagged by inference.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Declared positional accuracy in metres (e.g. jittered points); replaces
+    /// the resolution read from decimals for every point tag.
+    pub accuracy_m: Option<f64>,
+    /// Date the dataset was published: it is already public.
+    #[schemars(with = "Option<String>")]
+    pub published: Option<NaiveDate>,
+    /// The dataset derives from a marked secret (Reg 18).
+    pub derived_from: Option<DerivedFrom>,
+    /// Who produced the dataset (routes Case-1 reports, DM25 Art 11).
+    pub producer: Option<Producer>,
+    /// Claim that the data must be public (DM25 Art 29).
+    pub public_interest: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedFrom {
+    /// The source's mark, e.g. `秘密★10年`.
+    pub mark: String,
+    /// The source document or dataset.
+    pub source: String,
+}
+
+impl DerivedFrom {
+    /// Level of the source mark (the text before ★).
+    pub fn level(&self) -> Option<Level> {
+        Level::parse(self.mark.split('★').next().unwrap_or("").trim())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Producer {
+    pub unit: String,
+    /// `central | provincial | prefecture | none`.
+    pub authority_level: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("invalid manifest {path} (line {line}, column {column}): {message}")]
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+}
+
+/// The sidecar manifest of a dataset at `path`, if any: `<name>.mosaic.toml` beside it,
+/// where `<name>` is the file name or its stem.
+pub fn sidecar(path: &Path) -> Option<PathBuf> {
+    let parent = path.parent()?;
+    let name = path.file_name()?.to_string_lossy().to_string();
+    let stem = path.file_stem()?.to_string_lossy().to_string();
+    [name, stem]
+        .into_iter()
+        .map(|n| parent.join(format!("{n}.mosaic.toml")))
+        .find(|p| p.is_file())
+}
+
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_path_buf(), source })?;
+    toml::from_str(&text).map_err(|e| {
+        let (line, column) = crate::rules::line_col(&text, e.span().map_or(0, |s| s.start));
+        ManifestError::Invalid { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
+    })
+}

@@ -1,0 +1,461 @@
+//! Datasets: discovery of files, directories and hive-partitioned tables under
+//! the scan paths, their sidecar manifests, and opening them as polars lazy frames.
+//!
+//! Discovery follows DESIGN §3 with one documented refinement (docs/decisions.md):
+//! a subdirectory is one dataset when its files share one format and one set of
+//! columns (or it is hive-partitioned); otherwise each of its children is looked at
+//! the same way, so a tree of unrelated files is not forced into one dataset.
+
+pub mod manifest;
+pub mod text;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+pub use manifest::Manifest;
+use text::Encoding;
+
+/// File formats mosaic reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    Parquet,
+    Csv,
+    Tsv,
+    Ipc,
+    NdJson,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "parquet" => Format::Parquet,
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            "arrow" | "ipc" | "feather" => Format::Ipc,
+            "ndjson" | "jsonl" => Format::NdJson,
+            _ => return None,
+        })
+    }
+
+    /// Text formats carry decimals as written; binary formats carry floats.
+    pub fn is_text(self) -> bool {
+        matches!(self, Format::Csv | Format::Tsv | Format::NdJson)
+    }
+}
+
+/// One file of a dataset, with the hive partition values in its path.
+#[derive(Clone, Debug)]
+pub struct DataFile {
+    pub path: PathBuf,
+    pub partitions: Vec<(String, String)>,
+}
+
+/// A dataset: one file, or a directory of files with one schema.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Path relative to the scan path it was found under.
+    pub id: String,
+    pub path: PathBuf,
+    pub format: Format,
+    pub files: Vec<DataFile>,
+    pub manifest: Option<Manifest>,
+    pub manifest_path: Option<PathBuf>,
+    /// Found under `--published`: data already public.
+    pub published: bool,
+}
+
+/// A dataset that could not be read, or a path that could not be listed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct InputError {
+    pub input: String,
+    pub kind: String,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(input: impl Into<String>, kind: impl Into<String>, message: impl Into<String>) -> Self {
+        InputError { input: input.into(), kind: kind.into(), message: message.into() }
+    }
+}
+
+/// What discovery found under the scan paths.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub datasets: Vec<Dataset>,
+    pub skipped: Vec<String>,
+    pub errors: Vec<InputError>,
+}
+
+/// A scan path that does not exist: a usage error, nothing is evaluated.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: no such file or directory")]
+pub struct MissingPath(pub PathBuf);
+
+fn is_manifest(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(".mosaic.toml")
+}
+
+fn hive_pair(name: &str) -> Option<(String, String)> {
+    let (k, v) = name.split_once('=')?;
+    (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
+}
+
+fn sorted_children(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    Ok(children)
+}
+
+/// Find datasets under `paths`; `published` marks them as already public.
+pub fn discover(paths: &[PathBuf], published: bool) -> Result<Discovery, MissingPath> {
+    let mut found = Discovery::default();
+    for root in paths {
+        let meta = std::fs::metadata(root).map_err(|_| MissingPath(root.clone()))?;
+        let root_name = root.file_name().map_or_else(|| root.display().to_string(), |n| n.to_string_lossy().to_string());
+        if meta.is_file() {
+            add_file(&mut found, root, &root_name, published);
+        } else if is_hive_dir(root) {
+            add_dir_dataset(&mut found, root, &root_name, published);
+        } else {
+            match sorted_children(root) {
+                Ok(children) => {
+                    let mut visited = BTreeSet::new();
+                    for child in children {
+                        let id = relative_id(root, &child);
+                        visit(&mut found, &child, &id, published, &mut visited);
+                    }
+                }
+                Err(e) => found.errors.push(InputError::new(root.display().to_string(), "io", e.to_string())),
+            }
+        }
+    }
+    found.datasets.sort_by(|a, b| a.id.cmp(&b.id));
+    found.skipped.sort();
+    found.skipped.dedup();
+    Ok(found)
+}
+
+fn relative_id(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
+fn add_file(found: &mut Discovery, path: &Path, id: &str, published: bool) {
+    if is_manifest(path) {
+        return;
+    }
+    let Some(format) = Format::of(path) else {
+        found.skipped.push(id.to_string());
+        return;
+    };
+    let (manifest, manifest_path, error) = load_manifest(path, id);
+    if let Some(e) = error {
+        found.errors.push(e);
+        return;
+    }
+    found.datasets.push(Dataset {
+        id: id.to_string(),
+        path: path.to_path_buf(),
+        format,
+        files: vec![DataFile { path: path.to_path_buf(), partitions: vec![] }],
+        manifest,
+        manifest_path,
+        published,
+    });
+}
+
+fn load_manifest(path: &Path, id: &str) -> (Option<Manifest>, Option<PathBuf>, Option<InputError>) {
+    match manifest::sidecar(path) {
+        None => (None, None, None),
+        Some(mp) => match manifest::load(&mp) {
+            Ok(m) => (Some(m), Some(mp), None),
+            Err(e) => (None, Some(mp), Some(InputError::new(id, "manifest", e.to_string()))),
+        },
+    }
+}
+
+/// Is `dir` hive-partitioned: every child a `key=value` directory (manifests aside)?
+fn is_hive_dir(dir: &Path) -> bool {
+    let Ok(children) = sorted_children(dir) else { return false };
+    let dirs: Vec<_> = children.iter().filter(|c| !is_manifest(c)).collect();
+    !dirs.is_empty()
+        && dirs.iter().all(|c| c.is_dir() && c.file_name().and_then(|n| hive_pair(&n.to_string_lossy())).is_some())
+}
+
+/// Data files under `dir` at any depth, with partition values; unreadable entries and
+/// symlink loops are reported, not followed forever.
+fn data_files(dir: &Path, errors: &mut Vec<InputError>, skipped: &mut Vec<String>, id: &str) -> Vec<DataFile> {
+    let mut files = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), Vec::<(String, String)>::new(), 0usize)];
+    while let Some((d, parts, depth)) = stack.pop() {
+        if depth > 32 {
+            errors.push(InputError::new(id, "io", format!("{}: directory nesting too deep (symlink loop?)", d.display())));
+            continue;
+        }
+        let children = match sorted_children(&d) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(InputError::new(id, "io", format!("{}: {e}", d.display())));
+                continue;
+            }
+        };
+        for child in children {
+            if child.is_dir() {
+                let mut p = parts.clone();
+                if let Some(pair) = child.file_name().and_then(|n| hive_pair(&n.to_string_lossy())) {
+                    p.push(pair);
+                }
+                stack.push((child, p, depth + 1));
+            } else if Format::of(&child).is_some() {
+                files.push(DataFile { path: child, partitions: parts.clone() });
+            } else if !is_manifest(&child) {
+                skipped.push(format!("{id}/{}", relative_id(dir, &child)));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+fn visit(found: &mut Discovery, path: &Path, id: &str, published: bool, visited: &mut BTreeSet<PathBuf>) {
+    if !path.is_dir() {
+        if path.symlink_metadata().is_ok() && std::fs::metadata(path).is_err() {
+            found.errors.push(InputError::new(id, "io", format!("{}: broken link or unreadable", path.display())));
+            return;
+        }
+        add_file(found, path, id, published);
+        return;
+    }
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if !visited.insert(canonical) {
+        found.errors.push(InputError::new(id, "io", format!("{}: symlink loop", path.display())));
+        return;
+    }
+    if is_hive_dir(path) || shares_one_schema(path) {
+        add_dir_dataset(found, path, id, published);
+        return;
+    }
+    match sorted_children(path) {
+        Ok(children) => {
+            for child in children {
+                let child_id = format!("{id}/{}", relative_id(path, &child));
+                visit(found, &child, &child_id, published, visited);
+            }
+        }
+        Err(e) => found.errors.push(InputError::new(id, "io", format!("{}: {e}", path.display()))),
+    }
+}
+
+/// True when a directory holds two or more data files of one format with one column set.
+fn shares_one_schema(dir: &Path) -> bool {
+    let mut errors = Vec::new();
+    let mut skipped = Vec::new();
+    let files = data_files(dir, &mut errors, &mut skipped, "");
+    if files.len() < 2 || !errors.is_empty() {
+        return false;
+    }
+    let formats: BTreeSet<_> = files.iter().filter_map(|f| Format::of(&f.path)).collect();
+    if formats.len() != 1 {
+        return false;
+    }
+    let mut columns = files.iter().map(|f| column_names(&f.path));
+    let Some(Some(first)) = columns.next() else { return false };
+    columns.all(|c| c.as_ref() == Some(&first))
+}
+
+/// Column names of one file, cheaply (footer or header only); `None` if unreadable.
+fn column_names(path: &Path) -> Option<Vec<String>> {
+    let format = Format::of(path)?;
+    if matches!(format, Format::Csv | Format::Tsv) {
+        let mut head = vec![0u8; 64 * 1024];
+        let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+        head.truncate(n);
+        let (text, _) = text::decode(&head, None).ok().or_else(|| {
+            let cut = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+            text::decode(&head[..cut], None).ok().map(|(t, e)| (std::borrow::Cow::Owned(t.into_owned()), e))
+        })?;
+        let first = text.split(|b| *b == b'\n').next()?;
+        let sep = if format == Format::Tsv { b'\t' } else { b',' };
+        return Some(first.split(|b| *b == sep).map(|c| String::from_utf8_lossy(c).trim().to_string()).collect());
+    }
+    let file = DataFile { path: path.to_path_buf(), partitions: vec![] };
+    let lf = scan_file(&file, format, None).ok()?;
+    let mut lf = lf;
+    let schema = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lf.collect_schema())).ok()?.ok()?;
+    Some(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+fn add_dir_dataset(found: &mut Discovery, dir: &Path, id: &str, published: bool) {
+    let files = data_files(dir, &mut found.errors, &mut found.skipped, id);
+    let Some(format) = files.first().and_then(|f| Format::of(&f.path)) else {
+        found.skipped.push(id.to_string());
+        return;
+    };
+    if files.iter().any(|f| Format::of(&f.path) != Some(format)) {
+        found.errors.push(InputError::new(id, "schema", "a directory dataset must hold files of one format"));
+        return;
+    }
+    let (manifest, manifest_path, error) = load_manifest(dir, id);
+    if let Some(e) = error {
+        found.errors.push(e);
+        return;
+    }
+    found.datasets.push(Dataset {
+        id: id.to_string(),
+        path: dir.to_path_buf(),
+        format,
+        files,
+        manifest,
+        manifest_path,
+        published,
+    });
+}
+
+/// A dataset opened for profiling.
+pub struct Frame {
+    pub lf: LazyFrame,
+    /// Column names in file order with their polars types.
+    pub columns: Vec<(String, DataType)>,
+    /// Text sources: coordinates are read as strings so decimals are counted as written.
+    pub text: bool,
+    pub sha256: String,
+}
+
+fn polars_path(path: &Path) -> PlRefPath {
+    PlRefPath::new(path.to_string_lossy().as_ref())
+}
+
+/// Lazy scan of one file. `text` holds a decoded CSV when it had to be transcoded.
+fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsResult<LazyFrame> {
+    let path = polars_path(&file.path);
+    let lf = match format {
+        Format::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
+        Format::Ipc => LazyFrame::scan_ipc(path, Default::default(), Default::default())?,
+        Format::NdJson => LazyJsonLineReader::new(path).with_infer_schema_length(std::num::NonZeroUsize::new(10_000)).finish()?,
+        Format::Csv | Format::Tsv => {
+            let reader = match text {
+                Some(bytes) => LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([bytes.into()]))),
+                None => LazyCsvReader::new(path),
+            };
+            reader
+                .with_separator(if format == Format::Tsv { b'\t' } else { b',' })
+                .with_infer_schema_length(Some(0))
+                .with_has_header(true)
+                .with_missing_is_null(true)
+                .finish()?
+        }
+    };
+    let parts: Vec<Expr> = file.partitions.iter().map(|(k, v)| lit(v.clone()).alias(k.as_str())).collect();
+    Ok(if parts.is_empty() { lf } else { lf.with_columns(parts) })
+}
+
+/// Hash of a dataset's content: its file's sha256, or for several files the sha256
+/// of their relative paths and hashes in order.
+fn hash_files(dataset: &Dataset) -> Result<String, InputError> {
+    let mut digests = Vec::new();
+    for f in &dataset.files {
+        let mut file = std::fs::File::open(&f.path)
+            .map_err(|e| InputError::new(&dataset.id, "io", format!("{}: {e}", f.path.display())))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)
+            .map_err(|e| InputError::new(&dataset.id, "io", format!("{}: {e}", f.path.display())))?;
+        digests.push((relative_id(&dataset.path, &f.path), hex::encode(hasher.finalize())));
+    }
+    if let [(_, one)] = digests.as_slice() {
+        return Ok(one.clone());
+    }
+    let mut hasher = Sha256::new();
+    for (path, digest) in &digests {
+        hasher.update(path.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(digest.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std::fmt::Display) -> InputError {
+    let shown = if dataset.files.len() > 1 { format!("{}: {message}", file.path.display()) } else { message.to_string() };
+    InputError::new(&dataset.id, kind, shown)
+}
+
+/// Open a dataset as one lazy frame, checking what can be checked before profiling:
+/// encodings, CSV structure, Parquet/IPC footers, one schema across files.
+pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
+    let sha256 = hash_files(dataset)?;
+    let declared = match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
+        None => None,
+        Some(name) => Some(Encoding::parse(name).ok_or_else(|| {
+            InputError::new(&dataset.id, "manifest", format!("unknown encoding `{name}` (utf-8, gbk, gb18030)"))
+        })?),
+    };
+    let mut frames = Vec::new();
+    let mut schema: Option<Vec<(String, DataType)>> = None;
+    for file in &dataset.files {
+        let meta = std::fs::metadata(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+        if meta.len() == 0 {
+            return Err(read_error(dataset, file, "empty", "file is empty (0 bytes)"));
+        }
+        let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
+            let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+            let (decoded, _) = text::decode(&bytes, declared)
+                .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
+            let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+            text::check_structure(&decoded, sep)
+                .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
+            let transcoded = matches!(decoded, std::borrow::Cow::Owned(_)) || bytes.starts_with(b"\xEF\xBB\xBF");
+            transcoded.then(|| decoded.into_owned())
+        } else {
+            None
+        };
+        let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut lf = scan_file(file, dataset.format, transcoded)?;
+            let s = lf.collect_schema()?;
+            Ok::<_, PolarsError>((lf, s))
+        }));
+        let (lf, file_schema) = match scanned {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(read_error(dataset, file, "corrupt", clean_polars_error(&e))),
+            Err(_) => return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)")),
+        };
+        let cols: Vec<(String, DataType)> = file_schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        let names: BTreeSet<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+        if names.len() != cols.len() {
+            return Err(read_error(dataset, file, "schema", "duplicate column names"));
+        }
+        match &schema {
+            None => schema = Some(cols),
+            Some(first) => {
+                let first_names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+                let these: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+                if first_names != these {
+                    return Err(read_error(dataset, file, "schema", format!(
+                        "columns differ from the dataset's first file: [{}] vs [{}]",
+                        these.join(", "),
+                        first_names.join(", ")
+                    )));
+                }
+            }
+        }
+        frames.push(lf);
+    }
+    let columns = schema.unwrap_or_default();
+    let lf = if frames.len() == 1 {
+        frames.pop().unwrap_or_default()
+    } else {
+        concat(frames, UnionArgs { rechunk: false, parallel: true, to_supertypes: true, ..Default::default() })
+            .map_err(|e| InputError::new(&dataset.id, "schema", clean_polars_error(&e)))?
+    };
+    Ok(Frame { lf, columns, text: dataset.format.is_text(), sha256 })
+}
+
+/// Polars errors carry a backtrace hint and context lines; keep the first line a user can act on.
+pub fn clean_polars_error(e: &PolarsError) -> String {
+    let text = e.to_string();
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unreadable");
+    first.trim_end_matches(':').to_string()
+}

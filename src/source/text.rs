@@ -1,0 +1,176 @@
+//! Text sources (CSV/TSV): encoding detection and a structural check that names
+//! the line of the first problem, before polars reads the file.
+
+use std::borrow::Cow;
+
+/// A problem in a text file, with the 1-based line where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextError {
+    pub kind: &'static str,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Encodings mosaic reads. GBK is read as GB18030, its superset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Gb18030,
+}
+
+impl Encoding {
+    pub fn parse(name: &str) -> Option<Encoding> {
+        match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "utf8" => Some(Encoding::Utf8),
+            "gbk" | "gb2312" | "gb18030" | "cp936" => Some(Encoding::Gb18030),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Gb18030 => "gb18030",
+        }
+    }
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// Decode `bytes` to UTF-8: declared encoding if given, else UTF-8 when valid, else
+/// GB18030 when valid. Returns the text and the encoding used. A UTF-8 BOM is removed.
+pub fn decode(bytes: &[u8], declared: Option<Encoding>) -> Result<(Cow<'_, [u8]>, Encoding), TextError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(bytes);
+    let utf8 = std::str::from_utf8(bytes);
+    match (declared, utf8) {
+        (Some(Encoding::Utf8) | None, Ok(_)) => Ok((Cow::Borrowed(bytes), Encoding::Utf8)),
+        (Some(Encoding::Utf8), Err(e)) => Err(TextError {
+            kind: "encoding",
+            line: line_of(bytes, e.valid_up_to()),
+            message: format!("invalid UTF-8 at byte {} (declared utf-8)", e.valid_up_to()),
+        }),
+        (Some(Encoding::Gb18030), _) | (None, Err(_)) => {
+            match encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(bytes) {
+                Some(text) => Ok((Cow::Owned(text.into_owned().into_bytes()), Encoding::Gb18030)),
+                None => {
+                    let offset = first_invalid_gb18030(bytes);
+                    let detail = if declared.is_some() {
+                        "invalid GBK/GB18030 bytes (declared gbk)".to_string()
+                    } else {
+                        let utf8_at = utf8.err().map_or(0, |e| e.valid_up_to());
+                        format!(
+                            "neither UTF-8 (invalid at line {}) nor GBK/GB18030; declare `encoding` in the manifest",
+                            line_of(bytes, utf8_at)
+                        )
+                    };
+                    Err(TextError { kind: "encoding", line: line_of(bytes, offset), message: detail })
+                }
+            }
+        }
+    }
+}
+
+fn first_invalid_gb18030(bytes: &[u8]) -> usize {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut out = vec![0u8; bytes.len() * 3 + 16];
+    let (result, read, _) = decoder.decode_to_utf8_without_replacement(bytes, &mut out, true);
+    match result {
+        encoding_rs::DecoderResult::Malformed(bad, _) => read.saturating_sub(bad as usize),
+        _ => bytes.len(),
+    }
+}
+
+/// Check that every record has as many fields as the header and quotes are closed.
+pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(TextError { kind: "empty", line: 1, message: "file is empty (no header)".into() });
+    }
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(text);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                        format!("row has {len} fields, the header has {expected_len}")
+                    }
+                    _ => e.to_string(),
+                };
+                return Err(TextError { kind: "ragged", line, message });
+            }
+        }
+    }
+    // The csv reader accepts a quote left open at end of file; a reader of the
+    // published file would not, so it is an error here.
+    if let Some(line) = unterminated_quote(text) {
+        return Err(TextError { kind: "unterminated-quote", line, message: "quoted field is never closed".into() });
+    }
+    Ok(())
+}
+
+/// Line where a quoted field opens without closing, if any.
+fn unterminated_quote(text: &[u8]) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut opened_at = 0;
+    let mut line = 1;
+    let mut field_start = true;
+    for &b in text {
+        match b {
+            b'"' if in_quotes => in_quotes = false,
+            b'"' if field_start => {
+                in_quotes = true;
+                opened_at = line;
+            }
+            b'\n' => {
+                line += 1;
+                field_start = !in_quotes;
+                continue;
+            }
+            b',' | b'\t' | b';' | b'|' if !in_quotes => {
+                field_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+    }
+    in_quotes.then_some(opened_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_gbk_and_keeps_utf8() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("站点,纬度\n甲,30.1\n");
+        let (text, enc) = decode(&gbk, None).unwrap();
+        assert_eq!(enc, Encoding::Gb18030);
+        assert_eq!(std::str::from_utf8(&text).unwrap(), "站点,纬度\n甲,30.1\n");
+        let (text, enc) = decode("\u{feff}a,b\n1,2\n".as_bytes(), None).unwrap();
+        assert_eq!((enc, &text[..]), (Encoding::Utf8, b"a,b\n1,2\n".as_slice()));
+    }
+
+    #[test]
+    fn declared_utf8_with_bad_bytes_names_the_line() {
+        let err = decode(b"a,b\n1,2\n3,\xff\n", Some(Encoding::Utf8)).unwrap_err();
+        assert_eq!((err.kind, err.line), ("encoding", 3));
+        let err = decode(b"a,b\n1,2\n3,\xff\xff\n", None).unwrap_err();
+        assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn ragged_rows_and_open_quotes_name_the_line() {
+        let err = check_structure(b"a,b\n1,2\n3,4,5\n", b',').unwrap_err();
+        assert_eq!((err.kind, err.line), ("ragged", 3));
+        let err = check_structure(b"a,b\n1,2\n3,\"open\n4,5\n", b',').unwrap_err();
+        assert_eq!(err.line, 3, "{err:?}");
+        assert!(check_structure(b"a,b\n1,\"x,\ny\"\n", b',').is_ok());
+        assert_eq!(check_structure(b"", b',').unwrap_err().kind, "empty");
+    }
+}
