@@ -111,7 +111,8 @@ pub fn round_sig(v: f64) -> f64 {
     }
     let digits = 6 - v.abs().log10().floor() as i32 - 1;
     if digits <= 0 {
-        return v.round();
+        let scale = 10f64.powi(-digits);
+        return (v / scale).round() * scale;
     }
     let scale = 10f64.powi(digits.min(15));
     (v * scale).round() / scale

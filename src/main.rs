@@ -9,6 +9,7 @@ fn main() {
         let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
         Box::new(miette::GraphicalReportHandler::new_themed(theme))
     }));
+    mosaic::scan::install_panic_hook();
     let cli = mosaic::cli::Cli::parse();
     std::process::exit(mosaic::cli::run(cli).code());
 }

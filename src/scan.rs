@@ -99,6 +99,34 @@ impl ScanResult {
     }
 }
 
+thread_local! {
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Replace the default panic output (a backtrace on stderr) with a record of the
+/// message, which the scan reports as the failing dataset's error. Set
+/// `MOSAIC_BACKTRACE=1` to see the default output as well.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(message));
+        if std::env::var_os("MOSAIC_BACKTRACE").is_some() {
+            default(info);
+        }
+    }));
+}
+
+fn panic_error(dataset: &Dataset) -> InputError {
+    let detail = LAST_PANIC.with(|p| p.borrow_mut().take()).map(|m| format!(": {m}")).unwrap_or_default();
+    InputError::new(&dataset.id, "reader-panic", format!("the reader failed on this dataset{detail}; it was not evaluated"))
+}
+
 struct DatasetOutcome {
     summary: InputSummary,
     tagging: Vec<Inference>,
@@ -124,9 +152,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         .datasets
         .par_iter()
         .map(|dataset| {
-            catch_unwind(AssertUnwindSafe(|| scan_dataset(&catalog, dataset, &ctx))).unwrap_or_else(|_| {
-                Err(InputError::new(&dataset.id, "internal", "the reader failed on this dataset (malformed content); it was not evaluated"))
-            })
+            catch_unwind(AssertUnwindSafe(|| scan_dataset(&catalog, dataset, &ctx))).unwrap_or_else(|_| Err(panic_error(dataset)))
         })
         .collect();
 

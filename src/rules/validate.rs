@@ -446,7 +446,7 @@ when = ["has(site, position)", "distinct(site) >= 2"]
         assert_eq!(pack.items[0].period, Some(Period::Years(10)));
         assert_eq!(pack.grid_m, 50.0);
         assert_eq!(pack.warn_at, 0.8);
-        assert_eq!(pack.items[0].criteria_lines, vec![26, 26]);
+        assert_eq!(pack.items[0].criteria_lines, vec![23, 23]);
     }
 
     #[test]
@@ -456,8 +456,8 @@ when = ["has(site, position)", "distinct(site) >= 2"]
         assert_eq!(err.problems.len(), 1);
         let p = &err.problems[0];
         assert!(p.message.contains("unknown tag `sight`"), "{}", p.message);
-        assert_eq!(p.line, 26);
-        let line = bad.lines().nth(25).unwrap();
+        assert_eq!(p.line, 23);
+        let line = bad.lines().nth(22).unwrap();
         assert_eq!(line.chars().skip(p.column - 1).take(5).collect::<String>(), "sight");
     }
 
@@ -479,7 +479,7 @@ when = ["has(site, position)", "distinct(site) >= 2"]
         let bad = GOOD.replace("harm = \"h\"", "harm = \"h\"\nharms = \"x\"");
         let err = parse("demo.toml", &bad).unwrap_err();
         assert!(err.problems[0].message.contains("unknown field `harms`"), "{}", err.problems[0].message);
-        assert_eq!(err.problems[0].line, 25);
+        assert_eq!(err.problems[0].line, 22);
     }
 
     #[test]

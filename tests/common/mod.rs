@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests: run the real binary with a pinned clock.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// 2026-11-23T00:00:00Z: every test sees the same "today".
+pub const EPOCH: &str = "1795392000";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn mosaic() -> Command {
+    let mut cmd = Command::cargo_bin("mosaic").expect("binary is built");
+    cmd.env("SOURCE_DATE_EPOCH", EPOCH).env("NO_COLOR", "1").current_dir(root());
+    cmd
+}
+
+pub fn run(args: &[&str]) -> Output {
+    mosaic().args(args).output().expect("mosaic runs")
+}
+
+pub fn json(args: &[&str]) -> (i32, serde_json::Value) {
+    let out = run(args);
+    let value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), value)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
