@@ -35,7 +35,9 @@ fn resolution(c: &mut Criterion) {
         })
     });
     let texts: Vec<String> = points.iter().map(|(lat, _)| format!("{lat:.6}")).collect();
-    group.bench_function("decimals_text", |b| b.iter(|| texts.iter().filter_map(|t| geo::decimals_text(t)).map(u32::from).sum::<u32>()));
+    group.bench_function("decimals_text", |b| {
+        b.iter(|| texts.iter().filter_map(|t| geo::decimals_text(t)).map(u32::from).sum::<u32>())
+    });
     group.finish();
 }
 
@@ -44,10 +46,14 @@ fn cells(c: &mut Criterion) {
     for side in [100usize, 300] {
         let cells: Vec<(i64, i64)> = (0..side as i64).flat_map(|r| (0..side as i64).map(move |c| (r, c))).collect();
         group.throughput(Throughput::Elements(cells.len() as u64));
-        group.bench_with_input(BenchmarkId::new("largest_component", side * side), &cells, |b, cells| b.iter(|| geo::largest_component(cells)));
+        group.bench_with_input(BenchmarkId::new("largest_component", side * side), &cells, |b, cells| {
+            b.iter(|| geo::largest_component(cells))
+        });
     }
     let points = coordinates(100_000);
-    group.bench_function("cell_index_100k", |b| b.iter(|| points.iter().map(|&(lat, lon)| geo::cell(lat, lon, 50.0).0).max()));
+    group.bench_function("cell_index_100k", |b| {
+        b.iter(|| points.iter().map(|&(lat, lon)| geo::cell(lat, lon, 50.0).0).max())
+    });
     group.finish();
 }
 

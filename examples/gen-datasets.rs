@@ -67,10 +67,18 @@ const PROVINCES: &[(&str, &str, f64, f64)] = &[
     ("GD", "广东", 23.1, 113.3),
     ("SN", "陕西", 34.3, 108.9),
 ];
-const PLACES: &[&str] = &["昌平", "房山", "廊坊", "德州", "泰安", "宜兴", "孝感", "荆门", "德阳", "东莞", "咸阳", "渭南", "沧州", "潍坊", "南通", "黄冈"];
+const PLACES: &[&str] = &[
+    "昌平", "房山", "廊坊", "德州", "泰安", "宜兴", "孝感", "荆门", "德阳", "东莞", "咸阳", "渭南", "沧州", "潍坊",
+    "南通", "黄冈",
+];
 
 /// A substation register: id, name, voltage, type, lat/lon at `decimals`.
-fn substations(rng: &mut Rng, n_500: usize, n_220: usize, decimals: i32) -> Vec<(String, String, i64, String, f64, f64)> {
+fn substations(
+    rng: &mut Rng,
+    n_500: usize,
+    n_220: usize,
+    decimals: i32,
+) -> Vec<(String, String, i64, String, f64, f64)> {
     let mut rows = Vec::new();
     for i in 0..n_500 + n_220 {
         let (code, _, lat0, lon0) = *rng.pick(PROVINCES);
@@ -170,7 +178,11 @@ fn contours_csv(rng: &mut Rng, interval: f64) -> String {
 
 fn facilities(rng: &mut Rng, n: usize, decimals: usize, chinese: bool) -> String {
     let kinds = ["雷达站", "通信站", "油库", "仓储设施", "机场设施"];
-    let mut s = if chinese { String::from("设施编号,设施名称,类别,纬度,经度\n") } else { String::from("facility_id,name,category,lat,lon\n") };
+    let mut s = if chinese {
+        String::from("设施编号,设施名称,类别,纬度,经度\n")
+    } else {
+        String::from("facility_id,name,category,lat,lon\n")
+    };
     for i in 0..n {
         let (code, prov, lat0, lon0) = *rng.pick(PROVINCES);
         let lat = lat0 + rng.range(-2.0, 2.0);
@@ -191,7 +203,10 @@ fn dem(rng: &mut Rng, step_deg: f64, km: f64) -> DataFrame {
         for c in 0..n_lon {
             lat.push(round(lat0 + r as f64 * step_deg, decimals));
             lon.push(round(lon0 + c as f64 * step_deg, decimals));
-            elev.push(round(500.0 + 800.0 * ((r as f64 / 37.0).sin() * (c as f64 / 53.0).cos()).abs() + rng.range(0.0, 5.0), 1));
+            elev.push(round(
+                500.0 + 800.0 * ((r as f64 / 37.0).sin() * (c as f64 / 53.0).cos()).abs() + rng.range(0.0, 5.0),
+                1,
+            ));
         }
     }
     df!("lat" => lat, "lon" => lon, "elevation_m" => elev).unwrap()
@@ -206,7 +221,8 @@ fn main() {
     write_text(&root.join("energy/substations-hold/substations.csv"), &substations_csv(&hold, 6));
     let mut near = substations_df(&substations(&mut rng, 17, 12, 6));
     write_parquet(&root.join("energy/substations-near/substations.parquet"), &mut near);
-    let cleared: Vec<_> = hold.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, r.3.clone(), round(r.4, 2), round(r.5, 2))).collect();
+    let cleared: Vec<_> =
+        hold.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, r.3.clone(), round(r.4, 2), round(r.5, 2))).collect();
     write_text(&root.join("energy/substations-cleared/substations.csv"), &substations_csv(&cleared, 2));
 
     // energy.line-routes: ≥ 1000 points finer than 50 m over more than 100 km.

@@ -68,9 +68,7 @@ pub enum Command {
         what: SchemaKind,
     },
     /// Print shell completions.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,7 +163,9 @@ pub fn run(cli: Cli) -> ExitStatus {
             let color = match color {
                 Color::Always => true,
                 Color::Never => false,
-                Color::Auto => output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                Color::Auto => {
+                    output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
             };
             if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
                 return status;
@@ -181,7 +181,9 @@ pub fn run(cli: Cli) -> ExitStatus {
             let schema = match what {
                 SchemaKind::Pack => rules::schema(),
                 SchemaKind::Findings => report::schema(),
-                SchemaKind::Manifest => serde_json::to_value(schemars::schema_for!(crate::source::Manifest)).unwrap_or_default(),
+                SchemaKind::Manifest => {
+                    serde_json::to_value(schemars::schema_for!(crate::source::Manifest)).unwrap_or_default()
+                }
             };
             print_json(&schema)
         }
@@ -239,7 +241,13 @@ fn rules_command(command: RulesCommand) -> ExitStatus {
                         .map_err(|source| CatalogError::Io { path: file.clone(), source })
                         .and_then(|text| Pack::parse(&file.display().to_string(), &text).map_err(CatalogError::from));
                     match checked {
-                        Ok(pack) => println!("ok: {} ({} {}, {} items)", file.display(), pack.id, pack.version, pack.items.len()),
+                        Ok(pack) => println!(
+                            "ok: {} ({} {}, {} items)",
+                            file.display(),
+                            pack.id,
+                            pack.version,
+                            pack.items.len()
+                        ),
                         Err(e) => status = status.and(report_catalog_errors(vec![e])),
                     }
                 }
@@ -253,10 +261,22 @@ fn rules_command(command: RulesCommand) -> ExitStatus {
 /// `rules explain`: the item's own documentation, as `docs/rules.md` prints it.
 pub fn explain(pack: &Pack, item: &rules::Item) -> String {
     let mut s = format!("{} — {}\n\n", item.id, item.name);
-    s += &format!("pack:        {} {} ({}){}\n", pack.id, pack.version, pack.name, if pack.illustrative { ", illustrative thresholds" } else { "" });
-    let case = if item.catalog_match { "catalog match (DM25 Art 35 ¶1, Case 1)" } else { "no catalog item: hold and report (DM25 Art 35, Case 2)" };
+    s += &format!(
+        "pack:        {} {} ({}){}\n",
+        pack.id,
+        pack.version,
+        pack.name,
+        if pack.illustrative { ", illustrative thresholds" } else { "" }
+    );
+    let case = if item.catalog_match {
+        "catalog match (DM25 Art 35 ¶1, Case 1)"
+    } else {
+        "no catalog item: hold and report (DM25 Art 35, Case 2)"
+    };
     match item.track {
-        rules::Track::ImportantData => s += &format!("track:       important data → {}\n", pack.data_security_authority),
+        rules::Track::ImportantData => {
+            s += &format!("track:       important data → {}\n", pack.data_security_authority)
+        }
         rules::Track::StateSecret => {
             s += &format!("outcome:     {case}\n");
             s += &format!("authority:   {}\n", pack.authority);
@@ -277,7 +297,10 @@ pub fn explain(pack: &Pack, item: &rules::Item) -> String {
         s += &format!("basis:       {}\n", basis.iter().map(|b| b.as_str()).collect::<Vec<_>>().join("; "));
     }
     if !item.filters.is_empty() {
-        s += &format!("rows:        where {}\n", item.filters.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and "));
+        s += &format!(
+            "rows:        where {}\n",
+            item.filters.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+        );
     }
     s += "thresholds:  all of\n";
     for (c, line) in item.criteria.iter().zip(&item.criteria_lines) {

@@ -156,7 +156,8 @@ pub fn decide(
         return Some(finding);
     }
     let deadline = ctx.calendar.add_working_days(ctx.today, item.deadline_working_days);
-    let derived: Vec<_> = contributors.iter().filter_map(|c| c.manifest.and_then(|m| m.derived_from.as_ref())).collect();
+    let derived: Vec<_> =
+        contributors.iter().filter_map(|c| c.manifest.and_then(|m| m.derived_from.as_ref())).collect();
     let claim = contributors.iter().find_map(|c| c.manifest.and_then(|m| m.public_interest.as_ref()));
 
     if item.track == Track::ImportantData {

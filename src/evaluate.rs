@@ -43,7 +43,12 @@ pub fn plan(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>) -> O
             }
             Filter::RowResolution { tag, op, threshold_m } => {
                 let b = &bindings[tag];
-                RowFilter::Resolution { columns: b.columns.clone(), accuracy_m: b.accuracy_m, op: *op, threshold_m: *threshold_m }
+                RowFilter::Resolution {
+                    columns: b.columns.clone(),
+                    accuracy_m: b.accuracy_m,
+                    op: *op,
+                    threshold_m: *threshold_m,
+                }
             }
         })
         .collect();
@@ -65,7 +70,13 @@ fn need(pack: &Pack, metric: &Metric, bindings: &BTreeMap<String, Binding>) -> N
         Metric::Prop { tag, prop: Prop::Distinct } => Need::Distinct(bindings[tag].columns.clone()),
         Metric::Prop { tag, prop } => {
             let b = &bindings[tag];
-            Need::Prop { kind: b.kind, columns: b.columns.clone(), accuracy_m: b.accuracy_m, prop: *prop, grid_m: pack.grid_m }
+            Need::Prop {
+                kind: b.kind,
+                columns: b.columns.clone(),
+                accuracy_m: b.accuracy_m,
+                prop: *prop,
+                grid_m: pack.grid_m,
+            }
         }
     }
 }
@@ -87,7 +98,9 @@ pub fn judge(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>, val
     for criterion in &item.criteria {
         let (value, holds) = match criterion {
             Criterion::Has { tags } => {
-                let present = tags.iter().all(|t| values.get(&Need::Has(bindings[t].columns.clone()).key()).copied().flatten() == Some(1.0));
+                let present = tags
+                    .iter()
+                    .all(|t| values.get(&Need::Has(bindings[t].columns.clone()).key()).copied().flatten() == Some(1.0));
                 (Some(if present { 1.0 } else { 0.0 }), present)
             }
             Criterion::Compare { metric, op, threshold } => {

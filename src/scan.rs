@@ -124,7 +124,11 @@ pub fn install_panic_hook() {
 
 fn panic_error(dataset: &Dataset) -> InputError {
     let detail = LAST_PANIC.with(|p| p.borrow_mut().take()).map(|m| format!(": {m}")).unwrap_or_default();
-    InputError::new(&dataset.id, "reader-panic", format!("the reader failed on this dataset{detail}; it was not evaluated"))
+    InputError::new(
+        &dataset.id,
+        "reader-panic",
+        format!("the reader failed on this dataset{detail}; it was not evaluated"),
+    )
 }
 
 struct DatasetOutcome {
@@ -139,7 +143,8 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     let today = options.today();
     let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
     let catalog = Catalog { packs: in_force };
-    let pack_ref = |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
+    let pack_ref =
+        |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
 
     let mut found = source::discover(&options.paths, false)?;
     let published = source::discover(&options.published, true)?;
@@ -152,7 +157,8 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         .datasets
         .par_iter()
         .map(|dataset| {
-            catch_unwind(AssertUnwindSafe(|| scan_dataset(&catalog, dataset, &ctx))).unwrap_or_else(|_| Err(panic_error(dataset)))
+            catch_unwind(AssertUnwindSafe(|| scan_dataset(&catalog, dataset, &ctx)))
+                .unwrap_or_else(|_| Err(panic_error(dataset)))
         })
         .collect();
 
@@ -201,13 +207,18 @@ fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> 
     let mut snaps: BTreeMap<_, Snap> = BTreeMap::new();
     let mut findings = Vec::new();
     let mut evaluated = 0;
-    let contributor = Contributor { id: &dataset.id, sha256: &frame.sha256, published: dataset.published, manifest: dataset.manifest.as_ref() };
+    let contributor = Contributor {
+        id: &dataset.id,
+        sha256: &frame.sha256,
+        published: dataset.published,
+        manifest: dataset.manifest.as_ref(),
+    };
     for pack in &catalog.packs {
         let bindings = &tagging.packs[&pack.id];
         for columns in evaluate::point_columns(bindings) {
-            if !snaps.contains_key(&columns) {
-                let snap = profile::snapping(&src, &columns).map_err(|e| profile_error(dataset, &e))?;
-                snaps.insert(columns, snap);
+            if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
+                let snap = profile::snapping(&src, slot.key()).map_err(|e| profile_error(dataset, &e))?;
+                slot.insert(snap);
             }
         }
         for item in &pack.items {
@@ -215,7 +226,9 @@ fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> 
             let values = profile::compute(&src, &group, &snaps).map_err(|e| profile_error(dataset, &e))?;
             let evaluation = evaluate::judge(pack, item, bindings, &values);
             evaluated += 1;
-            if let Some(f) = decide::decide(pack, item, &evaluation, std::slice::from_ref(&contributor), Combination::single(), ctx) {
+            if let Some(f) =
+                decide::decide(pack, item, &evaluation, std::slice::from_ref(&contributor), Combination::single(), ctx)
+            {
                 findings.push(f);
             }
         }

@@ -15,7 +15,11 @@ use crate::source::{InputError, Manifest};
 pub enum Columns {
     One(String),
     /// Point (`lat`, `lon`) or planar xy (`y`, `x`) coordinates.
-    Pair { lat: String, lon: String, planar: bool },
+    Pair {
+        lat: String,
+        lon: String,
+        planar: bool,
+    },
 }
 
 impl Columns {
@@ -39,6 +43,16 @@ pub enum How {
     Manifest,
     Name,
     Pattern,
+}
+
+impl How {
+    pub fn name(self) -> &'static str {
+        match self {
+            How::Manifest => "manifest",
+            How::Name => "name",
+            How::Pattern => "pattern",
+        }
+    }
 }
 
 /// One tag bound in one dataset for one pack.
@@ -72,7 +86,12 @@ impl Tagging {
         let mut seen = BTreeSet::new();
         for bindings in self.packs.values() {
             for (tag, b) in bindings {
-                seen.insert(Inference { input: input.to_string(), column: b.columns.label(), tag: tag.clone(), how: b.how });
+                seen.insert(Inference {
+                    input: input.to_string(),
+                    column: b.columns.label(),
+                    tag: tag.clone(),
+                    how: b.how,
+                });
             }
         }
         seen.into_iter().collect()
@@ -80,15 +99,17 @@ impl Tagging {
 
     /// `{"tag": "column"}` for the report's `inputs[].tags`.
     pub fn tag_columns(&self) -> BTreeMap<String, String> {
-        self.packs
-            .values()
-            .flat_map(|b| b.iter().map(|(t, b)| (t.clone(), b.columns.label())))
-            .collect()
+        self.packs.values().flat_map(|b| b.iter().map(|(t, b)| (t.clone(), b.columns.label()))).collect()
     }
 }
 
 /// Bind columns to tags for every pack in the catalog.
-pub fn tag(input: &str, columns: &[String], manifest: Option<&Manifest>, catalog: &Catalog) -> Result<Tagging, InputError> {
+pub fn tag(
+    input: &str,
+    columns: &[String],
+    manifest: Option<&Manifest>,
+    catalog: &Catalog,
+) -> Result<Tagging, InputError> {
     let present: BTreeMap<String, &String> = columns.iter().map(|c| (c.to_lowercase(), c)).collect();
     let mut declared: BTreeMap<String, Vec<(String, &str)>> = BTreeMap::new();
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
@@ -96,7 +117,8 @@ pub fn tag(input: &str, columns: &[String], manifest: Option<&Manifest>, catalog
     let accuracy_m = manifest.and_then(|m| m.accuracy_m);
     if let Some(m) = manifest {
         for (column, target) in &m.columns {
-            let Some(actual) = columns.iter().find(|c| *c == column || c.to_lowercase() == column.to_lowercase()) else {
+            let Some(actual) = columns.iter().find(|c| *c == column || c.to_lowercase() == column.to_lowercase())
+            else {
                 return Err(InputError::new(
                     input,
                     "manifest",
@@ -144,14 +166,20 @@ fn bind_pack(
                         return Err(InputError::new(
                             input,
                             "manifest",
-                            format!("{} tag `{name}` needs both `{name}.{first}` and `{name}.{second}` in the manifest", tag.kind.name()),
+                            format!(
+                                "{} tag `{name}` needs both `{name}.{first}` and `{name}.{second}` in the manifest",
+                                tag.kind.name()
+                            ),
                         ))
                     }
                 }
             } else {
                 Columns::One(axes[0].1.to_string())
             };
-            bindings.insert(name.clone(), Binding { kind: tag.kind, columns, how: How::Manifest, accuracy_m: accuracy(tag.kind) });
+            bindings.insert(
+                name.clone(),
+                Binding { kind: tag.kind, columns, how: How::Manifest, accuracy_m: accuracy(tag.kind) },
+            );
         }
     }
 
@@ -172,7 +200,10 @@ fn bind_pack(
         };
         if let Some(columns) = binding {
             used.extend(columns.names().iter().map(|c| c.to_string()));
-            bindings.insert(name.clone(), Binding { kind: tag.kind, columns, how: How::Name, accuracy_m: accuracy(tag.kind) });
+            bindings.insert(
+                name.clone(),
+                Binding { kind: tag.kind, columns, how: How::Name, accuracy_m: accuracy(tag.kind) },
+            );
         }
     }
     for (name, tag) in &pack.tags {
@@ -183,7 +214,10 @@ fn bind_pack(
         let hit = present.values().find(|c| !used.contains(c.as_str()) && re.is_match(c)).map(|c| c.to_string());
         if let Some(column) = hit {
             used.insert(column.clone());
-            bindings.insert(name.clone(), Binding { kind: tag.kind, columns: Columns::One(column), how: How::Pattern, accuracy_m: None });
+            bindings.insert(
+                name.clone(),
+                Binding { kind: tag.kind, columns: Columns::One(column), how: How::Pattern, accuracy_m: None },
+            );
         }
     }
     Ok(bindings)

@@ -16,8 +16,16 @@ fn scanning_the_samples_holds_and_exits_1() {
     assert_eq!(code, 1);
     assert_eq!(report["verdict"], "hold");
     let findings = report["findings"].as_array().unwrap();
-    let held: Vec<&str> = findings.iter().filter(|f| f["outcome"] != "near_threshold").map(|f| f["item"].as_str().unwrap()).collect();
-    for item in ["energy.substation-locations", "energy.line-routes", "surveying.large-scale-map", "surveying.contours", "surveying.facility-positions", "surveying.dem-grid"] {
+    let held: Vec<&str> =
+        findings.iter().filter(|f| f["outcome"] != "near_threshold").map(|f| f["item"].as_str().unwrap()).collect();
+    for item in [
+        "energy.substation-locations",
+        "energy.line-routes",
+        "surveying.large-scale-map",
+        "surveying.contours",
+        "surveying.facility-positions",
+        "surveying.dem-grid",
+    ] {
         assert!(held.contains(&item), "{item} holds somewhere in datasets/: {held:?}");
     }
     assert!(report["errors"].as_array().unwrap().is_empty(), "{}", report["errors"]);
@@ -28,12 +36,17 @@ fn json_is_v1_and_byte_stable() {
     let a = run(&["scan", "datasets", "--format", "json"]);
     let b = run(&["scan", "datasets", "--format", "json"]);
     assert_eq!(a.stdout, b.stdout, "same inputs and clock give the same bytes");
-    let doc: FindingsV1 = serde_json::from_slice(&a.stdout).expect("matches the v1 structs exactly (no unknown fields)");
+    let doc: FindingsV1 =
+        serde_json::from_slice(&a.stdout).expect("matches the v1 structs exactly (no unknown fields)");
     assert_eq!(doc.schema, "mosaic/findings/v1");
     assert_eq!(doc.scan.started, "2026-11-23T00:00:00Z");
-    let mut sorted = doc.findings.iter().map(|f| (f.pack.clone(), f.item.clone(), f.datasets.clone())).collect::<Vec<_>>();
+    let mut sorted =
+        doc.findings.iter().map(|f| (f.pack.clone(), f.item.clone(), f.datasets.clone())).collect::<Vec<_>>();
     sorted.sort();
-    assert_eq!(sorted, doc.findings.iter().map(|f| (f.pack.clone(), f.item.clone(), f.datasets.clone())).collect::<Vec<_>>());
+    assert_eq!(
+        sorted,
+        doc.findings.iter().map(|f| (f.pack.clone(), f.item.clone(), f.datasets.clone())).collect::<Vec<_>>()
+    );
     let held = doc.findings.iter().find(|f| f.outcome == "hold_and_report").unwrap();
     assert_eq!(held.mark.as_deref(), Some("待定密（先行保密）"));
     assert_eq!(held.deadline.as_deref(), Some("2026-12-07"), "10 working days from Monday 2026-11-23");
@@ -45,7 +58,9 @@ fn json_is_v1_and_byte_stable() {
 #[test]
 fn a_directory_of_clean_data_exits_0() {
     let tmp = tempfile::tempdir().unwrap();
-    for scenario in ["energy/substations-cleared", "energy/route-cleared", "surveying/contours-cleared", "surveying/dem-cleared"] {
+    for scenario in
+        ["energy/substations-cleared", "energy/route-cleared", "surveying/contours-cleared", "surveying/dem-cleared"]
+    {
         common::copy_dir(&common::root().join("datasets").join(scenario), &tmp.path().join(scenario.replace('/', "-")));
     }
     let out = run(&["scan", tmp.path().to_str().unwrap()]);
@@ -60,7 +75,11 @@ fn a_near_miss_warns_but_exits_0() {
     let f = &report["findings"][0];
     assert_eq!(f["outcome"], "near_threshold");
     assert_eq!(f["mark"], serde_json::Value::Null);
-    assert!(f["evidence"].as_array().unwrap().iter().any(|e| e["condition"] == "distinct(site) >= 20" && e["holds"] == false));
+    assert!(f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["condition"] == "distinct(site) >= 20" && e["holds"] == false));
 }
 
 #[test]
@@ -89,7 +108,9 @@ fn unreadable_inputs_are_reported_and_never_pass() {
     assert_eq!(code, 3, "{report}");
     assert_eq!(report["verdict"], "incomplete");
     let errors = report["errors"].as_array().unwrap();
-    let by_input = |name: &str| errors.iter().find(|e| e["input"] == name).unwrap_or_else(|| panic!("{name} reported: {errors:?}"));
+    let by_input = |name: &str| {
+        errors.iter().find(|e| e["input"] == name).unwrap_or_else(|| panic!("{name} reported: {errors:?}"))
+    };
     assert_eq!(by_input("ragged.csv")["kind"], "ragged");
     assert!(by_input("ragged.csv")["message"].as_str().unwrap().contains("line 3"));
     assert_eq!(by_input("bad-utf8.csv")["kind"], "encoding");
@@ -128,10 +149,18 @@ fn manifest_maps_columns_and_declared_accuracy_clears() {
     let text = fs::read_to_string(common::root().join(HOLDING_CSV)).unwrap();
     let renamed = text.replacen("site_id,name,voltage_kv,facility_type,lat,lon", "code,name,kv,kind,y,x", 1);
     fs::write(tmp.path().join("s.csv"), &renamed).unwrap();
-    fs::write(tmp.path().join("s.csv.mosaic.toml"), "[columns]\ncode = \"site\"\nkv = \"voltage_kv\"\ny = \"position.lat\"\nx = \"position.lon\"\n").unwrap();
+    fs::write(
+        tmp.path().join("s.csv.mosaic.toml"),
+        "[columns]\ncode = \"site\"\nkv = \"voltage_kv\"\ny = \"position.lat\"\nx = \"position.lon\"\n",
+    )
+    .unwrap();
     let (code, report) = json(&["scan", tmp.path().to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 1, "{report}");
-    assert!(report["scan"]["tagging"].as_array().unwrap().iter().any(|t| t["column"] == "code" && t["how"] == "manifest"));
+    assert!(report["scan"]["tagging"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["column"] == "code" && t["how"] == "manifest"));
 
     fs::write(tmp.path().join("s.csv.mosaic.toml"), "accuracy_m = 500\n[columns]\ncode = \"site\"\nkv = \"voltage_kv\"\ny = \"position.lat\"\nx = \"position.lon\"\n").unwrap();
     let (code, report) = json(&["scan", tmp.path().to_str().unwrap(), "--format", "json"]);
@@ -146,11 +175,16 @@ fn manifest_maps_columns_and_declared_accuracy_clears() {
 #[test]
 fn bad_packs_name_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();
-    let pack = fs::read_to_string(common::root().join("rules/energy.toml")).unwrap().replace("distinct(site) >= 20", "distinct(sitee) >= 20").replace("level = \"机密\"", "level = \"机蜜\"");
+    let pack = fs::read_to_string(common::root().join("rules/energy.toml"))
+        .unwrap()
+        .replace("distinct(site) >= 20", "distinct(sitee) >= 20")
+        .replace("level = \"机密\"", "level = \"机蜜\"");
     let path = tmp.path().join("energy.toml");
     fs::write(&path, &pack).unwrap();
     let line = pack.lines().position(|l| l.contains("sitee")).unwrap() + 1;
-    for args in [vec!["rules", "validate", path.to_str().unwrap()], vec!["scan", "datasets", "--rules", path.to_str().unwrap()]] {
+    for args in
+        [vec!["rules", "validate", path.to_str().unwrap()], vec!["scan", "datasets", "--rules", path.to_str().unwrap()]]
+    {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(2));
         let err = stderr(&out);
@@ -203,7 +237,9 @@ fn output_file_and_replacement_packs() {
     assert_eq!(doc["verdict"], "hold");
 
     // A pack with a built-in's id replaces it: raising the threshold clears the file.
-    let pack = fs::read_to_string(common::root().join("rules/energy.toml")).unwrap().replace("distinct(site) >= 20", "distinct(site) >= 200");
+    let pack = fs::read_to_string(common::root().join("rules/energy.toml"))
+        .unwrap()
+        .replace("distinct(site) >= 20", "distinct(site) >= 200");
     let path = tmp.path().join("energy.toml");
     fs::write(&path, pack).unwrap();
     let out = run(&["scan", HOLDING_CSV, "--rules", path.to_str().unwrap()]);

@@ -79,7 +79,12 @@ when = ["grid.resolution_m <= 1", "grid.extent_km > 1", "rows >= 4"]
 fn evidence(report: &Value, item: &str) -> Vec<(String, Option<f64>, bool)> {
     let f = report["findings"].as_array().unwrap().iter().find(|f| f["item"] == item);
     f.map(|f| {
-        f["evidence"].as_array().unwrap().iter().map(|e| (e["condition"].as_str().unwrap().to_string(), e["value"].as_f64(), e["holds"].as_bool().unwrap())).collect()
+        f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["condition"].as_str().unwrap().to_string(), e["value"].as_f64(), e["holds"].as_bool().unwrap()))
+            .collect()
     })
     .unwrap_or_default()
 }
@@ -105,11 +110,27 @@ fn unseen_pack_with_time_measure_region_xy_and_snapping() {
     }
     fs::write(data.join("levels.csv"), csv).unwrap();
     // Positions snapped to 0.0005° (≈ 55.7 m north-south): 4 decimals, but not finer than 50 m.
-    fs::write(data.join("gauges.csv"), "gauge_code,wd,jd\nG1,30.1235,114.2470\nG2,30.5000,114.0005\nG3,29.9990,113.9995\n").unwrap();
+    fs::write(
+        data.join("gauges.csv"),
+        "gauge_code,wd,jd\nG1,30.1235,114.2470\nG2,30.5000,114.0005\nG3,29.9990,113.9995\n",
+    )
+    .unwrap();
     // Planar metres with 2 decimals (0.01 m), over 1.5 km.
-    fs::write(data.join("points.csv"), "easting,northing\n500000.12,3300000.50\n500400.25,3300300.75\n501000.50,3301100.00\n500700.33,3300800.81\n").unwrap();
+    fs::write(
+        data.join("points.csv"),
+        "easting,northing\n500000.12,3300000.50\n500400.25,3300300.75\n501000.50,3301100.00\n500700.33,3300800.81\n",
+    )
+    .unwrap();
 
-    let (code, report) = common::json(&["scan", data.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--no-builtin", "--format", "json"]);
+    let (code, report) = common::json(&[
+        "scan",
+        data.to_str().unwrap(),
+        "--rules",
+        pack.to_str().unwrap(),
+        "--no-builtin",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 1, "{report}");
 
     let dense = evidence(&report, "hydro-test.dense-series");

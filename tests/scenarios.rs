@@ -87,7 +87,8 @@ fn scenario_names_match_their_verdicts() {
     // A `-hold` scenario holds, a `-near` one only warns, a `-cleared` one passes.
     for dir in scenarios() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
         let verdict = expected["verdict"].as_str().unwrap();
         let want = if name.ends_with("-hold") {
             "hold"

@@ -35,7 +35,8 @@ fn float_field(_: &Schema, fields: &[Field]) -> PolarsResult<Field> {
 pub fn decimals(column: &str, text: bool) -> Expr {
     col(column).map(
         move |c: Column| {
-            let out: Float64Chunked = values_with_decimals(&c, text)?.iter().map(|v| v.map(|(_, d)| f64::from(d))).collect();
+            let out: Float64Chunked =
+                values_with_decimals(&c, text)?.iter().map(|v| v.map(|(_, d)| f64::from(d))).collect();
             Ok(out.with_name(c.name().clone()).into_column())
         },
         |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
@@ -81,7 +82,9 @@ pub fn epoch_seconds(column: &str) -> Expr {
             let s = c.as_materialized_series();
             let out: Float64Chunked = match s.dtype() {
                 DataType::String => s.str()?.iter().map(|v| v.and_then(parse_time)).collect(),
-                DataType::Date => s.cast(&DataType::Int32)?.i32()?.iter().map(|d| d.map(|d| f64::from(d) * 86_400.0)).collect(),
+                DataType::Date => {
+                    s.cast(&DataType::Int32)?.i32()?.iter().map(|d| d.map(|d| f64::from(d) * 86_400.0)).collect()
+                }
                 DataType::Datetime(unit, _) => {
                     let per_second = match unit {
                         TimeUnit::Nanoseconds => 1e9,
@@ -104,7 +107,15 @@ pub fn parse_time(s: &str) -> Option<f64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9);
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y%m%d%H%M%S", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日%H时%M分"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y%m%d%H%M%S",
+        "%Y年%m月%d日 %H:%M:%S",
+        "%Y年%m月%d日%H时%M分",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
             return Some(t.and_utc().timestamp() as f64 + f64::from(t.and_utc().timestamp_subsec_nanos()) / 1e9);
         }

@@ -207,7 +207,8 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 aggs.push(col(c.as_str()).drop_nulls().n_unique().alias(alias("v").as_str()));
                 post.push((key, Post::Scalar(alias("v"))));
             }
-            Need::Distinct(columns @ Columns::Pair { .. }) | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
+            Need::Distinct(columns @ Columns::Pair { .. })
+            | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 values.insert(key, Some(distinct_positions(&lf, columns)? as f64));
             }
             Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
@@ -215,7 +216,8 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 post.push((key, Post::Scalar(alias("v"))));
             }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
-                let value = prop_value(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps, &mut aggs, &alias)?;
+                let value =
+                    prop_value(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps, &mut aggs, &alias)?;
                 match value {
                     PropValue::Ready(v) => {
                         values.insert(key, v);
@@ -234,7 +236,9 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 Post::Scaled(a, factor) => scalar(&df, &a).map(|v| v * factor),
                 Post::Extent { lat_min, lat_max, lon_min, lon_max, planar } => {
                     match (scalar(&df, &lat_min), scalar(&df, &lat_max), scalar(&df, &lon_min), scalar(&df, &lon_max)) {
-                        (Some(a), Some(b), Some(c), Some(d)) if planar => Some(((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0),
+                        (Some(a), Some(b), Some(c), Some(d)) if planar => {
+                            Some(((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0)
+                        }
                         (Some(a), Some(b), Some(c), Some(d)) => Some(geo::distance_km(a, c, b, d)),
                         _ => None,
                     }
@@ -325,7 +329,8 @@ fn prop_value(
                 aggs.push(seconds.max().alias(alias("max").as_str()));
                 PropValue::Deferred(Post::Span(alias("min"), alias("max")))
             } else {
-                let steps = seconds.drop_nulls().unique().sort(SortOptions::default()).diff(lit(1), NullBehavior::Ignore);
+                let steps =
+                    seconds.drop_nulls().unique().sort(SortOptions::default()).diff(lit(1), NullBehavior::Ignore);
                 aggs.push(steps.clone().filter(steps.gt(lit(0.0))).median().alias(alias("v").as_str()));
                 PropValue::Deferred(Post::Scalar(alias("v")))
             }

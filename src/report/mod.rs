@@ -149,11 +149,21 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
         tool: ToolV1 { name: "mosaic".into(), version: env!("CARGO_PKG_VERSION").into() },
         scan: ScanV1 {
             started: result.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            packs: result.packs.iter().map(|p| PackV1 { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() }).collect(),
+            packs: result
+                .packs
+                .iter()
+                .map(|p| PackV1 { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() })
+                .collect(),
             inputs: result
                 .inputs
                 .iter()
-                .map(|i| InputV1 { id: i.id.clone(), path: i.path.clone(), sha256: i.sha256.clone(), rows: i.rows, tags: i.tags.clone() })
+                .map(|i| InputV1 {
+                    id: i.id.clone(),
+                    path: i.path.clone(),
+                    sha256: i.sha256.clone(),
+                    rows: i.rows,
+                    tags: i.tags.clone(),
+                })
                 .collect(),
             tagging: result
                 .tagging
@@ -162,7 +172,7 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     input: t.input.clone(),
                     column: t.column.clone(),
                     tag: t.tag.clone(),
-                    how: serde_json::to_value(t.how).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                    how: t.how.name().into(),
                 })
                 .collect(),
             skipped: result.skipped.clone(),
@@ -188,13 +198,21 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                 mark: f.mark.clone(),
                 datasets: f.datasets.clone(),
                 combination: CombinationV1 { kind: f.combination.kind.clone(), keys: f.combination.keys.clone() },
-                evidence: f.evidence.iter().map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds }).collect(),
+                evidence: f
+                    .evidence
+                    .iter()
+                    .map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds })
+                    .collect(),
                 addressee: f.addressee.clone(),
                 deadline: f.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
                 remediation: f.remediation.clone(),
             })
             .collect(),
-        errors: result.errors.iter().map(|e| ErrorV1 { input: e.input.clone(), kind: e.kind.clone(), message: e.message.clone() }).collect(),
+        errors: result
+            .errors
+            .iter()
+            .map(|e| ErrorV1 { input: e.input.clone(), kind: e.kind.clone(), message: e.message.clone() })
+            .collect(),
     }
 }
 

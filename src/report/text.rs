@@ -82,15 +82,24 @@ pub fn render(result: &ScanResult, color: bool) -> String {
         out.push('\n');
     }
     if !result.tagging.is_empty() {
-        let _ = writeln!(out, "{}", p.dim("tags inferred (check them; correct with a <dataset>.mosaic.toml manifest):"));
+        let _ =
+            writeln!(out, "{}", p.dim("tags inferred (check them; correct with a <dataset>.mosaic.toml manifest):"));
         for t in &result.tagging {
-            let how = serde_json::to_value(t.how).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-            let _ = writeln!(out, "{}", p.dim(&format!("  {}: {} → {} ({how})", t.input, t.column, t.tag)));
+            let _ = writeln!(out, "{}", p.dim(&format!("  {}: {} → {} ({})", t.input, t.column, t.tag, t.how.name())));
         }
         out.push('\n');
     }
     for pack in &result.packs_not_in_force {
-        let _ = writeln!(out, "{}", p.yellow(&format!("pack {} {} not applied: not in force on {}", pack.id, pack.version, result.started.date_naive())));
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow(&format!(
+                "pack {} {} not applied: not in force on {}",
+                pack.id,
+                pack.version,
+                result.started.date_naive()
+            ))
+        );
     }
     if !result.skipped.is_empty() {
         let _ = writeln!(out, "{}", p.dim(&format!("skipped (not a data file): {}", result.skipped.join(", "))));

@@ -104,10 +104,7 @@ impl Prop {
     /// True when a smaller value means finer precision (so the metric can only
     /// get *finer* when datasets are combined, never coarser).
     pub fn is_precision(self) -> bool {
-        matches!(
-            self,
-            Prop::ResolutionM | Prop::SpacingM | Prop::Resolution | Prop::ResolutionS
-        )
+        matches!(self, Prop::ResolutionM | Prop::SpacingM | Prop::Resolution | Prop::ResolutionS)
     }
 }
 
@@ -303,10 +300,7 @@ impl<'a> Cursor<'a> {
             }
         }
         let found: String = self.rest().chars().take(2).collect();
-        Err(ParseError::at(
-            self.pos,
-            format!("expected an operator (<, <=, >, >=, ==), found `{found}`"),
-        ))
+        Err(ParseError::at(self.pos, format!("expected an operator (<, <=, >, >=, ==), found `{found}`")))
     }
 
     fn number(&mut self) -> Result<f64, ParseError> {

@@ -172,14 +172,9 @@ impl TagKind {
     /// Properties (`tag.prop`) defined for this kind.
     pub fn props(self) -> &'static [Prop] {
         match self {
-            TagKind::Point | TagKind::Xy => &[
-                Prop::ResolutionM,
-                Prop::SpacingM,
-                Prop::AreaKm2,
-                Prop::ContiguousKm2,
-                Prop::ExtentKm,
-                Prop::Distinct,
-            ],
+            TagKind::Point | TagKind::Xy => {
+                &[Prop::ResolutionM, Prop::SpacingM, Prop::AreaKm2, Prop::ContiguousKm2, Prop::ExtentKm, Prop::Distinct]
+            }
             TagKind::Measure => &[Prop::Resolution, Prop::Min, Prop::Max, Prop::Distinct],
             TagKind::Time => &[Prop::ResolutionS, Prop::SpanDays, Prop::Distinct],
             TagKind::Key | TagKind::Category | TagKind::Region | TagKind::Text => &[Prop::Distinct],
@@ -225,12 +220,8 @@ pub struct Item {
 impl Item {
     /// Tags an item needs: every tag named in `where` or `when`.
     pub fn required_tags(&self) -> Vec<&str> {
-        let mut tags: Vec<&str> = self
-            .filters
-            .iter()
-            .map(Filter::tag)
-            .chain(self.criteria.iter().flat_map(Criterion::tags))
-            .collect();
+        let mut tags: Vec<&str> =
+            self.filters.iter().map(Filter::tag).chain(self.criteria.iter().flat_map(Criterion::tags)).collect();
         tags.sort_unstable();
         tags.dedup();
         tags
@@ -349,8 +340,8 @@ pub fn pack_files(path: &Path) -> Result<Vec<PathBuf>, CatalogError> {
         return Ok(vec![path.to_path_buf()]);
     }
     if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
+        let entries =
+            std::fs::read_dir(path).map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))

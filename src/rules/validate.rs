@@ -405,7 +405,11 @@ fn check_filter(c: &mut Collector, s: &Spanned<String>, filter: &Filter, tags: &
             c.push(s.span(), format!("`{}` is not a point or xy tag", tag.name), "filter");
         }
         Filter::Value { .. } if tag.kind.is_spatial() => {
-            c.push(s.span(), format!("`{}` is a {} tag; filter on `{}.resolution_m`", tag.name, tag.kind.name(), tag.name), "filter");
+            c.push(
+                s.span(),
+                format!("`{}` is a {} tag; filter on `{}.resolution_m`", tag.name, tag.kind.name(), tag.name),
+                "filter",
+            );
         }
         _ => {}
     }

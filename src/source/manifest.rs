@@ -75,14 +75,12 @@ pub fn sidecar(path: &Path) -> Option<PathBuf> {
     let parent = path.parent()?;
     let name = path.file_name()?.to_string_lossy().to_string();
     let stem = path.file_stem()?.to_string_lossy().to_string();
-    [name, stem]
-        .into_iter()
-        .map(|n| parent.join(format!("{n}.mosaic.toml")))
-        .find(|p| p.is_file())
+    [name, stem].into_iter().map(|n| parent.join(format!("{n}.mosaic.toml"))).find(|p| p.is_file())
 }
 
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_path_buf(), source })?;
     toml::from_str(&text).map_err(|e| {
         let (line, column) = crate::rules::line_col(&text, e.span().map_or(0, |s| s.start));
         ManifestError::Invalid { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }

@@ -116,7 +116,8 @@ pub fn discover(paths: &[PathBuf], published: bool) -> Result<Discovery, Missing
     let mut found = Discovery::default();
     for root in paths {
         let meta = std::fs::metadata(root).map_err(|_| MissingPath(root.clone()))?;
-        let root_name = root.file_name().map_or_else(|| root.display().to_string(), |n| n.to_string_lossy().to_string());
+        let root_name =
+            root.file_name().map_or_else(|| root.display().to_string(), |n| n.to_string_lossy().to_string());
         if meta.is_file() {
             add_file(&mut found, root, &root_name, published);
         } else if is_hive_dir(root) {
@@ -152,6 +153,13 @@ fn add_file(found: &mut Discovery, path: &Path, id: &str, published: bool) {
         found.skipped.push(id.to_string());
         return;
     };
+    let files = vec![DataFile { path: path.to_path_buf(), partitions: vec![] }];
+    push_dataset(found, path, id, format, files, published);
+}
+
+/// Add a dataset with its sidecar manifest; a manifest that does not load makes the
+/// dataset an error instead.
+fn push_dataset(found: &mut Discovery, path: &Path, id: &str, format: Format, files: Vec<DataFile>, published: bool) {
     let (manifest, manifest_path, error) = load_manifest(path, id);
     if let Some(e) = error {
         found.errors.push(e);
@@ -161,7 +169,7 @@ fn add_file(found: &mut Discovery, path: &Path, id: &str, published: bool) {
         id: id.to_string(),
         path: path.to_path_buf(),
         format,
-        files: vec![DataFile { path: path.to_path_buf(), partitions: vec![] }],
+        files,
         manifest,
         manifest_path,
         published,
@@ -193,7 +201,11 @@ fn data_files(dir: &Path, errors: &mut Vec<InputError>, skipped: &mut Vec<String
     let mut stack = vec![(dir.to_path_buf(), Vec::<(String, String)>::new(), 0usize)];
     while let Some((d, parts, depth)) = stack.pop() {
         if depth > 32 {
-            errors.push(InputError::new(id, "io", format!("{}: directory nesting too deep (symlink loop?)", d.display())));
+            errors.push(InputError::new(
+                id,
+                "io",
+                format!("{}: directory nesting too deep (symlink loop?)", d.display()),
+            ));
             continue;
         }
         let children = match sorted_children(&d) {
@@ -299,20 +311,7 @@ fn add_dir_dataset(found: &mut Discovery, dir: &Path, id: &str, published: bool)
         found.errors.push(InputError::new(id, "schema", "a directory dataset must hold files of one format"));
         return;
     }
-    let (manifest, manifest_path, error) = load_manifest(dir, id);
-    if let Some(e) = error {
-        found.errors.push(e);
-        return;
-    }
-    found.datasets.push(Dataset {
-        id: id.to_string(),
-        path: dir.to_path_buf(),
-        format,
-        files,
-        manifest,
-        manifest_path,
-        published,
-    });
+    push_dataset(found, dir, id, format, files, published);
 }
 
 /// A dataset opened for profiling.
@@ -335,7 +334,9 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
     let lf = match format {
         Format::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
         Format::Ipc => LazyFrame::scan_ipc(path, Default::default(), Default::default())?,
-        Format::NdJson => LazyJsonLineReader::new(path).with_infer_schema_length(std::num::NonZeroUsize::new(10_000)).finish()?,
+        Format::NdJson => {
+            LazyJsonLineReader::new(path).with_infer_schema_length(std::num::NonZeroUsize::new(10_000)).finish()?
+        }
         Format::Csv | Format::Tsv => {
             let reader = match text {
                 Some(bytes) => LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([bytes.into()]))),
@@ -379,7 +380,8 @@ fn hash_files(dataset: &Dataset) -> Result<String, InputError> {
 }
 
 fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std::fmt::Display) -> InputError {
-    let shown = if dataset.files.len() > 1 { format!("{}: {message}", file.path.display()) } else { message.to_string() };
+    let shown =
+        if dataset.files.len() > 1 { format!("{}: {message}", file.path.display()) } else { message.to_string() };
     InputError::new(&dataset.id, kind, shown)
 }
 
@@ -420,7 +422,9 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         let (lf, file_schema) = match scanned {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => return Err(read_error(dataset, file, "corrupt", clean_polars_error(&e))),
-            Err(_) => return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)")),
+            Err(_) => {
+                return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)"))
+            }
         };
         let cols: Vec<(String, DataType)> = file_schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
         let names: BTreeSet<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
@@ -433,11 +437,16 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
                 let first_names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
                 let these: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
                 if first_names != these {
-                    return Err(read_error(dataset, file, "schema", format!(
-                        "columns differ from the dataset's first file: [{}] vs [{}]",
-                        these.join(", "),
-                        first_names.join(", ")
-                    )));
+                    return Err(read_error(
+                        dataset,
+                        file,
+                        "schema",
+                        format!(
+                            "columns differ from the dataset's first file: [{}] vs [{}]",
+                            these.join(", "),
+                            first_names.join(", ")
+                        ),
+                    ));
                 }
             }
         }
