@@ -247,3 +247,14 @@ fn output_file_and_replacement_packs() {
     let out = run(&["scan", HOLDING_CSV, "--no-builtin"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_hive_partitioned_table_is_one_dataset() {
+    let (code, report) = json(&["scan", "datasets/surveying/large-map-hold/topo", "--format", "json"]);
+    assert_eq!(code, 1);
+    let inputs = report["scan"]["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(inputs[0]["id"], "topo");
+    assert_eq!(report["findings"][0]["item"], "surveying.large-scale-map");
+    assert_eq!(report["findings"][0]["mark"], "机密★20年");
+}
