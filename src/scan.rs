@@ -213,6 +213,10 @@ fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> 
         published: dataset.published,
         manifest: dataset.manifest.as_ref(),
     };
+    // Plan every applicable item, then run one query per distinct set of row
+    // filters (items of all packs sharing filters share a pass over the data).
+    let mut plans = Vec::new();
+    let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();
     for pack in &catalog.packs {
         let bindings = &tagging.packs[&pack.id];
         for columns in evaluate::point_columns(bindings) {
@@ -223,14 +227,25 @@ fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> 
         }
         for item in &pack.items {
             let Some(group) = evaluate::plan(pack, item, bindings) else { continue };
-            let values = profile::compute(&src, &group, &snaps).map_err(|e| profile_error(dataset, &e))?;
-            let evaluation = evaluate::judge(pack, item, bindings, &values);
-            evaluated += 1;
-            if let Some(f) =
-                decide::decide(pack, item, &evaluation, std::slice::from_ref(&contributor), Combination::single(), ctx)
-            {
-                findings.push(f);
-            }
+            let key = group.key();
+            let merged = groups
+                .entry(key.clone())
+                .or_insert_with(|| profile::Group { filters: group.filters.clone(), needs: vec![] });
+            merged.needs.extend(group.needs);
+            plans.push((pack, item, bindings, key));
+        }
+    }
+    let mut values = BTreeMap::new();
+    for (key, group) in &groups {
+        values.insert(key.clone(), profile::compute(&src, group, &snaps).map_err(|e| profile_error(dataset, &e))?);
+    }
+    for (pack, item, bindings, key) in plans {
+        let evaluation = evaluate::judge(pack, item, bindings, &values[&key]);
+        evaluated += 1;
+        if let Some(f) =
+            decide::decide(pack, item, &evaluation, std::slice::from_ref(&contributor), Combination::single(), ctx)
+        {
+            findings.push(f);
         }
     }
     Ok(DatasetOutcome {
