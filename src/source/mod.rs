@@ -354,29 +354,27 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
     Ok(if parts.is_empty() { lf } else { lf.with_columns(parts) })
 }
 
+/// sha256 of one file, streamed.
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// Hash of a dataset's content: its file's sha256, or for several files the sha256
 /// of their relative paths and hashes in order.
-fn hash_files(dataset: &Dataset) -> Result<String, InputError> {
-    let mut digests = Vec::new();
-    for f in &dataset.files {
-        let mut file = std::fs::File::open(&f.path)
-            .map_err(|e| InputError::new(&dataset.id, "io", format!("{}: {e}", f.path.display())))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)
-            .map_err(|e| InputError::new(&dataset.id, "io", format!("{}: {e}", f.path.display())))?;
-        digests.push((relative_id(&dataset.path, &f.path), hex::encode(hasher.finalize())));
-    }
-    if let [(_, one)] = digests.as_slice() {
-        return Ok(one.clone());
+fn combine_digests(digests: &[(String, String)]) -> String {
+    if let [(_, one)] = digests {
+        return one.clone();
     }
     let mut hasher = Sha256::new();
-    for (path, digest) in &digests {
+    for (path, digest) in digests {
         hasher.update(path.as_bytes());
         hasher.update(b"\0");
         hasher.update(digest.as_bytes());
         hasher.update(b"\n");
     }
-    Ok(hex::encode(hasher.finalize()))
+    hex::encode(hasher.finalize())
 }
 
 fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std::fmt::Display) -> InputError {
@@ -388,7 +386,7 @@ fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std:
 /// Open a dataset as one lazy frame, checking what can be checked before profiling:
 /// encodings, CSV structure, Parquet/IPC footers, one schema across files.
 pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
-    let sha256 = hash_files(dataset)?;
+    let mut digests = Vec::new();
     let declared = match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
         None => None,
         Some(name) => Some(Encoding::parse(name).ok_or_else(|| {
@@ -404,6 +402,8 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         }
         let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
             let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+            // Text files are read whole for the checks, so they are hashed from memory.
+            digests.push((relative_id(&dataset.path, &file.path), hex::encode(Sha256::digest(&bytes))));
             let (decoded, _) = text::decode(&bytes, declared)
                 .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
             let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
@@ -412,6 +412,8 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             let transcoded = matches!(decoded, std::borrow::Cow::Owned(_)) || bytes.starts_with(b"\xEF\xBB\xBF");
             transcoded.then(|| decoded.into_owned())
         } else {
+            let digest = hash_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+            digests.push((relative_id(&dataset.path, &file.path), digest));
             None
         };
         let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -459,7 +461,7 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         concat(frames, UnionArgs { rechunk: false, parallel: true, to_supertypes: true, ..Default::default() })
             .map_err(|e| InputError::new(&dataset.id, "schema", clean_polars_error(&e)))?
     };
-    Ok(Frame { lf, columns, text: dataset.format.is_text(), sha256 })
+    Ok(Frame { lf, columns, text: dataset.format.is_text(), sha256: combine_digests(&digests) })
 }
 
 /// Polars errors carry a backtrace hint and context lines; keep the first line a user can act on.
