@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::calendar::Calendar;
 use crate::exit::ExitStatus;
 use crate::report::{self, Format};
 use crate::rules::{self, Catalog, CatalogError, Pack};
@@ -47,6 +46,12 @@ pub enum Command {
         /// Data already public, evaluated together with the candidates (repeatable).
         #[arg(long, value_name = "DIR")]
         published: Vec<PathBuf>,
+        /// Largest join searched, in datasets (unions of releases are not bounded by it).
+        #[arg(long, value_name = "N", default_value_t = scan::DEFAULT_MAX_COMBO as u16, value_parser = clap::value_parser!(u16).range(1..=8))]
+        max_combo: u16,
+        /// Write remediated copies of the datasets that verified fixes change to DIR.
+        #[arg(long = "fix", value_name = "DIR")]
+        fix: Option<PathBuf>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -144,12 +149,17 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
 
 pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
-        Command::Scan { paths, packs, published, format, output, color } => {
+        Command::Scan { paths, packs, published, max_combo, fix, format, output, color } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,
             };
-            let options = scan::Options { paths, published, started: now(), calendar: Calendar::builtin() };
+            let options = scan::Options {
+                published,
+                max_combo: usize::from(max_combo),
+                fix_dir: fix,
+                ..scan::Options::new(paths, now())
+            };
             let result = match scan::run(&catalog, &options) {
                 Ok(r) => r,
                 Err(missing) => {
@@ -159,6 +169,9 @@ pub fn run(cli: Cli) -> ExitStatus {
             };
             for e in &result.errors {
                 eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+            }
+            for (id, path) in &result.fixed {
+                eprintln!("fixed: {id} → {}", path.display());
             }
             let color = match color {
                 Color::Always => true,

@@ -92,6 +92,25 @@ pub struct Finding {
     pub addressee: Option<String>,
     pub deadline: Option<NaiveDate>,
     pub remediation: String,
+    /// The smallest change found that clears the finding, verified by re-evaluation.
+    pub fix: Option<Fix>,
+}
+
+/// A verified remediation: what to change in which datasets, and the evidence after.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fix {
+    pub action: crate::remedy::Action,
+    /// One sentence a user can act on.
+    pub change: String,
+    /// Datasets to change (or, for `split_release`, to keep apart from the rest).
+    pub datasets: Vec<String>,
+    /// Their columns that change.
+    pub columns: Vec<String>,
+    pub tag: Option<String>,
+    /// Decimals kept (`round`) or seconds truncated to (`coarsen_time`).
+    pub value: Option<f64>,
+    /// The item's criteria evaluated on the changed data.
+    pub evidence: Vec<Evidence>,
 }
 
 impl Finding {
@@ -151,6 +170,7 @@ pub fn decide(
         addressee: None,
         deadline: None,
         remediation: item.remediation.clone(),
+        fix: None,
     };
     if !evaluation.met {
         return Some(finding);

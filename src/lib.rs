@@ -2,15 +2,18 @@
 //! linked, reach a precision or scale that secrecy law treats as a state secret
 //! (国家秘密定密管理规定 Art 35). The flow, one module per step:
 //!
-//! `rules` → `source` → `tag` → `profile` → `evaluate` → `decide` → `report`,
-//! orchestrated by `scan`; `cli` is the command line over it.
+//! `rules` → `source` → `tag` → `profile` → `link` → `evaluate` → `decide` →
+//! `remedy` → `report`, orchestrated by `scan`; `cli` is the command line over it.
 
 pub mod calendar;
 pub mod cli;
 pub mod decide;
 pub mod evaluate;
 pub mod exit;
+pub mod link;
+pub mod par;
 pub mod profile;
+pub mod remedy;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -74,6 +74,87 @@ pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Opt
     )
 }
 
+/// Numbers as text in their shortest round-trip form (`30.1`, `116`), so a binary
+/// float column can be combined with a text column and keep the decimals it carries
+/// (the text kernel then counts exactly what [`geo::decimals_f64`] counts).
+pub fn float_text(column: &str) -> Expr {
+    col(column).map(
+        |c: Column| {
+            let s = c.as_materialized_series();
+            if s.dtype() == &DataType::String {
+                return Ok(c);
+            }
+            let floats = s.cast(&DataType::Float64)?;
+            let out: StringChunked =
+                floats.f64()?.iter().map(|v| v.filter(|x| x.is_finite()).map(|x| format!("{x}"))).collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
+}
+
+/// Coordinates rounded to `k` decimals (`k < 0`: to 10^-k units, for planar metres).
+/// Text stays text, written with exactly `max(k, 0)` decimals; numbers stay numbers.
+/// Rounding divides by the power of ten, so 39.91 stays 39.91 (DESIGN §10).
+pub fn quantize(column: &str, k: i32) -> Expr {
+    let round = move |x: f64| {
+        if k >= 0 {
+            let scale = 10f64.powi(k);
+            (x * scale).round() / scale
+        } else {
+            let step = 10f64.powi(-k);
+            (x / step).round() * step
+        }
+    };
+    col(column).map(
+        move |c: Column| {
+            let s = c.as_materialized_series();
+            if s.dtype() == &DataType::String {
+                let places = k.max(0) as usize;
+                let out: StringChunked = s
+                    .str()?
+                    .iter()
+                    .map(|v| {
+                        let v = v?;
+                        match v.trim().parse::<f64>() {
+                            Ok(x) if x.is_finite() => Some(format!("{:.places$}", round(x))),
+                            _ => Some(v.to_string()),
+                        }
+                    })
+                    .collect();
+                return Ok(out.with_name(c.name().clone()).into_column());
+            }
+            let floats = s.cast(&DataType::Float64)?;
+            let out: Float64Chunked = floats.f64()?.iter().map(|v| v.map(round)).collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| {
+            let dtype = if f.dtype() == &DataType::String { DataType::String } else { DataType::Float64 };
+            Ok(Field::new(f.name().clone(), dtype))
+        },
+    )
+}
+
+/// Timestamps truncated to a multiple of `step_s` seconds, written as
+/// `YYYY-MM-DD HH:MM:SS` (UTC) text.
+pub fn coarsen_time(column: &str, step_s: f64) -> Expr {
+    epoch_seconds(column).map(
+        move |c: Column| {
+            let out: StringChunked = c
+                .as_materialized_series()
+                .f64()?
+                .iter()
+                .map(|v| {
+                    let t = (v? / step_s).floor() * step_s;
+                    DateTime::from_timestamp(t as i64, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                })
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
+}
+
 /// Timestamps as seconds since the epoch, from datetime, date, numeric (seconds)
 /// or text columns (ISO 8601 and common Chinese forms).
 pub fn epoch_seconds(column: &str) -> Expr {

@@ -5,6 +5,8 @@
 pub mod geo;
 mod kernels;
 
+pub use kernels::{coarsen_time, epoch_seconds, float_text, quantize};
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -166,6 +168,19 @@ pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
         }
     }
     Ok(snap)
+}
+
+/// The most decimals any valid coordinate of a point tag carries (both axes).
+pub fn max_decimals(src: &Source, columns: &Columns) -> PolarsResult<Option<u8>> {
+    let Columns::Pair { lat, lon, .. } = columns else { return Ok(None) };
+    let df = collect(src.lf.clone().filter(valid(columns)).select([
+        kernels::decimals(lat, src.text).max().alias("lat"),
+        kernels::decimals(lon, src.text).max().alias("lon"),
+    ]))?;
+    Ok(match (scalar(&df, "lat"), scalar(&df, "lon")) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0).max(b.unwrap_or(0.0)) as u8),
+    })
 }
 
 /// Compute every need of a group. `snaps` gives each point's snapping (see [`snapping`]).

@@ -107,6 +107,23 @@ pub struct FindingV1 {
     /// YYYY-MM-DD.
     pub deadline: Option<String>,
     pub remediation: String,
+    /// The smallest change found that clears the finding, verified by evaluating the
+    /// item again on the changed data (held findings only; absent when none was found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixV1 {
+    /// `round | coarsen_time | split_release | drop_column`.
+    pub action: String,
+    pub change: String,
+    pub datasets: Vec<String>,
+    pub columns: Vec<String>,
+    pub tag: Option<String>,
+    pub value: Option<f64>,
+    pub evidence: Vec<EvidenceV1>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -198,14 +215,19 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                 mark: f.mark.clone(),
                 datasets: f.datasets.clone(),
                 combination: CombinationV1 { kind: f.combination.kind.clone(), keys: f.combination.keys.clone() },
-                evidence: f
-                    .evidence
-                    .iter()
-                    .map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds })
-                    .collect(),
+                evidence: evidence_v1(&f.evidence),
                 addressee: f.addressee.clone(),
                 deadline: f.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
                 remediation: f.remediation.clone(),
+                fix: f.fix.as_ref().map(|x| FixV1 {
+                    action: x.action.name().into(),
+                    change: x.change.clone(),
+                    datasets: x.datasets.clone(),
+                    columns: x.columns.clone(),
+                    tag: x.tag.clone(),
+                    value: x.value,
+                    evidence: evidence_v1(&x.evidence),
+                }),
             })
             .collect(),
         errors: result
@@ -214,6 +236,10 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
             .map(|e| ErrorV1 { input: e.input.clone(), kind: e.kind.clone(), message: e.message.clone() })
             .collect(),
     }
+}
+
+fn evidence_v1(evidence: &[crate::evaluate::Evidence]) -> Vec<EvidenceV1> {
+    evidence.iter().map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds }).collect()
 }
 
 /// JSON Schema of findings v1 (`mosaic schema findings`).

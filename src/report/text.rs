@@ -46,7 +46,11 @@ fn finding(out: &mut String, f: &Finding, p: &Paint) {
         o => p.dim(&format!("NOTE  {}", o.name())),
     };
     let _ = writeln!(out, "{head}  {} — {}", p.bold(&f.item), f.item_name);
-    let _ = writeln!(out, "      datasets: {} ({})", f.datasets.join(" + "), f.combination.kind);
+    let how = match f.combination.keys.as_slice() {
+        [] => f.combination.kind.clone(),
+        keys => format!("{} on {}", f.combination.kind, keys.join(", ")),
+    };
+    let _ = writeln!(out, "      datasets: {} ({how})", f.datasets.join(" + "));
     if let Some(mark) = &f.mark {
         let _ = writeln!(out, "      mark: {mark}");
     }
@@ -62,6 +66,9 @@ fn finding(out: &mut String, f: &Finding, p: &Paint) {
         let _ = writeln!(out, "      {tick} {}   (value {})", e.condition, number(e.value));
     }
     let _ = writeln!(out, "      remediation: {}", f.remediation);
+    if let Some(fix) = &f.fix {
+        let _ = writeln!(out, "      verified fix: {}", fix.change);
+    }
     let _ = writeln!(out, "      id: {}", p.dim(&f.id));
     out.push('\n');
 }

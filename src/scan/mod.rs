@@ -1,22 +1,27 @@
 //! The scan: discovery → open → tag → profile → evaluate → decide for every
 //! dataset, in parallel, each dataset isolated so that one unreadable (or a reader
-//! that panics on it) is reported as that dataset's error and the rest still count.
+//! that panics on it) is reported as that dataset's error and the rest still count;
+//! then the combinations `link` finds (joins on shared keys, unions of releases),
+//! each evaluated on its own view; then a verified fix for every hold.
+
+pub mod assess;
+mod combine;
+mod fix;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::decide::{self, Combination, Contributor, Finding};
-use crate::evaluate;
-use crate::profile::{self, Snap, Source};
+use crate::profile::{self, Source};
 use crate::rules::Catalog;
-use crate::source::{self, Dataset, InputError, MissingPath};
-use crate::tag::{self, Inference};
+use crate::source::{self, Dataset, Frame, InputError, MissingPath};
+use crate::tag::{self, Inference, Tagging};
+use assess::{assess, Task};
 
 /// What to scan and when "now" is (pinned for reproducible output).
 #[derive(Clone, Debug)]
@@ -25,7 +30,27 @@ pub struct Options {
     pub published: Vec<PathBuf>,
     pub started: DateTime<Utc>,
     pub calendar: Calendar,
+    /// Largest join searched (datasets per join); unions are not bounded by it.
+    pub max_combo: usize,
+    /// Write remediated copies of the datasets that verified fixes change here.
+    pub fix_dir: Option<PathBuf>,
 }
+
+impl Options {
+    pub fn new(paths: Vec<PathBuf>, started: DateTime<Utc>) -> Self {
+        Options {
+            paths,
+            published: vec![],
+            started,
+            calendar: Calendar::builtin(),
+            max_combo: DEFAULT_MAX_COMBO,
+            fix_dir: None,
+        }
+    }
+}
+
+/// Default `--max-combo`.
+pub const DEFAULT_MAX_COMBO: usize = 3;
 
 impl Options {
     pub fn today(&self) -> NaiveDate {
@@ -72,6 +97,8 @@ pub struct ScanResult {
     pub stats: Stats,
     pub findings: Vec<Finding>,
     pub errors: Vec<InputError>,
+    /// Remediated datasets written with `--fix`: (dataset id, path written).
+    pub fixed: Vec<(String, PathBuf)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -122,20 +149,36 @@ pub fn install_panic_hook() {
     }));
 }
 
-fn panic_error(dataset: &Dataset) -> InputError {
+pub(crate) fn panic_error(input: &str) -> InputError {
     let detail = LAST_PANIC.with(|p| p.borrow_mut().take()).map(|m| format!(": {m}")).unwrap_or_default();
-    InputError::new(
-        &dataset.id,
-        "reader-panic",
-        format!("the reader failed on this dataset{detail}; it was not evaluated"),
-    )
+    InputError::new(input, "reader-panic", format!("the reader failed on {input}{detail}; it was not evaluated"))
 }
 
-struct DatasetOutcome {
+/// A dataset read, tagged and evaluated alone; kept for the combination search.
+pub(crate) struct Prepared {
+    pub dataset: Dataset,
+    pub frame: Frame,
+    pub tagging: Tagging,
     summary: InputSummary,
-    tagging: Vec<Inference>,
+    /// `(pack, item)` met by the dataset alone.
+    pub met: std::collections::BTreeSet<(String, String)>,
     findings: Vec<Finding>,
     evaluated: u64,
+}
+
+impl Prepared {
+    pub fn contributor(&self) -> Contributor<'_> {
+        Contributor {
+            id: &self.dataset.id,
+            sha256: &self.frame.sha256,
+            published: self.dataset.published,
+            manifest: self.dataset.manifest.as_ref(),
+        }
+    }
+
+    pub fn source(&self) -> Source<'_> {
+        Source { lf: &self.frame.lf, text: self.frame.text }
+    }
 }
 
 /// Run a scan. A scan path that does not exist is a usage error (nothing evaluated).
@@ -147,20 +190,20 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
 
     let mut found = source::discover(&options.paths, false)?;
-    let published = source::discover(&options.published, true)?;
+    let mut published = source::discover(&options.published, true)?;
+    for d in &mut published.datasets {
+        // Published data is named apart from the candidates it is checked with.
+        d.id = format!("published:{}", d.id);
+    }
     found.datasets.extend(published.datasets);
     found.skipped.extend(published.skipped);
     found.errors.extend(published.errors);
 
     let ctx = decide::Context { today, calendar: &options.calendar };
-    let outcomes: Vec<Result<DatasetOutcome, InputError>> = found
-        .datasets
-        .par_iter()
-        .map(|dataset| {
-            catch_unwind(AssertUnwindSafe(|| scan_dataset(&catalog, dataset, &ctx)))
-                .unwrap_or_else(|_| Err(panic_error(dataset)))
-        })
-        .collect();
+    let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
+        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx)))
+            .unwrap_or_else(|_| Err(panic_error(&dataset.id)))
+    });
 
     let mut result = ScanResult {
         started: options.started,
@@ -172,19 +215,39 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         stats: Stats::default(),
         findings: vec![],
         errors: found.errors,
+        fixed: vec![],
     };
+    let mut prepared = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Ok(o) => {
+            Ok(mut p) => {
                 result.stats.candidates += 1;
-                result.stats.evaluated += o.evaluated;
-                result.inputs.push(o.summary);
-                result.tagging.extend(o.tagging);
-                result.findings.extend(o.findings);
+                result.stats.evaluated += p.evaluated;
+                result.inputs.push(p.summary.clone());
+                result.tagging.extend(p.tagging.inferences(&p.dataset.id));
+                result.findings.append(&mut p.findings);
+                prepared.push(p);
             }
             Err(e) => result.errors.push(e),
         }
     }
+    prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
+
+    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx);
+    result.stats.candidates += combined.candidates;
+    result.stats.pruned += combined.pruned;
+    result.stats.joined += combined.joined;
+    result.stats.evaluated += combined.evaluated;
+    result.findings.extend(combined.findings);
+    result.errors.extend(combined.errors);
+
+    if let Some(dir) = &options.fix_dir {
+        match fix::write(dir, &prepared, &result.findings) {
+            Ok(written) => result.fixed = written,
+            Err(e) => result.errors.push(e),
+        }
+    }
+
     result.inputs.sort_by(|a, b| a.id.cmp(&b.id));
     result.tagging.sort();
     result.errors.sort();
@@ -192,63 +255,17 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     Ok(result)
 }
 
-fn profile_error(dataset: &Dataset, e: &polars::prelude::PolarsError) -> InputError {
-    InputError::new(&dataset.id, "corrupt", source::clean_polars_error(e))
+fn profile_error(id: &str, e: &polars::prelude::PolarsError) -> InputError {
+    InputError::new(id, "corrupt", source::clean_polars_error(e))
 }
 
-fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> Result<DatasetOutcome, InputError> {
+fn prepare(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> Result<Prepared, InputError> {
     let frame = source::open(dataset)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let tagging = tag::tag(&dataset.id, &names, dataset.manifest.as_ref(), catalog)?;
-    let src = Source { lf: &frame.lf, text: frame.text };
-
-    let rows = profile::row_count(&frame.lf).map_err(|e| profile_error(dataset, &e))?;
-
-    let mut snaps: BTreeMap<_, Snap> = BTreeMap::new();
-    let mut findings = Vec::new();
-    let mut evaluated = 0;
-    let contributor = Contributor {
-        id: &dataset.id,
-        sha256: &frame.sha256,
-        published: dataset.published,
-        manifest: dataset.manifest.as_ref(),
-    };
-    // Plan every applicable item, then run one query per distinct set of row
-    // filters (items of all packs sharing filters share a pass over the data).
-    let mut plans = Vec::new();
-    let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();
-    for pack in &catalog.packs {
-        let bindings = &tagging.packs[&pack.id];
-        for columns in evaluate::point_columns(bindings) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
-                let snap = profile::snapping(&src, slot.key()).map_err(|e| profile_error(dataset, &e))?;
-                slot.insert(snap);
-            }
-        }
-        for item in &pack.items {
-            let Some(group) = evaluate::plan(pack, item, bindings) else { continue };
-            let key = group.key();
-            let merged = groups
-                .entry(key.clone())
-                .or_insert_with(|| profile::Group { filters: group.filters.clone(), needs: vec![] });
-            merged.needs.extend(group.needs);
-            plans.push((pack, item, bindings, key));
-        }
-    }
-    let mut values = BTreeMap::new();
-    for (key, group) in &groups {
-        values.insert(key.clone(), profile::compute(&src, group, &snaps).map_err(|e| profile_error(dataset, &e))?);
-    }
-    for (pack, item, bindings, key) in plans {
-        let evaluation = evaluate::judge(pack, item, bindings, &values[&key]);
-        evaluated += 1;
-        if let Some(f) =
-            decide::decide(pack, item, &evaluation, std::slice::from_ref(&contributor), Combination::single(), ctx)
-        {
-            findings.push(f);
-        }
-    }
-    Ok(DatasetOutcome {
+    let rows = profile::row_count(&frame.lf).map_err(|e| profile_error(&dataset.id, &e))?;
+    let mut prepared = Prepared {
+        dataset: dataset.clone(),
         summary: InputSummary {
             id: dataset.id.clone(),
             path: dataset.path.display().to_string(),
@@ -256,8 +273,49 @@ fn scan_dataset(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> 
             rows,
             tags: tagging.tag_columns(),
         },
-        tagging: tagging.inferences(&dataset.id),
-        findings,
-        evaluated,
-    })
+        frame,
+        tagging,
+        met: Default::default(),
+        findings: vec![],
+        evaluated: 0,
+    };
+    let tasks: Vec<Task> = catalog
+        .packs
+        .iter()
+        .flat_map(|pack| {
+            let bindings = &prepared.tagging.packs[&pack.id];
+            pack.items.iter().map(move |item| Task { pack, item, bindings })
+        })
+        .collect();
+    let src = prepared.source();
+    let evaluations = assess(&src, &tasks).map_err(|e| profile_error(&dataset.id, &e))?;
+    let contributor = prepared.contributor();
+    let mut findings = Vec::new();
+    let mut met = std::collections::BTreeSet::new();
+    let mut evaluated = 0;
+    for (task, evaluation) in tasks.iter().zip(evaluations) {
+        let Some(evaluation) = evaluation else { continue };
+        evaluated += 1;
+        if evaluation.met {
+            met.insert((task.pack.id.clone(), task.item.id.clone()));
+        }
+        let Some(mut finding) = decide::decide(
+            task.pack,
+            task.item,
+            &evaluation,
+            std::slice::from_ref(&contributor),
+            Combination::single(),
+            ctx,
+        ) else {
+            continue;
+        };
+        if finding.holds() {
+            finding.fix = fix::single(&src, *task, &prepared).map_err(|e| profile_error(&dataset.id, &e))?;
+        }
+        findings.push(finding);
+    }
+    prepared.findings = findings;
+    prepared.met = met;
+    prepared.evaluated = evaluated;
+    Ok(prepared)
 }

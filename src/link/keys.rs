@@ -1,0 +1,188 @@
+//! Key sets: which values of a key column a dataset holds, kept as 64-bit hashes so
+//! that two datasets can be tested for a shared value without re-reading either.
+//!
+//! Overlap is decided in two stages. A bottom-k sample (the `K` smallest hashes, a
+//! KMV/theta sketch) answers most pairs at once: a hash in both samples proves an
+//! overlap, and two samples that hold their whole sets (at most `K` values each)
+//! prove there is none. Only pairs the samples cannot settle — large sets with no
+//! shared sampled hash — fall back to a merge of the full sorted hash lists, so a
+//! small overlap between large tables is never missed (a compliance gate fails
+//! closed; a sampled sketch alone would miss it).
+
+use polars::prelude::*;
+
+/// Size of the bottom-k sample.
+pub const K: usize = 256;
+
+/// Stable 64-bit hash of a key value (FNV-1a, then a splitmix64 finaliser so
+/// that the low and high bits are equally mixed). Stable across runs and builds,
+/// so key sets can be stored in profiles.
+pub fn hash_key(value: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in value.trim().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The distinct values of one key column, as sorted hashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySet {
+    hashes: Vec<u64>,
+}
+
+/// How an overlap question was settled (for `scan.stats`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The samples answered.
+    Sketch,
+    /// The full hash lists had to be merged.
+    Exact,
+}
+
+impl KeySet {
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut hashes: Vec<u64> = values.into_iter().filter(|v| !v.trim().is_empty()).map(hash_key).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        KeySet { hashes }
+    }
+
+    /// Distinct values of `column` in a frame (cast to text, blanks ignored).
+    pub fn from_frame(lf: &LazyFrame, column: &str) -> PolarsResult<Self> {
+        let df = lf
+            .clone()
+            .select([col(column).cast(DataType::String).alias("k")])
+            .drop_nulls(None)
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let keys = df.column("k")?.str()?.clone();
+        Ok(KeySet::from_values(keys.iter().flatten()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The bottom-k sample: the sorted list's first `K` hashes.
+    fn sample(&self) -> &[u64] {
+        &self.hashes[..self.hashes.len().min(K)]
+    }
+
+    /// Do the two sets share a value? Exact up to 64-bit hash collisions.
+    pub fn overlaps(&self, other: &KeySet) -> (bool, Settled) {
+        let (a, b) = (self.sample(), other.sample());
+        if sorted_intersect(a, b) {
+            return (true, Settled::Sketch);
+        }
+        if self.hashes.len() <= K && other.hashes.len() <= K {
+            return (false, Settled::Sketch);
+        }
+        // Hashes beyond the smaller sample's largest value that the other sample
+        // did not reach: only a merge of the full lists can tell.
+        (sorted_intersect(&self.hashes, &other.hashes), Settled::Exact)
+    }
+
+    /// Estimated containment |A ∩ B| / |A| from the samples (theta sketch).
+    pub fn containment(&self, other: &KeySet) -> f64 {
+        if self.hashes.is_empty() {
+            return 0.0;
+        }
+        let theta = self.sample().last().copied().unwrap_or(0).min(other.sample().last().copied().unwrap_or(0));
+        let a: Vec<u64> = self.sample().iter().copied().filter(|h| *h <= theta).collect();
+        let b: Vec<u64> = other.sample().iter().copied().filter(|h| *h <= theta).collect();
+        if a.is_empty() {
+            return 0.0;
+        }
+        let shared = count_shared(&a, &b);
+        shared as f64 / a.len() as f64
+    }
+}
+
+fn sorted_intersect(a: &[u64], b: &[u64]) -> bool {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.is_empty() {
+        return false;
+    }
+    // Gallop through the larger list when sizes differ a lot.
+    if large.len() > 8 * small.len() {
+        return small.iter().any(|h| large.binary_search(h).is_ok());
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < small.len() && j < large.len() {
+        match small[i].cmp(&large[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+fn count_shared(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(range: std::ops::Range<u32>) -> KeySet {
+        let values: Vec<String> = range.map(|i| format!("S{i:06}")).collect();
+        KeySet::from_values(values.iter().map(String::as_str))
+    }
+
+    #[test]
+    fn small_sets_are_settled_by_the_samples() {
+        assert_eq!(set(0..100).overlaps(&set(100..200)), (false, Settled::Sketch));
+        assert_eq!(set(0..100).overlaps(&set(99..200)), (true, Settled::Sketch));
+    }
+
+    #[test]
+    fn one_shared_value_between_large_sets_is_found() {
+        // Samples of 256 out of 50 000 almost never contain the one shared value.
+        let a = set(0..50_000);
+        let b = set(49_999..100_000);
+        assert_eq!(a.overlaps(&b).0, true);
+        assert_eq!(a.overlaps(&set(50_000..100_000)), (false, Settled::Exact));
+    }
+
+    #[test]
+    fn containment_is_estimated() {
+        let a = set(0..20_000);
+        let b = set(10_000..30_000);
+        let c = a.containment(&b);
+        assert!((0.35..0.65).contains(&c), "{c}");
+        assert_eq!(a.containment(&set(40_000..60_000)), 0.0);
+    }
+
+    #[test]
+    fn values_are_trimmed_and_blanks_ignored() {
+        let a = KeySet::from_values([" 1001", "1002", ""]);
+        assert_eq!(a.len(), 2);
+        assert!(a.overlaps(&KeySet::from_values(["1001 "])).0);
+        assert_eq!(hash_key("1001"), hash_key(" 1001 "));
+    }
+}

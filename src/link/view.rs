@@ -1,0 +1,146 @@
+//! Views: the polars frame of a combination, with its tags bound to canonical
+//! columns so the profile and evaluate steps run on it exactly as on one dataset.
+//!
+//! Every tag becomes a column named after it (`site`, `voltage_kv`) or, for
+//! coordinates, `tag.lat`/`tag.lon` (`tag.y`/`tag.x` planar). Types are made
+//! uniform across members: keys, categories, regions and text as strings; measures
+//! as floats; times as epoch seconds; coordinates as floats, or as text in their
+//! shortest form when any member wrote them as text (so decimals carried are counted
+//! the same way for every member).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::profile::{epoch_seconds, float_text};
+use crate::rules::TagKind;
+use crate::tag::{Binding, Columns};
+
+pub type Bindings = BTreeMap<String, Binding>;
+
+/// One member of a combination: a dataset's frame and its bindings for the pack.
+#[derive(Clone, Copy)]
+pub struct Part<'a> {
+    pub lf: &'a LazyFrame,
+    pub dtypes: &'a [(String, DataType)],
+    pub bindings: &'a Bindings,
+}
+
+impl Part<'_> {
+    fn is_text(&self, column: &str) -> bool {
+        self.dtypes.iter().any(|(n, t)| n == column && *t == DataType::String)
+    }
+
+    fn binds_text(&self, tag: &str) -> bool {
+        self.bindings.get(tag).is_some_and(|b| b.columns.names().iter().any(|c| self.is_text(c)))
+    }
+}
+
+/// A combination's frame and bindings. `origin` says which member supplied each tag.
+pub struct View {
+    pub lf: LazyFrame,
+    pub bindings: Bindings,
+    pub origin: BTreeMap<String, usize>,
+}
+
+/// The canonical columns of a tag in a view.
+pub fn canonical(tag: &str, columns: &Columns) -> Columns {
+    match columns {
+        Columns::One(_) => Columns::One(tag.to_string()),
+        Columns::Pair { planar: false, .. } => {
+            Columns::Pair { lat: format!("{tag}.lat"), lon: format!("{tag}.lon"), planar: false }
+        }
+        Columns::Pair { planar: true, .. } => {
+            Columns::Pair { lat: format!("{tag}.y"), lon: format!("{tag}.x"), planar: true }
+        }
+    }
+}
+
+/// Expressions selecting `tag` from a part under its canonical name(s).
+fn project(part: &Part, tag: &str, coordinates_as_text: bool) -> Vec<Expr> {
+    let b = &part.bindings[tag];
+    let target = canonical(tag, &b.columns);
+    match (&b.columns, &target) {
+        (Columns::One(c), Columns::One(t)) => vec![match b.kind {
+            TagKind::Measure => col(c.as_str()).cast(DataType::Float64).alias(t.as_str()),
+            TagKind::Time => epoch_seconds(c).alias(t.as_str()),
+            _ => col(c.as_str()).cast(DataType::String).alias(t.as_str()),
+        }],
+        (Columns::Pair { lat, lon, .. }, Columns::Pair { lat: tlat, lon: tlon, .. }) => [(lat, tlat), (lon, tlon)]
+            .into_iter()
+            .map(|(c, t)| {
+                if coordinates_as_text {
+                    float_text(c).alias(t.as_str())
+                } else {
+                    col(c.as_str()).cast(DataType::Float64).alias(t.as_str())
+                }
+            })
+            .collect(),
+        _ => unreachable!("canonical keeps the shape of the columns"),
+    }
+}
+
+fn bind(tag: &str, b: &Binding, accuracy_m: Option<f64>) -> Binding {
+    Binding { kind: b.kind, columns: canonical(tag, &b.columns), how: b.how, accuracy_m }
+}
+
+/// Inner join of `parts` in the given order: part 0 first, then each `(part, keys)`
+/// joined on its key tags. A tag bound in several members is taken from the first
+/// in join order (the keys, equal after the join, are kept once).
+pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> View {
+    let mut bindings = Bindings::new();
+    let mut origin = BTreeMap::new();
+    let mut lf: Option<LazyFrame> = None;
+    for (part_index, keys) in steps {
+        let part = &parts[*part_index];
+        let mut exprs = Vec::new();
+        for (tag, b) in part.bindings {
+            let is_join_key = keys.contains(tag);
+            if bindings.contains_key(tag) && !is_join_key {
+                continue;
+            }
+            exprs.extend(project(part, tag, part.binds_text(tag)));
+            if !bindings.contains_key(tag) {
+                bindings.insert(tag.clone(), bind(tag, b, b.accuracy_m));
+                origin.insert(tag.clone(), *part_index);
+            }
+        }
+        let selected = part.lf.clone().select(exprs);
+        lf = Some(match lf {
+            None => selected,
+            Some(acc) => {
+                let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+                acc.join(selected, on.clone(), on, JoinArgs::new(JoinType::Inner))
+            }
+        });
+    }
+    View { lf: lf.unwrap_or_default(), bindings, origin }
+}
+
+/// Union of parts with the same tag set (releases of one table), all rows together.
+pub fn union(parts: &[Part]) -> PolarsResult<View> {
+    let first = parts.first().ok_or_else(|| polars_err!(NoData: "a union needs at least one part"))?;
+    let mut bindings = Bindings::new();
+    let mut origin = BTreeMap::new();
+    for (tag, b) in first.bindings {
+        // A declared accuracy applies to the union only if every release declares one.
+        let declared: Option<Vec<f64>> = parts.iter().map(|p| p.bindings.get(tag).and_then(|b| b.accuracy_m)).collect();
+        let accuracy_m = declared.and_then(|v| v.into_iter().reduce(f64::min));
+        bindings.insert(tag.clone(), bind(tag, b, accuracy_m));
+        origin.insert(tag.clone(), 0);
+    }
+    let mut frames = Vec::new();
+    for part in parts {
+        let mut exprs = Vec::new();
+        for tag in bindings.keys() {
+            if !part.bindings.contains_key(tag) {
+                polars_bail!(SchemaMismatch: "releases of a union must bind the same tags (`{tag}` missing)");
+            }
+            let as_text = bindings[tag].kind.is_spatial() && parts.iter().any(|p| p.binds_text(tag));
+            exprs.extend(project(part, tag, as_text));
+        }
+        frames.push(part.lf.clone().select(exprs));
+    }
+    let lf = concat(frames, UnionArgs::default())?;
+    Ok(View { lf, bindings, origin })
+}

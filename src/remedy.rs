@@ -1,0 +1,155 @@
+//! Remedy: the smallest change that clears a held finding, verified by evaluating
+//! the item again on the changed data. Changes are tried from least to most
+//! destructive: round a point tag to fewer decimals (the most decimals that clears),
+//! truncate a time tag (minute, hour, day), then — decided by the caller for
+//! combinations — split the release, and last drop a column the item needs.
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::evaluate::Evidence;
+use crate::link::view::Bindings;
+use crate::profile::{self, coarsen_time, geo, quantize, Source};
+use crate::rules::TagKind;
+use crate::scan::assess::{assess, Task};
+use crate::tag::Columns;
+
+/// Kinds of change, in the order they are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Round,
+    CoarsenTime,
+    SplitRelease,
+    DropColumn,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Round => "round",
+            Action::CoarsenTime => "coarsen_time",
+            Action::SplitRelease => "split_release",
+            Action::DropColumn => "drop_column",
+        }
+    }
+}
+
+/// A change found on a frame: which tag, how far, and the evidence after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub action: Action,
+    pub tag: Option<String>,
+    /// Decimals kept (round) or seconds truncated to (coarsen_time).
+    pub value: Option<f64>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Time steps tried, finest first.
+const TIME_STEPS: [(f64, &str); 3] = [(60.0, "minute"), (3_600.0, "hour"), (86_400.0, "day")];
+
+/// Name of a time step for messages.
+pub fn time_step_name(seconds: f64) -> &'static str {
+    TIME_STEPS.iter().find(|(s, _)| *s == seconds).map_or("step", |(_, n)| n)
+}
+
+/// The frame with a change applied to the columns bound to `tag`.
+pub fn apply(lf: &LazyFrame, bindings: &Bindings, action: Action, tag: &str, value: Option<f64>) -> LazyFrame {
+    let Some(b) = bindings.get(tag) else { return lf.clone() };
+    let names: Vec<String> = b.columns.names().iter().map(|s| s.to_string()).collect();
+    match (action, value) {
+        (Action::Round, Some(k)) => {
+            lf.clone().with_columns(names.iter().map(|c| quantize(c, k as i32).alias(c.as_str())).collect::<Vec<_>>())
+        }
+        (Action::CoarsenTime, Some(step)) => {
+            lf.clone().with_columns(names.iter().map(|c| coarsen_time(c, step).alias(c.as_str())).collect::<Vec<_>>())
+        }
+        (Action::DropColumn, _) => lf.clone().drop(by_name(names.iter().map(String::as_str), true, false)),
+        _ => lf.clone(),
+    }
+}
+
+/// Does the item still hold on the changed frame? `Some(evidence)` when it is cleared.
+fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<Evidence>>> {
+    let changed = Source { lf: &lf, text: src.text };
+    Ok(match assess(&changed, &[task])?.pop().flatten() {
+        None => Some(vec![]),
+        Some(e) if !e.met => Some(e.evidence),
+        Some(_) => None,
+    })
+}
+
+/// Search the changes of one tag kind for the smallest that clears the item.
+/// Combination-level changes (split the release) are the caller's.
+pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
+    let required = task.item.required_tags();
+    let bound = |kinds: &[TagKind]| -> Vec<(&str, &Columns)> {
+        required
+            .iter()
+            .filter_map(|t| task.bindings.get(*t).map(|b| (*t, b)))
+            .filter(|(_, b)| kinds.contains(&b.kind))
+            .map(|(t, b)| (t, &b.columns))
+            .collect()
+    };
+    // 1. Round a point tag: the most decimals that clears, over every point tag.
+    let mut best: Option<Change> = None;
+    for (tag, columns) in bound(&[TagKind::Point, TagKind::Xy]) {
+        let Some(k0) = profile::max_decimals(src, columns)? else { continue };
+        let planar = matches!(columns, Columns::Pair { planar: true, .. });
+        let lowest = if planar { -3 } else { 0 };
+        for k in (lowest..i32::from(k0)).rev() {
+            if best.as_ref().is_some_and(|b| b.value.unwrap_or(f64::MIN) >= f64::from(k)) {
+                break;
+            }
+            let lf = apply(src.lf, task.bindings, Action::Round, tag, Some(f64::from(k)));
+            // Judge every rounded row at the lattice step it now sits on: a value that
+            // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
+            let mut bindings = task.bindings.clone();
+            if let Some(b) = bindings.get_mut(tag) {
+                let step = 10f64.powi(-k);
+                b.accuracy_m = Some(if planar { step } else { step * geo::M_PER_DEG });
+            }
+            if let Some(evidence) = cleared(src, lf, Task { bindings: &bindings, ..task })? {
+                best =
+                    Some(Change { action: Action::Round, tag: Some(tag.into()), value: Some(f64::from(k)), evidence });
+                break;
+            }
+        }
+    }
+    if best.is_some() {
+        return Ok(best);
+    }
+    // 2. Truncate a time tag.
+    for (tag, _) in bound(&[TagKind::Time]) {
+        for (step, _) in TIME_STEPS {
+            let lf = apply(src.lf, task.bindings, Action::CoarsenTime, tag, Some(step));
+            if let Some(evidence) = cleared(src, lf, task)? {
+                return Ok(Some(Change {
+                    action: Action::CoarsenTime,
+                    tag: Some(tag.into()),
+                    value: Some(step),
+                    evidence,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Last resort: drop the columns of one tag the item needs (points and measures
+/// before keys), verified by evaluating the item without it.
+pub fn drop_column(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
+    let mut tags: Vec<&str> =
+        task.item.required_tags().into_iter().filter(|t| task.bindings.contains_key(*t)).collect();
+    tags.sort_by_key(|t| (task.bindings[*t].kind == TagKind::Key, *t));
+    for tag in tags {
+        let mut bindings = task.bindings.clone();
+        bindings.remove(tag);
+        let lf = apply(src.lf, task.bindings, Action::DropColumn, tag, None);
+        let reduced = Task { bindings: &bindings, ..task };
+        if let Some(evidence) = cleared(src, lf, reduced)? {
+            return Ok(Some(Change { action: Action::DropColumn, tag: Some(tag.into()), value: None, evidence }));
+        }
+    }
+    Ok(None)
+}

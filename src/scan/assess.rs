@@ -1,0 +1,54 @@
+//! Assess: profile and judge a set of items on one frame — a dataset alone or the
+//! view of a combination. Items are planned first, then one polars query runs per
+//! distinct set of row filters (items of all packs sharing filters share a pass).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::evaluate::{self, Evaluation};
+use crate::link::view::Bindings;
+use crate::profile::{self, Snap, Source};
+use crate::rules::{Item, Pack};
+
+/// An item to judge, with the bindings of its pack on the frame.
+#[derive(Clone, Copy)]
+pub struct Task<'a> {
+    pub pack: &'a Pack,
+    pub item: &'a Item,
+    pub bindings: &'a Bindings,
+}
+
+/// Judge every task on `src`; `None` where the item does not apply (a tag is missing).
+pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation>>> {
+    let mut snaps: BTreeMap<_, Snap> = BTreeMap::new();
+    let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();
+    let mut keys = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let Some(group) = evaluate::plan(task.pack, task.item, task.bindings) else {
+            keys.push(None);
+            continue;
+        };
+        for columns in evaluate::point_columns(task.bindings) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
+                let snap = profile::snapping(src, slot.key())?;
+                slot.insert(snap);
+            }
+        }
+        let key = group.key();
+        let merged = groups
+            .entry(key.clone())
+            .or_insert_with(|| profile::Group { filters: group.filters.clone(), needs: vec![] });
+        merged.needs.extend(group.needs);
+        keys.push(Some(key));
+    }
+    let mut values = BTreeMap::new();
+    for (key, group) in &groups {
+        values.insert(key.clone(), profile::compute(src, group, &snaps)?);
+    }
+    Ok(tasks
+        .iter()
+        .zip(keys)
+        .map(|(task, key)| key.map(|k| evaluate::judge(task.pack, task.item, task.bindings, &values[&k])))
+        .collect())
+}

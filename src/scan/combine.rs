@@ -1,0 +1,358 @@
+//! Combinations: evaluate the joins and unions `link` proposes, each on its own view,
+//! in parallel and isolated like datasets are (one failing combination is reported
+//! as an error; the others still count). Union findings are reduced to a minimal
+//! contributing set by re-evaluation.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use polars::prelude::*;
+
+use super::assess::{assess, Task};
+use super::fix::{self, Origin};
+use super::{panic_error, profile_error, Prepared};
+use crate::decide::{self, Combination, Contributor, Finding, Fix};
+use crate::evaluate::Evaluation;
+use crate::link::keys::KeySet;
+use crate::link::view::{self, Part, View};
+use crate::link::{self, Join, Node};
+use crate::profile::Source;
+use crate::remedy::Action;
+use crate::rules::{Catalog, Pack, TagKind};
+use crate::source::InputError;
+
+/// What the combination search found and did.
+#[derive(Default)]
+pub struct Combined {
+    pub candidates: u64,
+    pub pruned: u64,
+    pub joined: u64,
+    pub evaluated: u64,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<InputError>,
+}
+
+enum Job<'a> {
+    Join { pack: &'a Pack, join: Join },
+    Union { pack: &'a Pack, members: Vec<usize>, items: Vec<usize> },
+}
+
+/// Search and evaluate every combination of the prepared datasets.
+pub fn run(catalog: &Catalog, prepared: &[Prepared], max_combo: usize, ctx: &decide::Context) -> Combined {
+    let mut combined = Combined::default();
+    let nodes: BTreeMap<&str, Vec<Node>> = catalog
+        .packs
+        .iter()
+        .map(|pack| {
+            let nodes = prepared
+                .iter()
+                .map(|p| {
+                    let bindings = &p.tagging.packs[&pack.id];
+                    Node {
+                        tags: bindings.keys().cloned().collect(),
+                        keys: bindings.iter().filter(|(_, b)| b.kind == TagKind::Key).map(|(t, _)| t.clone()).collect(),
+                        columns: p.frame.columns.iter().map(|(n, _)| n.to_lowercase()).collect(),
+                    }
+                })
+                .collect();
+            (pack.id.as_str(), nodes)
+        })
+        .collect();
+
+    let key_sets = key_sets(catalog, prepared, &nodes, &mut combined.errors);
+    let mut jobs = Vec::new();
+    for pack in &catalog.packs {
+        let nodes = &nodes[pack.id.as_str()];
+        let items: Vec<BTreeSet<String>> =
+            pack.items.iter().map(|i| i.required_tags().into_iter().map(String::from).collect()).collect();
+        let (joins, counts) = link::joins(nodes, &items, max_combo, |a, b, key| {
+            let column = |i: usize| prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
+            match (key_sets.get(&(a, column(a))), key_sets.get(&(b, column(b)))) {
+                (Some(x), Some(y)) => x.overlaps(y).0,
+                // A key set that could not be read: assume overlap (fail closed).
+                _ => true,
+            }
+        });
+        combined.candidates += counts.candidates;
+        combined.pruned += counts.pruned;
+        jobs.extend(joins.into_iter().map(|join| Job::Join { pack, join }));
+
+        for group in link::union_groups(nodes, &items) {
+            // Per item, the releases that do not meet it alone; items sharing the
+            // same releases are evaluated on one union.
+            let mut by_members: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+            for (i, item) in pack.items.iter().enumerate() {
+                if !items[i].is_subset(&nodes[group[0]].tags) {
+                    continue;
+                }
+                let members: Vec<usize> = group
+                    .iter()
+                    .copied()
+                    .filter(|m| !prepared[*m].met.contains(&(pack.id.clone(), item.id.clone())))
+                    .collect();
+                if members.len() >= 2 {
+                    by_members.entry(members).or_default().push(i);
+                }
+            }
+            for (members, items) in by_members {
+                combined.candidates += 1;
+                jobs.push(Job::Union { pack, members, items });
+            }
+        }
+    }
+
+    let outcomes: Vec<Result<Combined, InputError>> = crate::par::map(&jobs, |job| {
+        let label = label(job, prepared);
+        catch_unwind(AssertUnwindSafe(|| match job {
+            Job::Join { pack, join } => run_join(pack, join, prepared, ctx),
+            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx),
+        }))
+        .map_err(|_| panic_error(&label))
+        .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
+    });
+    for outcome in outcomes {
+        match outcome {
+            Ok(c) => {
+                combined.joined += c.joined;
+                combined.evaluated += c.evaluated;
+                combined.findings.extend(c.findings);
+            }
+            Err(e) => combined.errors.push(e),
+        }
+    }
+    combined
+}
+
+fn label(job: &Job, prepared: &[Prepared]) -> String {
+    let (sep, members): (&str, Vec<usize>) = match job {
+        Job::Join { join, .. } => (" ⋈ ", join.members.clone()),
+        Job::Union { members, .. } => (" ∪ ", members.clone()),
+    };
+    members.iter().map(|m| prepared[*m].dataset.id.as_str()).collect::<Vec<_>>().join(sep)
+}
+
+/// Key sets of every key column some other dataset shares a key tag with, read in parallel.
+fn key_sets(
+    catalog: &Catalog,
+    prepared: &[Prepared],
+    nodes: &BTreeMap<&str, Vec<Node>>,
+    errors: &mut Vec<InputError>,
+) -> HashMap<(usize, String), KeySet> {
+    let mut wanted: BTreeSet<(usize, String)> = BTreeSet::new();
+    for pack in &catalog.packs {
+        let nodes = &nodes[pack.id.as_str()];
+        let mut holders: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            for k in &n.keys {
+                holders.entry(k).or_default().push(i);
+            }
+        }
+        for (key, held) in holders.into_iter().filter(|(_, h)| h.len() >= 2) {
+            for i in held {
+                let column = prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
+                wanted.insert((i, column));
+            }
+        }
+    }
+    let wanted: Vec<(usize, String)> = wanted.into_iter().collect();
+    let read: Vec<_> = crate::par::map(&wanted, |(i, column)| {
+        let (i, column) = (*i, column.clone());
+        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_frame(&prepared[i].frame.lf, &column)))
+            .map_err(|_| panic_error(&prepared[i].dataset.id))
+            .and_then(|r| r.map_err(|e| profile_error(&prepared[i].dataset.id, &e)));
+        ((i, column), set)
+    });
+    let mut sets = HashMap::new();
+    for (key, set) in read {
+        match set {
+            Ok(s) => {
+                sets.insert(key, s);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    sets
+}
+
+fn parts<'a>(pack: &Pack, members: &[usize], prepared: &'a [Prepared]) -> Vec<Part<'a>> {
+    members
+        .iter()
+        .map(|m| {
+            let p = &prepared[*m];
+            Part { lf: &p.frame.lf, dtypes: &p.frame.columns, bindings: &p.tagging.packs[&pack.id] }
+        })
+        .collect()
+}
+
+fn contributors<'a>(members: &[usize], prepared: &'a [Prepared]) -> Vec<Contributor<'a>> {
+    members.iter().map(|m| prepared[*m].contributor()).collect()
+}
+
+/// Where a view's tag came from, in the member's own terms.
+fn view_origin<'a>(
+    pack: &'a Pack,
+    view: &'a View,
+    members: &'a [usize],
+    prepared: &'a [Prepared],
+) -> impl Fn(&str) -> Option<Origin> + 'a {
+    move |tag| {
+        let m = members[*view.origin.get(tag)?];
+        let b = prepared[m].tagging.packs.get(&pack.id)?.get(tag)?;
+        Some(Origin {
+            dataset: prepared[m].dataset.id.clone(),
+            columns: b.columns.names().iter().map(|s| s.to_string()).collect(),
+            kind: b.kind,
+        })
+    }
+}
+
+/// Keep one member out of the combination: the first not yet published (the
+/// candidate release), else the last. Verified by the caller.
+fn split_release(members: &[usize], prepared: &[Prepared], evidence: Vec<crate::evaluate::Evidence>) -> Fix {
+    let out =
+        members.iter().copied().find(|m| !prepared[*m].contributor().published).unwrap_or(members[members.len() - 1]);
+    let rest: Vec<&str> = members.iter().filter(|m| **m != out).map(|m| prepared[*m].dataset.id.as_str()).collect();
+    let id = prepared[out].dataset.id.clone();
+    Fix {
+        action: Action::SplitRelease,
+        change: format!(
+            "do not release {id} together with {}: without it the rest no longer meets the item",
+            rest.join(", ")
+        ),
+        datasets: vec![id],
+        columns: vec![],
+        tag: None,
+        value: None,
+        evidence,
+    }
+}
+
+fn run_join(pack: &Pack, join: &Join, prepared: &[Prepared], ctx: &decide::Context) -> PolarsResult<Combined> {
+    let mut out = Combined::default();
+    let members: Vec<usize> = join.steps.iter().map(|s| s.member).collect();
+    let parts = parts(pack, &members, prepared);
+    let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
+    let view = view::join(&parts, &steps);
+    out.joined = 1;
+    let tasks: Vec<Task> =
+        join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
+    let src = Source { lf: &view.lf, text: true };
+    let evaluations = assess(&src, &tasks)?;
+    let combination = Combination { kind: "join".into(), keys: join.keys() };
+    for (task, evaluation) in tasks.iter().zip(evaluations) {
+        let Some(evaluation) = evaluation else { continue };
+        out.evaluated += 1;
+        let contributors = contributors(&members, prepared);
+        let Some(mut finding) = decide::decide(pack, task.item, &evaluation, &contributors, combination.clone(), ctx)
+        else {
+            continue;
+        };
+        if finding.holds() {
+            // Every member is needed for a tag or a link (link::joins), so leaving
+            // one out clears the finding by construction.
+            let origin = view_origin(pack, &view, &members, prepared);
+            finding.fix = match fix::search(&src, *task, false, &origin)? {
+                Some(f) => Some(f),
+                None => Some(split_release(&members, prepared, vec![])),
+            };
+        }
+        out.findings.push(finding);
+    }
+    Ok(out)
+}
+
+fn evaluate_union(
+    pack: &Pack,
+    item: usize,
+    members: &[usize],
+    prepared: &[Prepared],
+    out: &mut Combined,
+) -> PolarsResult<(View, Evaluation)> {
+    let view = view::union(&parts(pack, members, prepared))?;
+    let task = Task { pack, item: &pack.items[item], bindings: &view.bindings };
+    let evaluation = assess(&Source { lf: &view.lf, text: true }, &[task])?
+        .pop()
+        .flatten()
+        .ok_or_else(|| polars_err!(ComputeError: "union lost a tag of the item"))?;
+    out.evaluated += 1;
+    Ok((view, evaluation))
+}
+
+fn run_union(
+    pack: &Pack,
+    members: &[usize],
+    items: &[usize],
+    prepared: &[Prepared],
+    ctx: &decide::Context,
+) -> PolarsResult<Combined> {
+    let mut out = Combined::default();
+    let combination = Combination { kind: "union".into(), keys: vec![] };
+    for &i in items {
+        let item = &pack.items[i];
+        let mut remaining: Vec<usize> = members.to_vec();
+        let mut first = true;
+        while remaining.len() >= 2 {
+            let (_, evaluation) = evaluate_union(pack, i, &remaining, prepared, &mut out)?;
+            if !evaluation.met {
+                if first && evaluation.near {
+                    let contributors = contributors(&remaining, prepared);
+                    out.findings.extend(decide::decide(
+                        pack,
+                        item,
+                        &evaluation,
+                        &contributors,
+                        combination.clone(),
+                        ctx,
+                    ));
+                }
+                break;
+            }
+            first = false;
+            // Minimal contributing set: drop every release the rest still meets the item without.
+            let mut set = remaining.clone();
+            let mut last = evaluation;
+            for m in remaining.iter().rev() {
+                if set.len() <= 2 {
+                    break;
+                }
+                let without: Vec<usize> = set.iter().copied().filter(|x| x != m).collect();
+                let (_, e) = evaluate_union(pack, i, &without, prepared, &mut out)?;
+                if e.met {
+                    set = without;
+                    last = e;
+                }
+            }
+            // `last` is the evaluation of `set` itself (the last removal kept, or the whole).
+            let view = view::union(&parts(pack, &set, prepared))?;
+            let contributors = contributors(&set, prepared);
+            if let Some(mut finding) = decide::decide(pack, item, &last, &contributors, combination.clone(), ctx) {
+                if finding.holds() {
+                    let task = Task { pack, item, bindings: &view.bindings };
+                    let src = Source { lf: &view.lf, text: true };
+                    let origin = view_origin(pack, &view, &set, prepared);
+                    finding.fix = match fix::search(&src, task, false, &origin)? {
+                        // A union's releases bind the tag alike: the change applies to every one.
+                        Some(mut f) => {
+                            f.change = f.change.replace(&format!(" in {}", f.datasets[0]), " in every release");
+                            f.datasets = set.iter().map(|m| prepared[*m].dataset.id.clone()).collect();
+                            let tag = f.tag.clone().unwrap_or_default();
+                            let mut columns: BTreeSet<String> = BTreeSet::new();
+                            for m in &set {
+                                if let Some(b) = prepared[*m].tagging.packs[&pack.id].get(&tag) {
+                                    columns.extend(b.columns.names().iter().map(|c| c.to_string()));
+                                }
+                            }
+                            f.columns = columns.into_iter().collect();
+                            Some(f)
+                        }
+                        // Minimality was verified above: without any one release the rest is below.
+                        None => Some(split_release(&set, prepared, vec![])),
+                    };
+                }
+                out.findings.push(finding);
+            }
+            remaining.retain(|m| !set.contains(m));
+        }
+    }
+    Ok(out)
+}
