@@ -157,6 +157,70 @@ fn topo_points(rng: &mut Rng, lat0: f64, lon0: f64, w_km: f64, h_km: f64, decima
     df!("feature_id" => fid, "feature_class" => class, "lat" => lat, "lon" => lon, "surface_elev" => elev).unwrap()
 }
 
+/// One survey tile: map points on a ~35 m lattice filling `lat_deg` × `lon_deg`
+/// degrees from its south-west corner, so adjacent tiles continue the lattice.
+fn tile(rng: &mut Rng, sheet: &str, lat0: f64, lon0: f64, lat_deg: f64, lon_deg: f64) -> DataFrame {
+    let classes = ["建筑物", "道路", "水系", "植被", "独立地物", "管线"];
+    let (dlat, dlon) = (0.000_31, 0.000_36);
+    let rows = (lat_deg / dlat).round() as usize;
+    let cols = (lon_deg / dlon).round() as usize;
+    let (mut lat, mut lon, mut class, mut fid) = (vec![], vec![], vec![], vec![]);
+    for r in 0..rows {
+        for c in 0..cols {
+            lat.push(round(lat0 + r as f64 * dlat + rng.range(0.0, dlat * 0.4), 6));
+            lon.push(round(lon0 + c as f64 * dlon + rng.range(0.0, dlon * 0.4), 6));
+            class.push(rng.pick(&classes).to_string());
+            fid.push(format!("{sheet}-{:05}", r * cols + c));
+        }
+    }
+    df!("feature_id" => fid, "feature_class" => class, "lat" => lat, "lon" => lon).unwrap()
+}
+
+fn frame_csv(df: &DataFrame, decimals: usize) -> String {
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let mut s = names.join(",") + "\n";
+    for i in 0..df.height() {
+        let row: Vec<String> = df
+            .columns()
+            .iter()
+            .map(|c| match c.get(i).unwrap() {
+                AnyValue::Float64(x) => format!("{x:.decimals$}"),
+                AnyValue::String(t) => t.to_string(),
+                v => v.to_string(),
+            })
+            .collect();
+        s += &(row.join(",") + "\n");
+    }
+    s
+}
+
+/// Survey tiles of ~7 km² (2.65 km a side near Wuhan) in a block of `rows` × `cols`,
+/// as (sheet number, frame), row by row from the north-west.
+fn tile_block(rng: &mut Rng, rows: usize, cols: usize) -> Vec<(String, DataFrame)> {
+    let (lat_deg, lon_deg) = (0.0238, 0.0276);
+    let (north, west) = (30.62, 114.21);
+    let mut tiles = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            let sheet = format!("H50G{:03}{:03}", 41 + r, 17 + c);
+            let df = tile(rng, &sheet, north - (r + 1) as f64 * lat_deg, west + c as f64 * lon_deg, lat_deg, lon_deg);
+            tiles.push((sheet, df));
+        }
+    }
+    tiles
+}
+
+/// Write tiles, every `csv_every`-th as CSV (6 decimals written), the rest as Parquet.
+fn write_tiles(dir: &Path, tiles: &mut [(String, DataFrame)], csv_every: usize) {
+    for (i, (sheet, df)) in tiles.iter_mut().enumerate() {
+        if csv_every > 0 && i % csv_every == csv_every - 1 {
+            write_text(&dir.join(format!("{sheet}.csv")), &frame_csv(df, 6));
+        } else {
+            write_parquet(&dir.join(format!("{sheet}.parquet")), df);
+        }
+    }
+}
+
 fn contours_csv(rng: &mut Rng, interval: f64) -> String {
     let mut s = String::from("line_id,contour_m,vertex,lat,lon\n");
     let (lat0, lon0) = (40.35, 116.02);
@@ -258,4 +322,57 @@ fn main() {
     write_ipc(&root.join("surveying/dem-hold/dem.arrow"), &mut dem(&mut rng, 0.0005, 12.0));
     write_ipc(&root.join("surveying/dem-near/dem.arrow"), &mut dem(&mut rng, 0.001, 12.0));
     write_ipc(&root.join("surveying/dem-cleared/dem.arrow"), &mut dem(&mut rng, 0.002, 12.0));
+
+    linkage(&root.join("linkage"), &mut Rng(20_261_123));
+}
+
+/// Combinations: each file alone is below every threshold; joined or unioned they are not.
+fn linkage(root: &Path, rng: &mut Rng) {
+    // A facility register (GBK, Chinese columns, no coordinates) and a coordinate
+    // table keyed by the same site ids: only the join reaches energy.substation-locations.
+    let sites = substations(rng, 26, 14, 6);
+    let mut register = String::from("厂站编号,名称,电压等级,类型,投运日期\n");
+    for (i, (id, name, v, t, _, _)) in sites.iter().enumerate() {
+        register += &format!("{id},{name},{v},{t},{}-{:02}-01\n", 2001 + i % 20, 1 + i % 12);
+    }
+    let (gbk, _, _) = encoding_rs::GBK.encode(&register);
+    for (scenario, decimals) in [("registry-join-hold", 6), ("registry-join-cleared", 2)] {
+        let path = root.join(format!("{scenario}/厂站台账.csv"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::File::create(&path).unwrap().write_all(&gbk).unwrap();
+        // 24 of the 26 ≥500 kV sites, 6 of the 220 kV ones, and 12 sites of other registers.
+        let mut ids = vec![];
+        let (mut lat, mut lon, mut surveyed) = (vec![], vec![], vec![]);
+        let picked = sites.iter().take(24).chain(sites.iter().skip(26).take(6));
+        for (i, (id, _, _, _, la, lo)) in picked.enumerate() {
+            ids.push(id.clone());
+            lat.push(round(*la, decimals));
+            lon.push(round(*lo, decimals));
+            surveyed.push(format!("2024-{:02}-{:02}", 1 + i % 12, 1 + i % 28));
+        }
+        for i in 0..12 {
+            let (code, _, lat0, lon0) = *rng.pick(PROVINCES);
+            ids.push(format!("CSG-{code}-110-{:04}", 900 + i * 13));
+            lat.push(round(lat0 + rng.range(-1.0, 1.0), decimals));
+            lon.push(round(lon0 + rng.range(-1.0, 1.0), decimals));
+            surveyed.push(format!("2025-{:02}-10", 1 + i % 12));
+        }
+        let mut df = df!("site_id" => ids, "lat" => lat, "lon" => lon, "surveyed_on" => surveyed).unwrap();
+        write_parquet(&root.join(format!("{scenario}/coordinates.parquet")), &mut df);
+    }
+
+    // surveying.large-scale-map on releases of one table: four tiles in a 2×2 block
+    // (28 km² together, 21 km² for any three), six in a 2×3 block, three alone.
+    write_tiles(&root.join("tiles-union-hold"), &mut tile_block(rng, 2, 2), 0);
+    write_tiles(&root.join("tiles-six-hold"), &mut tile_block(rng, 2, 3), 3);
+    let mut three = tile_block(rng, 2, 2);
+    three.truncate(3);
+    write_tiles(&root.join("tiles-three-near"), &mut three, 2);
+
+    // A pre-release check: the candidate's two tiles continue two already published.
+    let mut block = tile_block(rng, 2, 2);
+    let (mut north, mut south) = (block[0].1.vstack(&block[1].1).unwrap(), block[2].1.vstack(&block[3].1).unwrap());
+    block.clear();
+    write_parquet(&root.join("published-union-hold/published/tiles-2026q3.parquet"), &mut north);
+    write_parquet(&root.join("published-union-hold/candidate/tiles-2026q4.parquet"), &mut south);
 }

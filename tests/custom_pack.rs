@@ -156,3 +156,55 @@ fn unseen_pack_with_time_measure_region_xy_and_snapping() {
     assert_eq!(finding["outcome"], "hold_and_report");
     assert_eq!(finding["addressee"], "水利部");
 }
+
+#[test]
+fn verified_fixes_truncate_time_and_round_planar_coordinates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tmp.path().join("pack.toml");
+    fs::write(&pack, PACK).unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    // Hourly levels above 40 m at 3 gauges for a year: only coarser time clears it.
+    let mut csv = String::from("gauge_code,basin,observed,water_level\n");
+    for g in ["G1", "G2", "G3"] {
+        for h in 0..(320 * 24) {
+            let date = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + chrono::Days::new((h / 24) as u64);
+            csv += &format!("{g},长江,{date} {:02}:00:00,{}\n", h % 24, 35.0 + (h % 80) as f64 / 10.0);
+        }
+    }
+    fs::write(data.join("levels.csv"), csv).unwrap();
+    fs::write(
+        data.join("points.csv"),
+        "easting,northing\n500000.12,3300000.50\n500400.25,3300300.75\n501000.50,3301100.00\n500700.33,3300800.81\n",
+    )
+    .unwrap();
+    let fixed = tmp.path().join("fixed");
+    let args = ["scan", data.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--no-builtin", "--format", "json"];
+    let mut with_fix = args.to_vec();
+    with_fix.extend(["--fix", fixed.to_str().unwrap()]);
+    let (code, report) = common::json(&with_fix);
+    assert_eq!(code, 1, "{report}");
+    let fix =
+        |item: &str| report["findings"].as_array().unwrap().iter().find(|f| f["item"] == item).unwrap()["fix"].clone();
+    let time = fix("hydro-test.dense-series");
+    assert_eq!(time["action"], "coarsen_time", "{time}");
+    assert_eq!(time["value"], 86_400.0, "minute and hour steps keep 3600 s: {time}");
+    assert_eq!(time["columns"], serde_json::json!(["observed"]));
+    let planar = fix("hydro-test.planar");
+    assert_eq!(planar["action"], "round", "{planar}");
+    assert_eq!(planar["value"], -1.0, "1 m still meets `<= 1`, 10 m does not: {planar}");
+    assert!(planar["change"].as_str().unwrap().contains("to 10 m"), "{planar}");
+
+    // The remediated copies scan clean.
+    let (code, report) = common::json(&[
+        "scan",
+        fixed.to_str().unwrap(),
+        "--rules",
+        pack.to_str().unwrap(),
+        "--no-builtin",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report["findings"].as_array().unwrap().iter().all(|f| f["outcome"] == "near_threshold"), "{report}");
+}

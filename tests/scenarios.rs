@@ -1,5 +1,6 @@
 //! Every scenario under `datasets/<pack>/<scenario>/` gives exactly the findings in
-//! its `expected.json`. `UPDATE_EXPECTED=1 cargo test --test scenarios` rewrites
+//! its `expected.json` (a scenario holding `candidate/` and `published/` is scanned
+//! as a pre-release check: `scan candidate --published published`). `UPDATE_EXPECTED=1 cargo test --test scenarios` rewrites
 //! them from the real output (review the diff before committing).
 
 mod common;
@@ -37,7 +38,7 @@ fn summary(report: &Value) -> Value {
             json!({
                 "outcome": f["outcome"], "item": f["item"], "datasets": f["datasets"],
                 "combination": f["combination"], "level": f["level"], "mark": f["mark"],
-                "addressee": f["addressee"], "evidence": f["evidence"],
+                "addressee": f["addressee"], "evidence": f["evidence"], "fix": f["fix"],
             })
         })
         .collect();
@@ -46,7 +47,13 @@ fn summary(report: &Value) -> Value {
 
 fn check(dir: &Path) -> Result<(), String> {
     let rel = dir.strip_prefix(common::root()).unwrap().to_string_lossy().to_string();
-    let (code, report) = common::json(&["scan", &rel, "--format", "json"]);
+    // A scenario with `published/` is a pre-release check of `candidate/` against it.
+    let (code, report) = if dir.join("published").is_dir() {
+        let (candidate, published) = (format!("{rel}/candidate"), format!("{rel}/published"));
+        common::json(&["scan", &candidate, "--published", &published, "--format", "json"])
+    } else {
+        common::json(&["scan", &rel, "--format", "json"])
+    };
     let actual = summary(&report);
     let want_code = match actual["verdict"].as_str() {
         Some("hold") => 1,
