@@ -324,6 +324,174 @@ fn main() {
     write_ipc(&root.join("surveying/dem-cleared/dem.arrow"), &mut dem(&mut rng, 0.002, 12.0));
 
     linkage(&root.join("linkage"), &mut Rng(20_261_123));
+    remote_sensing(&root.join("remote-sensing"), &mut Rng(20_261_124));
+    vehicles(&root.join("vehicles"), &mut Rng(20_261_125));
+    health_genetics(&root.join("health-genetics"), &mut Rng(20_261_126));
+    meteorology_hydrology(&root.join("meteorology-hydrology"), &mut Rng(20_261_127));
+    science_technology(&root.join("science-technology"), &mut Rng(20_261_128));
+}
+
+/// An imagery catalog: one row per tile, centres on a lattice finer than the pack's
+/// 1 km cells so that a block of tiles covers its cells without gaps.
+fn scene_catalog(rng: &mut Rng, rows: usize, cols: usize, gsd: f64) -> DataFrame {
+    let (lat0, lon0) = (39.62, 115.95);
+    let (mut id, mut lat, mut lon, mut g, mut at, mut cloud) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for r in 0..rows {
+        for c in 0..cols {
+            let (la, lo) = (lat0 + r as f64 * 0.008, lon0 + c as f64 * 0.0095);
+            let day = 1 + (r * cols + c) % 27;
+            id.push(format!("GF2_PMS1_E{lo:.1}_N{la:.1}_202503{day:02}_L1A{:010}", 4_650_001 + r * cols + c));
+            lat.push(round(la, 5));
+            lon.push(round(lo, 5));
+            g.push(gsd);
+            at.push(format!("2025-03-{day:02}T{:02}:{:02}:00+08:00", 10 + r % 3, (c * 7) % 60));
+            cloud.push(round(rng.range(0.0, 12.0), 1));
+        }
+    }
+    df!("scene_id" => id, "center_lat" => lat, "center_lon" => lon, "gsd_m" => g, "acquired_at" => at, "cloud_pct" => cloud)
+        .unwrap()
+}
+
+fn remote_sensing(root: &Path, rng: &mut Rng) {
+    // remote-sensing.sub-metre-coverage: 0.5 m tiles over > 400 km² contiguous.
+    write_parquet(&root.join("imagery-hold/scenes.parquet"), &mut scene_catalog(rng, 25, 25, 0.5));
+    write_parquet(&root.join("imagery-near/scenes.parquet"), &mut scene_catalog(rng, 22, 22, 0.8));
+    // The remediation: the same tiles resampled to 2 m.
+    write_parquet(&root.join("imagery-cleared/scenes.parquet"), &mut scene_catalog(rng, 25, 25, 2.0));
+}
+
+/// One located fix per vehicle owner: `persons` distinct VINs around Beijing.
+fn vehicle_fixes(rng: &mut Rng, persons: usize, decimals: i32) -> DataFrame {
+    let (mut vin, mut lat, mut lon, mut ts, mut speed) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..persons {
+        vin.push(format!("LSVAU2180N2{i:06}"));
+        lat.push(round(39.9 + rng.range(-0.35, 0.35), decimals));
+        lon.push(round(116.4 + rng.range(-0.45, 0.45), decimals));
+        ts.push(format!("2025-06-{:02} {:02}:{:02}:{:02}", 1 + i % 28, 6 + i % 16, i % 60, (i * 7) % 60));
+        speed.push((rng.next() % 90) as i64);
+    }
+    df!("vin" => vin, "gps_lat" => lat, "gps_lon" => lon, "gps_time" => ts, "speed_kmh" => speed).unwrap()
+}
+
+fn vehicles(root: &Path, rng: &mut Rng) {
+    // vehicles.trajectories-at-scale: > 100 000 persons located finer than 100 m.
+    write_parquet(&root.join("fleet-hold/fixes.parquet"), &mut vehicle_fixes(rng, 100_200, 5));
+    write_parquet(&root.join("fleet-near/fixes.parquet"), &mut vehicle_fixes(rng, 85_000, 5));
+    write_parquet(&root.join("fleet-cleared/fixes.parquet"), &mut vehicle_fixes(rng, 100_200, 2));
+}
+
+const VARIANTS: &[&str] = &[
+    "NM_000546.6:c.215C>G",
+    "NM_000059.4:c.7397T>C",
+    "NM_007294.4:c.2612C>T",
+    "NM_000492.4:c.1408G>A",
+    "NM_001126112.3:c.639A>G",
+];
+
+/// Per-person variant calls (subject, variant, zygosity), three per subject.
+fn genotypes_csv(rng: &mut Rng, subjects: usize) -> String {
+    let mut s = String::from("subject_id,variant,zygosity,assay\n");
+    for i in 0..subjects {
+        for _ in 0..3 {
+            let zyg = if rng.unit() < 0.7 { "het" } else { "hom" };
+            s += &format!("HGR-2025-{:05},{},{zyg},WES\n", 10_001 + i, rng.pick(VARIANTS));
+        }
+    }
+    s
+}
+
+fn health_genetics(root: &Path, rng: &mut Rng) {
+    // genomes-at-scale on the calls alone; genomes-by-county only joined with the register.
+    write_text(&root.join("cohort-hold/genotypes.csv"), &genotypes_csv(rng, 620));
+    let mut register = String::from("受试者编号,性别,出生年份,区县代码\n");
+    for i in 0..620 {
+        let county = 420_102 + (i % 80) * 3;
+        let sex = if rng.unit() < 0.5 { "男" } else { "女" };
+        register += &format!("HGR-2025-{:05},{sex},{},{county}\n", 10_001 + i, 1950 + (rng.next() % 50));
+    }
+    write_text(&root.join("cohort-hold/subjects.csv"), &register);
+    write_text(&root.join("cohort-near/genotypes.csv"), &genotypes_csv(rng, 450));
+    // The remediation: allele frequencies per province, no per-person rows.
+    let mut freq = String::from("variant,province,allele_freq,n_alleles\n");
+    for v in VARIANTS {
+        for (_, province, _, _) in PROVINCES {
+            freq += &format!("{v},{province},{:.4},{}\n", rng.range(0.001, 0.2), 200 + rng.next() % 800);
+        }
+    }
+    write_text(&root.join("cohort-cleared/allele_frequencies.csv"), &freq);
+}
+
+/// Water levels of `stations` key sites every `step_h` hours over `days` days.
+fn levels(rng: &mut Rng, stations: usize, days: usize, step_h: usize, class: &str) -> DataFrame {
+    let (mut stcd, mut tm, mut z, mut cls) = (vec![], vec![], vec![], vec![]);
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    for s in 0..stations {
+        let base = 140.0 + 12.0 * s as f64;
+        for h in (0..days * 24).step_by(step_h) {
+            stcd.push(format!("6{:07}", 1_073_000 + s * 211));
+            tm.push((start + chrono::Duration::hours(h as i64)).format("%Y-%m-%d %H:%M:%S").to_string());
+            let season = (h as f64 / 24.0 / 365.0 * std::f64::consts::TAU).sin() * 6.0;
+            z.push(round(base + season + rng.range(-0.05, 0.05), 2));
+            cls.push(class.to_string());
+        }
+    }
+    df!("stcd" => stcd, "tm" => tm, "z" => z, "站类" => cls).unwrap()
+}
+
+fn meteorology_hydrology(root: &Path, rng: &mut Rng) {
+    // key-site-series: hourly levels at ≥ 5 key sites over a year.
+    write_parquet(&root.join("key-sites-hold/levels.parquet"), &mut levels(rng, 6, 366, 1, "重要水利工程"));
+    write_parquet(&root.join("key-sites-near/levels.parquet"), &mut levels(rng, 4, 366, 1, "重要水利工程"));
+    write_parquet(&root.join("key-sites-cleared/levels.parquet"), &mut levels(rng, 6, 366, 24, "重要水利工程"));
+    // The same kind of series published as a flood-warning public service: DM25 Art 29.
+    write_parquet(&root.join("public-service/levels.parquet"), &mut levels(rng, 6, 366, 1, "重要水利工程"));
+    write_text(
+        &root.join("public-service/levels.parquet.mosaic.toml"),
+        "# Published under the flood-control public information duty.\n\
+         public_interest = \"防汛抗旱水情公共服务信息，依法向社会公开（水文条例 第23条）\"\n",
+    );
+}
+
+const KEY_POINT_CLASSES: &[&str] = &[
+    "不宜公开的发展战略、方针、政策、专项计划",
+    "涉密项目研制目标、路线和过程",
+    "敏感领域资源、物种、物品、数据和信息",
+    "关键技术诀窍、参数和工艺",
+    "科学技术成果涉密应用方向",
+];
+
+/// Project key points (保密要点): one row per project, `parameters` of them of class (四).
+fn key_points_csv(rng: &mut Rng, projects: usize, parameters: usize, with_points: bool) -> String {
+    let fields = ["高温合金单晶叶片", "量子精密测量", "深海探测装备", "第三代半导体外延", "高分辨率红外探测器"];
+    let mut s = String::from(if with_points {
+        "项目编号,项目名称,要点类别,保密要点,经费_万元\n"
+    } else {
+        "项目编号,项目名称,要点类别,经费_万元\n"
+    });
+    for i in 0..projects {
+        let field = rng.pick(&fields);
+        let class =
+            if i < parameters { KEY_POINT_CLASSES[3] } else { KEY_POINT_CLASSES[1 + i % 3 - usize::from(i % 3 == 2)] };
+        let id = format!("2025YFB{:07}", 3_600_100 + i * 37);
+        let funding = 800 + rng.next() % 4200;
+        if with_points {
+            s += &format!(
+                "{id},{field}关键技术研究,{class},第{}项工艺参数及验证路线（详见附件{}）,{funding}\n",
+                1 + i % 4,
+                i + 1
+            );
+        } else {
+            s += &format!("{id},{field}关键技术研究,{class},{funding}\n");
+        }
+    }
+    s
+}
+
+fn science_technology(root: &Path, rng: &mut Rng) {
+    write_text(&root.join("key-points-hold/项目保密要点.csv"), &key_points_csv(rng, 24, 6, true));
+    write_text(&root.join("key-points-near/项目保密要点.csv"), &key_points_csv(rng, 17, 4, true));
+    // The remediation: the project list without the key-point text.
+    write_text(&root.join("key-points-cleared/项目清单.csv"), &key_points_csv(rng, 24, 6, false));
 }
 
 /// Combinations: each file alone is below every threshold; joined or unioned they are not.

@@ -96,6 +96,11 @@ pub enum RulesCommand {
     },
     /// Print the JSON Schema of the pack format.
     Schema,
+    /// Print the reference of the packs in use as Markdown (docs/rules.md).
+    Doc {
+        #[command(flatten)]
+        packs: PackArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -268,6 +273,10 @@ fn rules_command(command: RulesCommand) -> ExitStatus {
             status
         }
         RulesCommand::Schema => print_json(&rules::schema()),
+        RulesCommand::Doc { packs } => match load(&packs) {
+            Ok(catalog) => write_output(None, &rules::doc::markdown(&catalog)).err().unwrap_or(ExitStatus::Clean),
+            Err(status) => status,
+        },
     }
 }
 

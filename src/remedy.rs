@@ -136,12 +136,21 @@ pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
     Ok(None)
 }
 
-/// Last resort: drop the columns of one tag the item needs (points and measures
-/// before keys), verified by evaluating the item without it.
+/// Last resort: drop the columns of one tag the item needs, verified by evaluating
+/// the item without it. Tags that carry content go first (text such as key points
+/// or variants, then coordinates, times, measures), identifiers last.
 pub fn drop_column(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
+    let order = |kind: TagKind| match kind {
+        TagKind::Text => 0,
+        TagKind::Point | TagKind::Xy => 1,
+        TagKind::Time => 2,
+        TagKind::Measure => 3,
+        TagKind::Category | TagKind::Region => 4,
+        TagKind::Key => 5,
+    };
     let mut tags: Vec<&str> =
         task.item.required_tags().into_iter().filter(|t| task.bindings.contains_key(*t)).collect();
-    tags.sort_by_key(|t| (task.bindings[*t].kind == TagKind::Key, *t));
+    tags.sort_by_key(|t| (order(task.bindings[*t].kind), *t));
     for tag in tags {
         let mut bindings = task.bindings.clone();
         bindings.remove(tag);

@@ -33,8 +33,9 @@ fn scanning_the_samples_holds_and_exits_1() {
 
 #[test]
 fn json_is_v1_and_byte_stable() {
-    let a = run(&["scan", "datasets", "--format", "json"]);
-    let b = run(&["scan", "datasets", "--format", "json"]);
+    // Joins, unions, minimal sets and fixes: everything that runs in parallel.
+    let a = run(&["scan", "datasets/linkage", "datasets/energy", "--format", "json"]);
+    let b = run(&["scan", "datasets/linkage", "datasets/energy", "--format", "json"]);
     assert_eq!(a.stdout, b.stdout, "same inputs and clock give the same bytes");
     let doc: FindingsV1 =
         serde_json::from_slice(&a.stdout).expect("matches the v1 structs exactly (no unknown fields)");
@@ -52,7 +53,7 @@ fn json_is_v1_and_byte_stable() {
     assert_eq!(held.deadline.as_deref(), Some("2026-12-07"), "10 working days from Monday 2026-11-23");
     assert!(doc.scan.packs.iter().all(|p| p.sha256.len() == 64));
     assert!(doc.scan.inputs.iter().all(|i| i.sha256.len() == 64 && i.rows > 0));
-    assert!(doc.scan.tagging.iter().any(|t| t.column == "纬度,经度" && t.tag == "position"));
+    assert!(doc.scan.tagging.iter().any(|t| t.column == "厂站编号" && t.tag == "site"));
 }
 
 #[test]
@@ -257,4 +258,43 @@ fn a_hive_partitioned_table_is_one_dataset() {
     assert_eq!(inputs[0]["id"], "topo");
     assert_eq!(report["findings"][0]["item"], "surveying.large-scale-map");
     assert_eq!(report["findings"][0]["mark"], "机密★20年");
+}
+
+#[test]
+fn docs_rules_md_is_generated_from_the_bundled_packs() {
+    let out = common::run(&["rules", "doc"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let committed = std::fs::read_to_string(common::root().join("docs/rules.md")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "docs/rules.md is stale: run `cargo run -- rules doc > docs/rules.md`"
+    );
+}
+
+#[test]
+fn every_bundled_pack_validates_and_documents_every_item() {
+    let out = common::run(&["rules", "validate", "rules"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let listed = String::from_utf8_lossy(&common::run(&["rules", "list"]).stdout).to_string();
+    for id in [
+        "surveying",
+        "remote-sensing",
+        "energy",
+        "vehicles",
+        "health-genetics",
+        "meteorology-hydrology",
+        "science-technology",
+    ] {
+        assert!(listed.contains(&format!("{id} 20")), "pack {id} is bundled: {listed}");
+    }
+    // Every item explains itself: harm, basis, thresholds, remediation, scope, field.
+    for line in listed.lines().filter(|l| l.starts_with("  ")) {
+        let item = line.split_whitespace().next().unwrap();
+        let text = String::from_utf8_lossy(&common::run(&["rules", "explain", item]).stdout).to_string();
+        for part in ["harm:", "basis:", "thresholds:", "remediation:", "scope:", "field:"] {
+            assert!(text.contains(part), "{item} lacks {part}:\n{text}");
+        }
+        let secret = !text.contains("track:       important data");
+        assert_eq!(text.contains("level:"), secret, "{item}: a level exactly when it can be a secret:\n{text}");
+    }
 }

@@ -3,7 +3,8 @@
 //! together with the built-in packs embedded in the binary.
 
 pub mod condition;
-pub mod raw;
+pub mod doc;
+mod raw;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,11 @@ pub use validate::{line_col, PackError, Problem};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("rules/surveying.toml", include_str!("../../rules/surveying.toml")),
     ("rules/energy.toml", include_str!("../../rules/energy.toml")),
+    ("rules/remote-sensing.toml", include_str!("../../rules/remote-sensing.toml")),
+    ("rules/vehicles.toml", include_str!("../../rules/vehicles.toml")),
+    ("rules/health-genetics.toml", include_str!("../../rules/health-genetics.toml")),
+    ("rules/meteorology-hydrology.toml", include_str!("../../rules/meteorology-hydrology.toml")),
+    ("rules/science-technology.toml", include_str!("../../rules/science-technology.toml")),
 ];
 
 /// Secrecy levels, ordered 秘密 < 机密 < 绝密 (Law Art 13).
