@@ -52,6 +52,10 @@ pub enum Command {
         /// Write remediated copies of the datasets that verified fixes change to DIR.
         #[arg(long = "fix", value_name = "DIR")]
         fix: Option<PathBuf>,
+        /// Record findings and open holds in this ledger (SQLite); its released
+        /// datasets are scanned as published data.
+        #[arg(long, value_name = "PATH")]
+        ledger: Option<PathBuf>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -71,6 +75,26 @@ pub enum Command {
     Schema {
         #[arg(value_enum)]
         what: SchemaKind,
+    },
+    /// Holds: list, show, propose a level, determine, release.
+    Hold {
+        #[command(subcommand)]
+        command: crate::commands::HoldCommand,
+    },
+    /// Notices to the authority that must decide.
+    Notice {
+        #[command(subcommand)]
+        command: crate::commands::NoticeCommand,
+    },
+    /// The ledger itself.
+    Ledger {
+        #[command(subcommand)]
+        command: crate::commands::LedgerCommand,
+    },
+    /// The pre-release gate: register published data.
+    Release {
+        #[command(subcommand)]
+        command: crate::commands::ReleaseCommand,
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
@@ -154,15 +178,41 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
 
 pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
-        Command::Scan { paths, packs, published, max_combo, fix, format, output, color } => {
+        Command::Scan { paths, packs, mut published, max_combo, fix, ledger, format, output, color } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,
             };
+            let config = match crate::config::Config::load(std::path::Path::new("."))
+                .and_then(|c| c.org.validate().map(|()| c))
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitStatus::Usage;
+                }
+            };
+            let mut ledger = match ledger.as_deref().map(crate::ledger::Ledger::open).transpose() {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitStatus::Usage;
+                }
+            };
+            if let Some(l) = &ledger {
+                match crate::ledger::holds::released_paths(l) {
+                    Ok(paths) => published.extend(paths),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitStatus::Usage;
+                    }
+                }
+            }
             let options = scan::Options {
                 published,
                 max_combo: usize::from(max_combo),
                 fix_dir: fix,
+                coverage: format == Format::Html,
                 ..scan::Options::new(paths, now())
             };
             let result = match scan::run(&catalog, &options) {
@@ -185,6 +235,23 @@ pub fn run(cli: Cli) -> ExitStatus {
                     output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
+            if let Some(l) = ledger.as_mut() {
+                let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                match crate::ledger::holds::record_scan(l, &report::findings_v1(&result), &config.org, &stamp) {
+                    Ok(r) => eprintln!(
+                        "ledger {}: scan {} recorded; {} hold(s) opened, {} already held, {} closed",
+                        l.path.display(),
+                        r.scan,
+                        r.opened.len(),
+                        r.existing.len(),
+                        r.closed.len()
+                    ),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitStatus::Usage;
+                    }
+                }
+            }
             if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
                 return status;
             }
@@ -205,6 +272,10 @@ pub fn run(cli: Cli) -> ExitStatus {
             };
             print_json(&schema)
         }
+        Command::Hold { command } => crate::commands::hold(command),
+        Command::Notice { command } => crate::commands::notice(command),
+        Command::Ledger { command } => crate::commands::ledger_command(command),
+        Command::Release { command } => crate::commands::release(command),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
             ExitStatus::Clean

@@ -94,6 +94,20 @@ pub struct Finding {
     pub remediation: String,
     /// The smallest change found that clears the finding, verified by re-evaluation.
     pub fix: Option<Fix>,
+    /// Occupied cells of the finding's point tag, for the HTML report's picture
+    /// (computed only when that report is asked for; never in JSON).
+    #[serde(skip)]
+    pub coverage: Option<Coverage>,
+}
+
+/// Occupied cells of a point tag on a grid of `grid_m` metres (row, column).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Coverage {
+    pub tag: String,
+    pub grid_m: f64,
+    /// Planar (xy) cells; otherwise the global grid, whose columns narrow with latitude.
+    pub planar: bool,
+    pub cells: Vec<(i64, i64)>,
 }
 
 /// A verified remediation: what to change in which datasets, and the evidence after.
@@ -171,6 +185,7 @@ pub fn decide(
         deadline: None,
         remediation: item.remediation.clone(),
         fix: None,
+        coverage: None,
     };
     if !evaluation.met {
         return Some(finding);

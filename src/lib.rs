@@ -7,10 +7,14 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod decide;
 pub mod evaluate;
 pub mod exit;
+pub mod ledger;
 pub mod link;
+pub mod notice;
 pub mod par;
 pub mod profile;
 pub mod remedy;

@@ -2,6 +2,7 @@
 //! output contract (DESIGN §6), separate from domain types; every list is sorted
 //! before writing, so the same inputs and clock give the same bytes.
 
+pub mod html;
 mod sarif;
 mod text;
 
@@ -19,6 +20,7 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+    Html,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -257,5 +259,6 @@ pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: boo
         }
         Format::Sarif => sarif::render(result, catalog),
         Format::Text => text::render(result, color),
+        Format::Html => html::render(result),
     }
 }

@@ -52,3 +52,30 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
         .map(|(task, key)| key.map(|k| evaluate::judge(task.pack, task.item, task.bindings, &values[&k])))
         .collect())
 }
+
+/// Largest number of cells a coverage picture keeps; above it cells are merged 2×2.
+const MAX_PICTURE_CELLS: usize = 10_000;
+
+/// Occupied cells of the first point tag the item needs, for the HTML report.
+pub fn coverage(src: &Source, task: Task) -> PolarsResult<Option<crate::decide::Coverage>> {
+    let Some((tag, binding)) = task
+        .item
+        .required_tags()
+        .into_iter()
+        .find_map(|t| task.bindings.get(t).filter(|b| b.kind.is_spatial()).map(|b| (t, b)))
+    else {
+        return Ok(None);
+    };
+    let mut grid_m = task.pack.grid_m;
+    let mut cells = profile::occupied_cells(src.lf, &binding.columns, grid_m)?;
+    while cells.len() > MAX_PICTURE_CELLS {
+        let mut merged: Vec<(i64, i64)> = cells.iter().map(|(r, c)| (r.div_euclid(2), c.div_euclid(2))).collect();
+        merged.sort_unstable();
+        merged.dedup();
+        cells = merged;
+        grid_m *= 2.0;
+    }
+    cells.sort_unstable();
+    let planar = matches!(binding.columns, crate::tag::Columns::Pair { planar: true, .. });
+    Ok(Some(crate::decide::Coverage { tag: tag.to_string(), grid_m, planar, cells }))
+}

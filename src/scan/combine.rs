@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use polars::prelude::*;
 
-use super::assess::{assess, Task};
+use super::assess::{self, assess, Task};
 use super::fix::{self, Origin};
 use super::{panic_error, profile_error, Prepared};
 use crate::decide::{self, Combination, Contributor, Finding, Fix};
@@ -38,7 +38,13 @@ enum Job<'a> {
 }
 
 /// Search and evaluate every combination of the prepared datasets.
-pub fn run(catalog: &Catalog, prepared: &[Prepared], max_combo: usize, ctx: &decide::Context) -> Combined {
+pub fn run(
+    catalog: &Catalog,
+    prepared: &[Prepared],
+    max_combo: usize,
+    ctx: &decide::Context,
+    coverage: bool,
+) -> Combined {
     let mut combined = Combined::default();
     let nodes: BTreeMap<&str, Vec<Node>> = catalog
         .packs
@@ -104,8 +110,8 @@ pub fn run(catalog: &Catalog, prepared: &[Prepared], max_combo: usize, ctx: &dec
     let outcomes: Vec<Result<Combined, InputError>> = crate::par::map(&jobs, |job| {
         let label = label(job, prepared);
         catch_unwind(AssertUnwindSafe(|| match job {
-            Job::Join { pack, join } => run_join(pack, join, prepared, ctx),
-            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx),
+            Job::Join { pack, join } => run_join(pack, join, prepared, ctx, coverage),
+            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, coverage),
         }))
         .map_err(|_| panic_error(&label))
         .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
@@ -227,7 +233,13 @@ fn split_release(members: &[usize], prepared: &[Prepared], evidence: Vec<crate::
     }
 }
 
-fn run_join(pack: &Pack, join: &Join, prepared: &[Prepared], ctx: &decide::Context) -> PolarsResult<Combined> {
+fn run_join(
+    pack: &Pack,
+    join: &Join,
+    prepared: &[Prepared],
+    ctx: &decide::Context,
+    coverage: bool,
+) -> PolarsResult<Combined> {
     let mut out = Combined::default();
     let members: Vec<usize> = join.steps.iter().map(|s| s.member).collect();
     let parts = parts(pack, &members, prepared);
@@ -255,6 +267,9 @@ fn run_join(pack: &Pack, join: &Join, prepared: &[Prepared], ctx: &decide::Conte
                 Some(f) => Some(f),
                 None => Some(split_release(&members, prepared, vec![])),
             };
+            if coverage {
+                finding.coverage = assess::coverage(&src, *task)?;
+            }
         }
         out.findings.push(finding);
     }
@@ -284,6 +299,7 @@ fn run_union(
     items: &[usize],
     prepared: &[Prepared],
     ctx: &decide::Context,
+    coverage: bool,
 ) -> PolarsResult<Combined> {
     let mut out = Combined::default();
     let combination = Combination { kind: "union".into(), keys: vec![] };
@@ -348,6 +364,9 @@ fn run_union(
                         // Minimality was verified above: without any one release the rest is below.
                         None => Some(split_release(&set, prepared, vec![])),
                     };
+                    if coverage {
+                        finding.coverage = assess::coverage(&src, task)?;
+                    }
                 }
                 out.findings.push(finding);
             }

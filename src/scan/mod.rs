@@ -34,6 +34,8 @@ pub struct Options {
     pub max_combo: usize,
     /// Write remediated copies of the datasets that verified fixes change here.
     pub fix_dir: Option<PathBuf>,
+    /// Compute each hold's occupied cells (for the HTML report's picture).
+    pub coverage: bool,
 }
 
 impl Options {
@@ -45,6 +47,7 @@ impl Options {
             calendar: Calendar::builtin(),
             max_combo: DEFAULT_MAX_COMBO,
             fix_dir: None,
+            coverage: false,
         }
     }
 }
@@ -201,7 +204,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
 
     let ctx = decide::Context { today, calendar: &options.calendar };
     let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
-        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx)))
+        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, options.coverage)))
             .unwrap_or_else(|_| Err(panic_error(&dataset.id)))
     });
 
@@ -233,7 +236,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     }
     prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
 
-    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx);
+    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx, options.coverage);
     result.stats.candidates += combined.candidates;
     result.stats.pruned += combined.pruned;
     result.stats.joined += combined.joined;
@@ -259,7 +262,12 @@ fn profile_error(id: &str, e: &polars::prelude::PolarsError) -> InputError {
     InputError::new(id, "corrupt", source::clean_polars_error(e))
 }
 
-fn prepare(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> Result<Prepared, InputError> {
+fn prepare(
+    catalog: &Catalog,
+    dataset: &Dataset,
+    ctx: &decide::Context,
+    coverage: bool,
+) -> Result<Prepared, InputError> {
     let frame = source::open(dataset)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let tagging = tag::tag(&dataset.id, &names, dataset.manifest.as_ref(), catalog)?;
@@ -311,6 +319,9 @@ fn prepare(catalog: &Catalog, dataset: &Dataset, ctx: &decide::Context) -> Resul
         };
         if finding.holds() {
             finding.fix = fix::single(&src, *task, &prepared).map_err(|e| profile_error(&dataset.id, &e))?;
+            if coverage {
+                finding.coverage = assess::coverage(&src, *task).map_err(|e| profile_error(&dataset.id, &e))?;
+            }
         }
         findings.push(finding);
     }

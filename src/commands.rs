@@ -1,0 +1,419 @@
+//! The hold-and-report workflow on the command line: `hold`, `notice`, `ledger`
+//! and `release` commands over the ledger (DESIGN §7, §8).
+
+use std::path::{Path, PathBuf};
+
+use chrono::Datelike;
+use clap::{Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::ledger::holds::{self, Determination};
+use crate::ledger::{self, Ledger, LedgerError};
+use crate::notice;
+use crate::rules::{Level, Period};
+
+#[derive(Debug, clap::Args)]
+pub struct LedgerArg {
+    /// Ledger file.
+    #[arg(long, value_name = "PATH", default_value = ledger::DEFAULT_PATH)]
+    pub ledger: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Decision {
+    Secret,
+    NotSecret,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// List holds: id, finding, state, outcome, addressee, deadline.
+    List {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Show one hold with its finding, proposals, determination and audit trail.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+    /// Record a proposed level; an undetermined hold is protected at the highest (Reg 26).
+    Propose {
+        id: i64,
+        #[arg(long)]
+        level: String,
+        /// Who proposes it.
+        #[arg(long)]
+        by: String,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+    /// Record the authority's determination (DM25 Art 30). `not_secret` releases the hold.
+    Determine {
+        id: i64,
+        #[arg(long, value_enum)]
+        decision: Decision,
+        /// 秘密 | 机密 | 绝密 (secret only; default: the proposed level).
+        #[arg(long)]
+        level: Option<String>,
+        /// 保密期限, e.g. `20年`, `6个月`, `长期`.
+        #[arg(long, conflicts_with_all = ["until", "condition"])]
+        period: Option<String>,
+        /// 解密时间, YYYY-MM-DD.
+        #[arg(long, conflicts_with = "condition")]
+        until: Option<String>,
+        /// 解密条件.
+        #[arg(long)]
+        condition: Option<String>,
+        /// 知悉范围.
+        #[arg(long)]
+        scope: String,
+        /// 承办人.
+        #[arg(long)]
+        handler: String,
+        /// 定密责任人.
+        #[arg(long)]
+        approver: String,
+        /// 定密依据.
+        #[arg(long)]
+        basis: String,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+    /// Release a hold (data withdrawn, or remediated and re-scanned clean).
+    Release {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoticeFormat {
+    Md,
+    Html,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NoticeCommand {
+    /// Render the notice of a hold (assigns its 发文字号 on first use).
+    Render {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = NoticeFormat::Md)]
+        format: NoticeFormat,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the audit chain, the append-only triggers and every hold's state.
+    Verify {
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Register a published dataset; refused (exit 1) while it has open holds.
+    Record {
+        path: PathBuf,
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+}
+
+fn fail(e: LedgerError) -> ExitStatus {
+    eprintln!("error: {e}");
+    ExitStatus::Usage
+}
+
+fn open(arg: &LedgerArg) -> Result<Ledger, ExitStatus> {
+    Ledger::open(&arg.ledger).map_err(fail)
+}
+
+/// Ledgers must exist for commands that only read or change holds.
+fn open_existing(arg: &LedgerArg) -> Result<Ledger, ExitStatus> {
+    if !arg.ledger.exists() {
+        eprintln!(
+            "error: no ledger at {} (run `mosaic scan … --ledger {}` first)",
+            arg.ledger.display(),
+            arg.ledger.display()
+        );
+        return Err(ExitStatus::Usage);
+    }
+    open(arg)
+}
+
+fn stamp() -> String {
+    crate::cli::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn config() -> Result<Config, ExitStatus> {
+    let config = Config::load(Path::new(".")).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitStatus::Usage
+    })?;
+    config.org.validate().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitStatus::Usage
+    })?;
+    Ok(config)
+}
+
+fn parse_period(text: &str) -> Option<Period> {
+    let t = text.trim();
+    if t == "长期" {
+        return Some(Period::LongTerm);
+    }
+    for (suffix, make) in [("年", Period::Years as fn(u32) -> Period), ("个月", Period::Months), ("天", Period::Days)]
+    {
+        if let Some(n) = t.strip_suffix(suffix).and_then(|n| n.trim().parse().ok()) {
+            return Some(make(n));
+        }
+    }
+    None
+}
+
+fn print(text: &str) -> ExitStatus {
+    print!("{text}");
+    ExitStatus::Clean
+}
+
+pub fn hold(command: HoldCommand) -> ExitStatus {
+    let result = match command {
+        HoldCommand::List { ledger, format } => {
+            let l = match open_existing(&ledger) {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            holds::list(&l).map(|rows| match format {
+                ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
+                ListFormat::Text => {
+                    let mut s = format!(
+                        "{:<4} {:<16} {:<10} {:<17} {:<10} {}\n",
+                        "id", "finding", "state", "outcome", "deadline", "addressee"
+                    );
+                    for r in rows {
+                        s += &format!(
+                            "{:<4} {:<16} {:<10} {:<17} {:<10} {}\n",
+                            r.id,
+                            r.finding_id,
+                            r.state,
+                            r.outcome,
+                            r.deadline.unwrap_or_else(|| "—".into()),
+                            r.addressee
+                        );
+                    }
+                    s
+                }
+            })
+        }
+        HoldCommand::Show { id, ledger } => {
+            let l = match open_existing(&ledger) {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            holds::show(&l, id).map(|d| serde_json::to_string_pretty(&d).unwrap_or_default() + "\n")
+        }
+        HoldCommand::Propose { id, level, by, ledger } => {
+            let Some(level) = Level::parse(&level) else {
+                eprintln!("error: unknown level `{level}` (秘密, 机密, 绝密)");
+                return ExitStatus::Usage;
+            };
+            let mut l = match open_existing(&ledger) {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            holds::propose(&mut l, id, level, &by, &stamp()).map(|highest| {
+                format!("hold {id}: {level} proposed by {by}; protected at {highest} until determined\n")
+            })
+        }
+        HoldCommand::Determine {
+            id,
+            decision,
+            level,
+            period,
+            until,
+            condition,
+            scope,
+            handler,
+            approver,
+            basis,
+            ledger,
+        } => {
+            let level = match level.as_deref().map(|l| Level::parse(l).ok_or(l)) {
+                Some(Err(l)) => {
+                    eprintln!("error: unknown level `{l}` (秘密, 机密, 绝密)");
+                    return ExitStatus::Usage;
+                }
+                Some(Ok(l)) => Some(l),
+                None => None,
+            };
+            let period = if let Some(p) = period {
+                match parse_period(&p) {
+                    Some(p) => Some(p),
+                    None => {
+                        eprintln!("error: --period `{p}`: write it as N年, N个月, N天 or 长期");
+                        return ExitStatus::Usage;
+                    }
+                }
+            } else if let Some(u) = until {
+                match chrono::NaiveDate::parse_from_str(&u, "%Y-%m-%d") {
+                    Ok(d) => Some(Period::Until(d)),
+                    Err(_) => {
+                        eprintln!("error: --until `{u}`: expected YYYY-MM-DD");
+                        return ExitStatus::Usage;
+                    }
+                }
+            } else {
+                condition.map(Period::Condition)
+            };
+            let mut l = match open_existing(&ledger) {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            let d =
+                Determination { secret: decision == Decision::Secret, level, period, scope, handler, approver, basis };
+            holds::determine(&mut l, id, &d, &stamp()).map(|(state, mark)| match mark {
+                Some(m) => format!("hold {id}: determined secret, mark {m}\n"),
+                None => format!("hold {id}: {state}\n"),
+            })
+        }
+        HoldCommand::Release { id, reason, ledger } => {
+            let mut l = match open_existing(&ledger) {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            holds::release(&mut l, id, &reason, &stamp()).map(|()| format!("hold {id}: released\n"))
+        }
+    };
+    match result {
+        Ok(text) => print(&text),
+        Err(e) => fail(e),
+    }
+}
+
+pub fn notice(command: NoticeCommand) -> ExitStatus {
+    let NoticeCommand::Render { id, format, output, ledger } = command;
+    let config = match config() {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let mut l = match open_existing(&ledger) {
+        Ok(l) => l,
+        Err(s) => return s,
+    };
+    let today = crate::cli::now().date_naive();
+    let code = config.org.doc_code.clone().unwrap_or_else(|| "数保".to_string());
+    let built = holds::show(&l, id).and_then(|detail| {
+        let number = holds::notice_number(&mut l, id, &code, today.year(), &stamp())?;
+        Ok(notice::build(&detail, &config.org, &number, today))
+    });
+    let n = match built {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let text = match format {
+        NoticeFormat::Md => notice::markdown(&n),
+        NoticeFormat::Html => notice::html(&n),
+        NoticeFormat::Json => serde_json::to_string_pretty(&n).unwrap_or_default() + "\n",
+    };
+    match output {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => ExitStatus::Clean,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                ExitStatus::Usage
+            }
+        },
+        None => print(&text),
+    }
+}
+
+pub fn ledger_command(command: LedgerCommand) -> ExitStatus {
+    let LedgerCommand::Verify { ledger } = command;
+    let l = match open_existing(&ledger) {
+        Ok(l) => l,
+        Err(s) => return s,
+    };
+    match ledger::verify(&l) {
+        Ok(v) if v.ok() => {
+            print(&format!("ok: {} audit rows chain, append-only triggers present, holds consistent\n", v.audit_rows))
+        }
+        Ok(v) => {
+            for p in &v.problems {
+                eprintln!("tampered: {p}");
+            }
+            eprintln!("error: ledger {} failed verification ({} problem(s))", l.path.display(), v.problems.len());
+            ExitStatus::Hold
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn release(command: ReleaseCommand) -> ExitStatus {
+    let ReleaseCommand::Record { path, ledger } = command;
+    let found = match crate::source::discover(std::slice::from_ref(&path), true) {
+        Ok(f) => f,
+        Err(missing) => {
+            eprintln!("error: {missing}");
+            return ExitStatus::Usage;
+        }
+    };
+    let mut l = match open(&ledger) {
+        Ok(l) => l,
+        Err(s) => return s,
+    };
+    let mut refused = false;
+    let mut recorded = Vec::new();
+    for dataset in &found.datasets {
+        let frame = match crate::source::open(dataset) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+                return ExitStatus::Incomplete;
+            }
+        };
+        match holds::open_holds_on(&l, &frame.sha256) {
+            Ok(open) if !open.is_empty() => {
+                refused = true;
+                let ids: Vec<String> = open.iter().map(|i| i.to_string()).collect();
+                eprintln!(
+                    "refused: {} has open hold(s) {}; determine or release them first",
+                    dataset.id,
+                    ids.join(", ")
+                );
+            }
+            Ok(_) => recorded.push((dataset.id.clone(), dataset.path.display().to_string(), frame.sha256.clone())),
+            Err(e) => return fail(e),
+        }
+    }
+    if refused {
+        return ExitStatus::Hold;
+    }
+    for (id, p, sha) in recorded {
+        if let Err(e) = holds::record_release(&mut l, &id, &p, &sha, &stamp()) {
+            return fail(e);
+        }
+        println!("released: {id} ({sha})");
+    }
+    ExitStatus::Clean
+}

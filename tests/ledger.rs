@@ -1,0 +1,406 @@
+//! The hold-and-report workflow end to end on the real binary: scan → hold →
+//! notice → determine → release, idempotent re-scans, the pre-release gate,
+//! routing, tampering caught by `ledger verify`, concurrent scans, escaping and
+//! the canary (no data value in any notice), and a notice rendered by a real
+//! headless browser.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+struct Workspace {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn new(org: &str) -> Workspace {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("mosaic.toml"), org).unwrap();
+        Workspace { _tmp: tmp, dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        common::mosaic().current_dir(&self.dir).args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn holds(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok(&["hold", "list", "--format", "json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn copy(&self, scenario: &str, to: &str) -> PathBuf {
+        let target = self.dir.join(to);
+        common::copy_dir(&common::root().join("datasets").join(scenario), &target);
+        let _ = std::fs::remove_file(target.join("expected.json"));
+        target
+    }
+}
+
+const ORG: &str = r#"
+[org]
+name = "某市数据资源局"
+authority = "prefecture"
+superior = "某省国家保密局"
+contact = "张三 010-12345678"
+signer = "李四"
+doc_code = "某数保"
+"#;
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn full_cycle_scan_hold_notice_determine_release() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "release");
+    // Scan twice: one hold, recorded once.
+    for _ in 0..2 {
+        assert_eq!(code(&ws.run(&["scan", "release", "--ledger", ".mosaic/ledger.db"])), 1);
+    }
+    let holds = ws.holds();
+    assert_eq!(holds.len(), 1, "re-scans are idempotent: {holds:?}");
+    let hold = &holds[0];
+    assert_eq!(hold["state"], "open");
+    assert_eq!(hold["outcome"], "hold_and_report");
+    assert_eq!(hold["addressee"], "国家能源局");
+    assert_eq!(hold["deadline"], "2026-12-07");
+
+    // The gate refuses while the hold is open.
+    let refused = ws.run(&["release", "record", "release/coordinates.parquet"]);
+    assert_eq!(code(&refused), 1, "{}", common::stderr(&refused));
+    assert!(common::stderr(&refused).contains("open hold"));
+
+    // The notice: every element, the provisional mark and never a secret mark.
+    let md = ws.ok(&["notice", "render", "1", "--format", "md"]);
+    for part in [
+        "待定密（先行保密）",
+        "某数保〔2026〕1号",
+        "国家能源局：",
+        "某市数据资源局",
+        "energy.substation-locations",
+        "position.resolution\\_m &lt; 50",
+        "暂停发布",
+        "请求事项",
+        "2026-12-07",
+        "张三 010-12345678",
+        "签发人：李四",
+        "2026年11月23日",
+        "附件",
+    ] {
+        assert!(md.contains(part), "notice lacks {part}:\n{md}");
+    }
+    assert!(!md.contains('★'), "a Case-2 notice never carries a secret mark");
+    let json: Value = serde_json::from_str(&ws.ok(&["notice", "render", "1", "--format", "json"])).unwrap();
+    assert_eq!(json["number"], "某数保〔2026〕1号", "the number is assigned once");
+    assert_eq!(ws.holds()[0]["state"], "reported");
+
+    // A disputed hold is protected at the highest level proposed (Reg 26).
+    ws.ok(&["hold", "propose", "1", "--level", "绝密", "--by", "某省电力公司"]);
+    assert_eq!(ws.holds()[0]["level"], "绝密");
+
+    // The authority decides: not secret → the hold is released and the data may go out.
+    let args = [
+        "hold",
+        "determine",
+        "1",
+        "--decision",
+        "not-secret",
+        "--scope",
+        "—",
+        "--handler",
+        "王五",
+        "--approver",
+        "赵六",
+        "--basis",
+        "国家能源局复函",
+    ];
+    ws.ok(&args);
+    assert_eq!(ws.holds()[0]["state"], "released");
+    let show: Value = serde_json::from_str(&ws.ok(&["hold", "show", "1"])).unwrap();
+    assert_eq!(show["determination"]["handler"], "王五");
+    assert_eq!(show["determination"]["approver"], "赵六");
+    assert_eq!(show["determination"]["basis"], "国家能源局复函");
+    ws.ok(&["release", "record", "release/coordinates.parquet"]);
+    assert!(ws.ok(&["ledger", "verify"]).starts_with("ok:"));
+
+    // Released data is published data for later scans: a new release of the register
+    // alone is checked together with the coordinates already out.
+    std::fs::create_dir(ws.dir.join("next")).unwrap();
+    std::fs::copy(ws.dir.join("release/厂站台账.csv"), ws.dir.join("next/厂站台账.csv")).unwrap();
+    let out = ws.run(&["scan", "next", "--ledger", ".mosaic/ledger.db", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", common::stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> =
+        report["findings"][0]["datasets"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert_eq!(names, ["published:coordinates.parquet", "厂站台账.csv"]);
+}
+
+#[test]
+fn a_secret_determination_sets_the_article_34_mark() {
+    let ws = Workspace::new(ORG);
+    ws.copy("energy/substations-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", ".mosaic/ledger.db"])), 1);
+    let base = [
+        "hold",
+        "determine",
+        "1",
+        "--decision",
+        "secret",
+        "--level",
+        "机密",
+        "--scope",
+        "调度人员",
+        "--handler",
+        "王五",
+        "--approver",
+        "赵六",
+        "--basis",
+        "DM25 第35条",
+    ];
+    let mut until = base.to_vec();
+    until.extend(["--until", "2035-12-31"]);
+    let out = ws.ok(&until);
+    assert!(out.contains("机密★2035年12月31日解密"), "{out}");
+    assert_eq!(ws.holds()[0]["state"], "determined");
+    // A determined (secret) dataset cannot be released.
+    assert_eq!(code(&ws.run(&["release", "record", "data/substations.csv"])), 1);
+    // Determining twice is refused.
+    assert_eq!(code(&ws.run(&base)), 2);
+}
+
+#[test]
+fn catalog_matches_above_our_authority_go_to_the_superior() {
+    let ws =
+        Workspace::new("[org]\nname = \"某县测绘队\"\nauthority = \"none\"\nsuperior = \"某市自然资源和规划局\"\n");
+    ws.copy("surveying/contours-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", ".mosaic/ledger.db"])), 1);
+    let holds = ws.holds();
+    assert_eq!(holds[0]["outcome"], "catalog_match");
+    assert_eq!(holds[0]["addressee"], "某市自然资源和规划局", "DM25 Art 11: report up");
+    let md = ws.ok(&["notice", "render", "1"]);
+    assert!(md.contains("秘密★10年"), "a Case-1 notice carries the catalog mark:\n{md}");
+}
+
+#[test]
+fn rescanning_changed_data_closes_the_hold() {
+    let ws = Workspace::new(ORG);
+    let data = ws.copy("energy/substations-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    // The same file under the same name, now remediated: a new content hash, no finding;
+    // the old hold's inputs were not all scanned again, so it stays open ...
+    let fixed = ws.dir.join("fixed");
+    assert_eq!(code(&ws.run(&["scan", "data", "--fix", fixed.to_str().unwrap()])), 1);
+    std::fs::copy(fixed.join("substations.csv"), data.join("substations.csv")).unwrap();
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 0);
+    assert_eq!(ws.holds_at("l.db")[0]["state"], "open");
+    // ... until someone releases it, with a reason, in the audit trail.
+    ws.ok(&["hold", "release", "1", "--ledger", "l.db", "--reason", "remediated: coordinates rounded to 3 decimals"]);
+    assert_eq!(ws.holds_at("l.db")[0]["state"], "released");
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).starts_with("ok:"));
+}
+
+impl Workspace {
+    fn holds_at(&self, ledger: &str) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok(&["hold", "list", "--ledger", ledger, "--format", "json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+#[test]
+fn tampering_with_plain_sql_is_found_and_located() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    ws.ok(&["notice", "render", "1", "--ledger", "l.db"]);
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).starts_with("ok:"));
+    let db = ws.dir.join("l.db");
+
+    // The audit log refuses edits ...
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let err = conn.execute("UPDATE audit SET detail = '{}' WHERE seq = 2", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(conn.execute("DELETE FROM audit WHERE seq = 1", []).is_err());
+
+    // ... a hold changed behind mosaic's back is caught ...
+    conn.execute("UPDATE holds SET state = 'released' WHERE id = 1", []).unwrap();
+    let out = ws.run(&["ledger", "verify", "--ledger", "l.db"]);
+    assert_eq!(code(&out), 1);
+    assert!(common::stderr(&out).contains("hold 1: state is `released`"), "{}", common::stderr(&out));
+    conn.execute("UPDATE holds SET state = 'reported' WHERE id = 1", []).unwrap();
+    assert_eq!(code(&ws.run(&["ledger", "verify", "--ledger", "l.db"])), 0);
+
+    // ... and so is an audit row edited after dropping the trigger.
+    conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET detail = '{\"state\":\"open\"}' WHERE seq = 2;")
+        .unwrap();
+    drop(conn);
+    let out = ws.run(&["ledger", "verify", "--ledger", "l.db"]);
+    assert_eq!(code(&out), 1);
+    let err = common::stderr(&out);
+    assert!(err.contains("trigger audit_no_update is missing"), "{err}");
+    assert!(err.contains("audit row 2"), "says where: {err}");
+}
+
+#[test]
+fn two_scans_on_one_ledger_at_once_both_complete() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "a");
+    ws.copy("energy/substations-hold", "b");
+    let spawn = |dir: &str| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("mosaic"));
+        cmd.current_dir(&ws.dir)
+            .env("SOURCE_DATE_EPOCH", common::EPOCH)
+            .args(["scan", dir, "--ledger", "l.db", "--format", "json"]);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let children: Vec<_> = (0..3).flat_map(|_| [spawn("a"), spawn("b")]).collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 1, "{}", common::stderr(&out));
+    }
+    assert_eq!(ws.holds_at("l.db").len(), 2, "one hold per finding however many scans ran");
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).contains("ok: "));
+    let conn = rusqlite::Connection::open(ws.dir.join("l.db")).unwrap();
+    let scans: i64 = conn.query_row("SELECT count(*) FROM scans", [], |r| r.get(0)).unwrap();
+    assert_eq!(scans, 6);
+}
+
+/// A register whose file name and values are hostile: markup in the name, and a
+/// canary value in the sensitive columns that must never reach a notice.
+fn hostile(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut csv = String::from("site_id,voltage_kv,lat,lon\n");
+    for i in 0..25 {
+        csv += &format!(
+            "CANARY-7731-{i:02},500,{:.6},{:.6}\n",
+            30.123457 + i as f64 * 0.01,
+            114.234561 + i as f64 * 0.013
+        );
+    }
+    std::fs::write(dir.join("<img src=x onerror=alert(1)>.csv"), csv).unwrap();
+}
+
+#[test]
+fn notices_escape_names_and_carry_no_data_values() {
+    let ws = Workspace::new(ORG);
+    hostile(&ws.dir.join("data"));
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    for format in ["md", "html", "json"] {
+        let text = ws.ok(&["notice", "render", "1", "--ledger", "l.db", "--format", format]);
+        assert!(!text.contains("CANARY-7731"), "{format} notice leaks a value:\n{text}");
+        assert!(!text.contains("30.123457") && !text.contains("114.234561"), "{format} leaks coordinates");
+        if format != "json" {
+            assert!(!text.contains("<img"), "{format} notice does not escape the name:\n{text}");
+            assert!(text.contains("&lt;img src=x onerror=alert(1)&gt;"), "{format}:\n{text}");
+        }
+    }
+    // Nor does the ledger store any value.
+    let bytes = std::fs::read(ws.dir.join("l.db")).unwrap();
+    let wal = std::fs::read(ws.dir.join("l.db-wal")).unwrap_or_default();
+    for b in [bytes, wal] {
+        assert!(!String::from_utf8_lossy(&b).contains("CANARY-7731"), "the ledger holds no data value");
+    }
+}
+
+/// A headless browser, or `None` off CI (CI installs one: `.ci/run`).
+fn browser() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI installs chromium (.ci/run); it is missing");
+        eprintln!("skipped: no chromium on this machine");
+    }
+    found
+}
+
+/// Print `html` to PDF and a PNG screenshot; return the PNG's bytes.
+fn render(browser: &str, html: &Path, size: &str) -> Vec<u8> {
+    let dir = html.parent().unwrap();
+    let (pdf, png) = (dir.join("page.pdf"), dir.join("page.png"));
+    let url = format!("file://{}", html.display());
+    for (flag, out) in [("--print-to-pdf", &pdf), ("--screenshot", &png)] {
+        let status = std::process::Command::new(browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"])
+            .arg(format!("--window-size={size}"))
+            .arg(format!("{flag}={}", out.display()))
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.exists(), "{browser} {flag}: {}", String::from_utf8_lossy(&status.stderr));
+    }
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"), "a PDF");
+    let png = std::fs::read(&png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    png
+}
+
+#[test]
+fn the_html_notice_renders_in_a_headless_browser() {
+    let Some(browser) = browser() else { return };
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    let html = ws.dir.join("notice.html");
+    ws.ok(&["notice", "render", "1", "--ledger", "l.db", "--format", "html", "-o", html.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("size:A4") && page.contains("#c00"), "GB/T 9704 layout: A4, red header line");
+    let png = render(browser, &html, "794,1123");
+    // A blank A4-sized page compresses to a few kilobytes; the notice's red header,
+    // CJK text and tables do not.
+    assert!(png.len() > 20_000, "the rendered notice is not blank ({} bytes)", png.len());
+}
+
+#[test]
+fn the_html_report_escapes_names_and_draws_coverage() {
+    let ws = Workspace::new(ORG);
+    hostile(&ws.dir.join("data"));
+    ws.copy("linkage/tiles-union-hold", "tiles");
+    let out = ws.run(&["scan", "data", "tiles", "--format", "html", "-o", "report.html"]);
+    assert_eq!(code(&out), 1, "{}", common::stderr(&out));
+    let page = std::fs::read_to_string(ws.dir.join("report.html")).unwrap();
+    assert!(!page.contains("<img"), "data-derived names are escaped");
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.csv"));
+    assert!(!page.contains("CANARY-7731"), "no data value in the report");
+    assert!(!page.contains("<script"), "a self-contained page without scripts");
+    assert_eq!(page.matches("<svg").count(), 2, "a coverage picture per hold on a point tag");
+    assert!(page.contains("surveying.large-scale-map") && page.contains("28.34"), "the union's evidence");
+    if let Some(browser) = browser() {
+        let png = render(browser, &ws.dir.join("report.html"), "1000,1400");
+        assert!(png.len() > 20_000, "the rendered report is not blank ({} bytes)", png.len());
+    }
+}
+
+#[test]
+fn notices_are_stable() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    insta::assert_snapshot!("case2_notice_md", ws.ok(&["notice", "render", "1", "--ledger", "l.db"]));
+    insta::assert_snapshot!(
+        "case2_notice_json",
+        ws.ok(&["notice", "render", "1", "--ledger", "l.db", "--format", "json"])
+    );
+    let ws =
+        Workspace::new("[org]\nname = \"某县测绘队\"\nauthority = \"none\"\nsuperior = \"某市自然资源和规划局\"\n");
+    ws.copy("surveying/contours-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    insta::assert_snapshot!("case1_report_up_notice_md", ws.ok(&["notice", "render", "1", "--ledger", "l.db"]));
+}
