@@ -183,8 +183,10 @@ pub fn run(cli: Cli) -> ExitStatus {
                 Ok(c) => c,
                 Err(status) => return status,
             };
-            let config = match crate::config::Config::load(std::path::Path::new("."))
+            let here = std::path::Path::new(".");
+            let (config, calendar) = match crate::config::Config::load(here)
                 .and_then(|c| c.org.validate().map(|()| c))
+                .and_then(|c| c.calendar(here).map(|cal| (c, cal)))
             {
                 Ok(c) => c,
                 Err(e) => {
@@ -213,6 +215,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 max_combo: usize::from(max_combo),
                 fix_dir: fix,
                 coverage: format == Format::Html,
+                calendar,
                 ..scan::Options::new(paths, now())
             };
             let result = match scan::run(&catalog, &options) {

@@ -13,6 +13,9 @@ use crate::rules::Level;
 pub struct Config {
     #[serde(default)]
     pub org: Org,
+    /// A holiday calendar (same form as `data/calendar-cn.toml`) added to the built-in
+    /// one: later years, regional holidays, corrections. Relative to `mosaic.toml`.
+    pub calendar: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -41,6 +44,21 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
+    }
+}
+
+impl Config {
+    /// The built-in calendar, extended by the configured one.
+    pub fn calendar(&self, dir: &Path) -> Result<crate::calendar::Calendar, String> {
+        let mut calendar = crate::calendar::Calendar::builtin();
+        if let Some(file) = &self.calendar {
+            let path = dir.join(file);
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("calendar {}: {e}", path.display()))?;
+            calendar.extend(
+                crate::calendar::Calendar::parse(&text).map_err(|e| format!("calendar {}: {e}", path.display()))?,
+            );
+        }
+        Ok(calendar)
     }
 }
 

@@ -404,3 +404,21 @@ fn notices_are_stable() {
     assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
     insta::assert_snapshot!("case1_report_up_notice_md", ws.ok(&["notice", "render", "1", "--ledger", "l.db"]));
 }
+
+#[test]
+fn a_configured_calendar_moves_the_deadline() {
+    // Declare 2026-11-24 … 2026-12-04 holidays: ten working days from Monday
+    // 2026-11-23 then end on 2026-12-18 instead of 2026-12-07.
+    let days: Vec<String> =
+        (24..=30).map(|d| format!("\"2026-11-{d}\"")).chain((1..=4).map(|d| format!("\"2026-12-{d:02}\""))).collect();
+    let ws = Workspace::new(&format!("calendar = \"extra.toml\"\n{ORG}"));
+    std::fs::write(ws.dir.join("extra.toml"), format!("[2026]\nholidays = [{}]\nworking = []\n", days.join(", ")))
+        .unwrap();
+    ws.copy("energy/substations-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    assert_eq!(ws.holds_at("l.db")[0]["deadline"], "2026-12-18");
+    std::fs::write(ws.dir.join("extra.toml"), "[2026]\nholidays = [\"tomorrow\"]\n").unwrap();
+    let out = ws.run(&["scan", "data"]);
+    assert_eq!(code(&out), 2, "a bad calendar is a configuration error");
+    assert!(common::stderr(&out).contains("extra.toml"), "{}", common::stderr(&out));
+}
