@@ -98,6 +98,13 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Decode one binary file completely (the sandbox child of a scan).
+    #[command(name = "__decode", hide = true)]
+    Decode {
+        #[arg(long)]
+        format: String,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +184,9 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
 }
 
 pub fn run(cli: Cli) -> ExitStatus {
+    if let Ok(exe) = std::env::current_exe() {
+        let _ = crate::source::DECODER.set(exe);
+    }
     match cli.command {
         Command::Scan { paths, packs, mut published, max_combo, fix, ledger, format, output, color } => {
             let catalog = match load(&packs) {
@@ -279,6 +289,13 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Notice { command } => crate::commands::notice(command),
         Command::Ledger { command } => crate::commands::ledger_command(command),
         Command::Release { command } => crate::commands::release(command),
+        Command::Decode { format, path } => match crate::source::decode_all(&path, &format) {
+            Ok(()) => ExitStatus::Clean,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitStatus::Incomplete
+            }
+        },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
             ExitStatus::Clean

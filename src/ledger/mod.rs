@@ -101,7 +101,7 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 /// A ledger problem, with what the user can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("ledger {path}: {source}")]
+    #[error("ledger {}: {source}{}", path.display(), hint(source))]
     Sql { path: PathBuf, source: rusqlite::Error },
     #[error("ledger {path}: {message}")]
     Io { path: PathBuf, message: String },
@@ -110,6 +110,30 @@ pub enum LedgerError {
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;
+
+/// What a user can do about a storage failure. A failed write leaves nothing half
+/// done: every change is one transaction, so earlier records are intact.
+fn hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::SystemIoFailure) => {
+            " — the disk holding the ledger is full or failing; free space (or check the device) and run again (nothing from this command was recorded; earlier records are intact)"
+        }
+        Some(ErrorCode::DiskFull) => {
+            " — the disk holding the ledger is full; free space and scan again (nothing from this scan was recorded; earlier records are intact)"
+        }
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+            " — the ledger cannot be written here (read-only file or directory?); nothing from this command was recorded, earlier records are intact"
+        }
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            " — another mosaic held the ledger longer than the 60 s wait; run again"
+        }
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+            " — the file is not an intact mosaic ledger; restore it from a backup"
+        }
+        _ => "",
+    }
+}
 
 /// An open ledger.
 pub struct Ledger {
@@ -155,6 +179,10 @@ impl Ledger {
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let current: usize = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
+        if current == MIGRATIONS.len() {
+            return Ok(()); // nothing to write: a read-only ledger can still be read
+        }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
         let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
         if version > MIGRATIONS.len() {

@@ -354,6 +354,66 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
     Ok(if parts.is_empty() { lf } else { lf.with_columns(parts) })
 }
 
+/// The executable that decodes binary files in a child process before they are read
+/// here (`mosaic __decode`): a damaged page can make the decoder abort the process
+/// (a failed bounds check, found by fuzzing), which no `catch_unwind` can stop, so
+/// every Parquet/IPC file is first decoded where a crash costs only that child.
+/// Set by the command line; library users may set it too, or leave reading unsandboxed.
+pub static DECODER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+fn sandboxed_decode(decoder: &Path, path: &Path, format: Format) -> Result<(), String> {
+    let format = if format == Format::Ipc { "ipc" } else { "parquet" };
+    let out = std::process::Command::new(decoder)
+        .args(["__decode", "--format", format])
+        .arg(path)
+        .env_remove("MOSAIC_BACKTRACE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start the sandboxed decoder {}: {e}", decoder.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().trim().to_string();
+    Err(match out.status.code() {
+        Some(_) if !said.is_empty() => said,
+        Some(code) => format!("the decoder failed on this file (exit {code}): the file is damaged"),
+        None => "decoding this file crashed the decoder (killed by a signal): the file is damaged".to_string(),
+    })
+}
+
+/// `mosaic __decode`: decode every page of every column of one binary file. Exit 0
+/// when it decodes; otherwise print why and exit 3 (or crash, which is the point).
+pub fn decode_all(path: &Path, format: &str) -> Result<(), String> {
+    let lf = match format {
+        "ipc" => LazyFrame::scan_ipc(polars_path(path), Default::default(), Default::default()),
+        _ => LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default()),
+    }
+    .map_err(|e| clean_polars_error(&e))?;
+    lf.select([all().as_expr().is_null().cast(DataType::UInt32).sum()])
+        .collect_with_engine(Engine::Streaming)
+        .map(|_| ())
+        .map_err(|e| clean_polars_error(&e))
+}
+
+/// A Parquet file starts and ends with `PAR1`; readers look only at the end, so a
+/// damaged start would otherwise pass unnoticed.
+fn check_parquet_magic(path: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 4];
+    let ok = f.read_exact(&mut head).is_ok()
+        && f.seek(SeekFrom::End(-4)).is_ok()
+        && f.read_exact(&mut tail).is_ok()
+        && &head == b"PAR1"
+        && &tail == b"PAR1";
+    if ok {
+        Ok(())
+    } else {
+        Err("not a Parquet file: it must start and end with `PAR1` (truncated or damaged?)".into())
+    }
+}
+
 /// sha256 of one file, streamed.
 fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
@@ -409,9 +469,19 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
             text::check_structure(&decoded, sep)
                 .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
-            let transcoded = matches!(decoded, std::borrow::Cow::Owned(_)) || bytes.starts_with(b"\xEF\xBB\xBF");
+            // Read from memory when transcoded, or when the file name is not UTF-8
+            // (polars takes paths as text).
+            let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
+                || bytes.starts_with(b"\xEF\xBB\xBF")
+                || file.path.to_str().is_none();
             transcoded.then(|| decoded.into_owned())
         } else {
+            if file.path.to_str().is_none() {
+                return Err(read_error(dataset, file, "name", "the file name is not valid UTF-8; rename the file"));
+            }
+            if dataset.format == Format::Parquet {
+                check_parquet_magic(&file.path).map_err(|m| read_error(dataset, file, "corrupt", m))?;
+            }
             let digest = hash_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
             digests.push((relative_id(&dataset.path, &file.path), digest));
             None
@@ -428,6 +498,12 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
                 return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)"))
             }
         };
+        if matches!(dataset.format, Format::Parquet | Format::Ipc) {
+            if let Some(decoder) = DECODER.get() {
+                sandboxed_decode(decoder, &file.path, dataset.format)
+                    .map_err(|m| read_error(dataset, file, "corrupt", m))?;
+            }
+        }
         let cols: Vec<(String, DataType)> = file_schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
         let names: BTreeSet<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
         if names.len() != cols.len() {

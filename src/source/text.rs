@@ -87,7 +87,37 @@ pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(TextError { kind: "empty", line: 1, message: "file is empty (no header)".into() });
     }
+    if let Some(at) = text.iter().position(|b| *b == 0) {
+        return Err(TextError {
+            kind: "binary",
+            line: line_of(text, at),
+            message: "NUL byte: not a text file (UTF-16 text must be converted to UTF-8 or GBK first)".into(),
+        });
+    }
+    // The csv reader accepts a quote left open at end of file (it reads the rest of
+    // the file as one field); a reader of the published file would not.
+    if let Some(line) = unterminated_quote(text) {
+        return Err(TextError { kind: "unterminated-quote", line, message: "quoted field is never closed".into() });
+    }
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(text);
+    if let Ok(header) = reader.byte_headers() {
+        let mut seen: Vec<String> = Vec::new();
+        for (i, name) in header.iter().enumerate() {
+            let name = String::from_utf8_lossy(name).trim().to_lowercase();
+            if let Some(first) = seen.iter().position(|n| *n == name) {
+                return Err(TextError {
+                    kind: "duplicate-column",
+                    line: 1,
+                    message: format!(
+                        "column `{name}` appears twice (columns {} and {}): which one a tag means is ambiguous; rename one",
+                        first + 1,
+                        i + 1
+                    ),
+                });
+            }
+            seen.push(name);
+        }
+    }
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -104,11 +134,6 @@ pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
                 return Err(TextError { kind: "ragged", line, message });
             }
         }
-    }
-    // The csv reader accepts a quote left open at end of file; a reader of the
-    // published file would not, so it is an error here.
-    if let Some(line) = unterminated_quote(text) {
-        return Err(TextError { kind: "unterminated-quote", line, message: "quoted field is never closed".into() });
     }
     Ok(())
 }
@@ -172,5 +197,7 @@ mod tests {
         assert_eq!(err.line, 3, "{err:?}");
         assert!(check_structure(b"a,b\n1,\"x,\ny\"\n", b',').is_ok());
         assert_eq!(check_structure(b"", b',').unwrap_err().kind, "empty");
+        let nul = check_structure(b"a,b\n1,2\n3,\x004\n", b',').unwrap_err();
+        assert_eq!((nul.kind, nul.line), ("binary", 3));
     }
 }

@@ -1,0 +1,267 @@
+//! The bad-input corpus: every hostile or malformed input gives a clear message
+//! naming it and the documented exit code, never a panic, and the other inputs are
+//! still evaluated. Text cases are committed in `tests/bad-inputs/`; binary ones are
+//! generated here.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+/// What a case must give.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// An error for this input, of one of these kinds (exit 3).
+    Error(&'static [&'static str]),
+    /// Valid, if odd: evaluated without error (exit 0).
+    Evaluated,
+}
+
+struct Case {
+    /// Input id as the report names it.
+    id: String,
+    /// Files to place (name → bytes); manifests included.
+    files: Vec<(PathBuf, Vec<u8>)>,
+    want: Want,
+}
+
+fn parquet(df: &mut DataFrame) -> Vec<u8> {
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).with_compression(ParquetCompression::Uncompressed).finish(df).unwrap();
+    buf
+}
+
+fn good_parquet() -> Vec<u8> {
+    let mut df = df!(
+        "site_id" => ["S1", "S2", "S3"],
+        "voltage_kv" => [500i64, 500, 220],
+        "lat" => [30.123456, 30.223456, 30.323456],
+        "lon" => [114.123456, 114.223456, 114.323456],
+    )
+    .unwrap();
+    parquet(&mut df)
+}
+
+fn committed(name: &str, want: Want) -> Case {
+    let dir = common::root().join("tests/bad-inputs");
+    let mut files = vec![(PathBuf::from(name), fs::read(dir.join(name)).unwrap())];
+    let manifest = format!("{name}.mosaic.toml");
+    if dir.join(&manifest).exists() {
+        files.push((PathBuf::from(&manifest), fs::read(dir.join(&manifest)).unwrap()));
+    }
+    Case { id: name.to_string(), files, want }
+}
+
+fn generated(name: &str, bytes: Vec<u8>, want: Want) -> Case {
+    Case { id: name.to_string(), files: vec![(PathBuf::from(name), bytes)], want }
+}
+
+const CORRUPT: &[&str] = &["corrupt", "reader-panic"];
+
+fn cases() -> Vec<Case> {
+    let good = good_parquet();
+    let n = good.len();
+    let mut wrong_magic = good.clone();
+    wrong_magic[..4].copy_from_slice(b"XXXX");
+    let mut bad_footer = good.clone();
+    bad_footer[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut bad_page = good.clone();
+    for b in &mut bad_page[4..64] {
+        *b = 0xFF;
+    }
+    let mut nan = df!(
+        "site_id" => ["S1", "S2", "S3", "S4"],
+        "lat" => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 30.1],
+        "lon" => [114.1, f64::NAN, 114.2, f64::INFINITY],
+    )
+    .unwrap();
+    let mut nulls = df!(
+        "site_id" => [Some("S1"), None, None],
+        "lat" => [None::<f64>, None, None],
+        "lon" => [None::<f64>, None, None],
+    )
+    .unwrap();
+    let mut huge = String::from("site_id,notes,lat,lon\nS1,\"");
+    huge.push_str(&"x".repeat(10 * 1024 * 1024));
+    huge.push_str("\",30.1,114.1\n");
+
+    vec![
+        generated("truncated.parquet", good[..n / 2].to_vec(), Want::Error(CORRUPT)),
+        generated("wrong-magic.parquet", wrong_magic, Want::Error(CORRUPT)),
+        generated("bad-footer.parquet", bad_footer, Want::Error(CORRUPT)),
+        generated("bad-page.parquet", bad_page, Want::Error(CORRUPT)),
+        generated("zero-byte.parquet", vec![], Want::Error(&["empty"])),
+        generated("zero-byte.csv", vec![], Want::Error(&["empty"])),
+        generated("nan-inf.parquet", parquet(&mut nan), Want::Evaluated),
+        generated("all-null.parquet", parquet(&mut nulls), Want::Evaluated),
+        generated("huge-field.csv", huge.into_bytes(), Want::Evaluated),
+        // Found by fuzzing: a page header that makes the decoder abort the process.
+        committed("page-header-overflow.parquet", Want::Error(CORRUPT)),
+        committed("ragged.csv", Want::Error(&["ragged"])),
+        committed("unterminated-quote.csv", Want::Error(&["unterminated-quote"])),
+        committed("bom.csv", Want::Evaluated),
+        committed("nul-bytes.csv", Want::Error(&["binary"])),
+        committed("utf16.csv", Want::Error(&["binary", "encoding"])),
+        committed("invalid-utf8.csv", Want::Error(&["encoding"])),
+        committed("gbk-undeclared.csv", Want::Evaluated),
+        committed("zero-rows.csv", Want::Evaluated),
+        committed("out-of-range.csv", Want::Evaluated),
+        // Valid NDJSON; `"thirty"` is not a coordinate and counts in no spatial metric.
+        committed("mixed-types.ndjson", Want::Evaluated),
+        committed("duplicate-columns.csv", Want::Error(&["duplicate-column"])),
+        committed("manifest-missing-column.csv", Want::Error(&["manifest"])),
+        committed("bad-manifest.csv", Want::Error(&["manifest"])),
+    ]
+}
+
+fn place(dir: &Path, case: &Case) {
+    for (name, bytes) in &case.files {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// A clean input that must be evaluated whatever its neighbours are.
+const NEIGHBOUR: &str = "neighbour.csv";
+
+fn scan(dir: &Path) -> (i32, Value, String) {
+    let out = common::run(&["scan", dir.to_str().unwrap(), "--format", "json"]);
+    let stderr = common::stderr(&out);
+    assert!(!stderr.contains("panicked"), "a panic escaped: {stderr}");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON report ({e}); stderr: {stderr}"));
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn inputs(report: &Value) -> Vec<String> {
+    report["scan"]["inputs"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn every_bad_input_is_named_and_the_rest_still_evaluated() {
+    let all = cases();
+    let mut tried = 0;
+    for case in &all {
+        let tmp = tempfile::tempdir().unwrap();
+        place(tmp.path(), case);
+        fs::write(tmp.path().join(NEIGHBOUR), "site_id,lat,lon\nN1,30.12,114.12\n").unwrap();
+        let (code, report, stderr) = scan(tmp.path());
+        let seen = inputs(&report);
+        assert!(seen.contains(&NEIGHBOUR.to_string()), "{}: the neighbour is still evaluated: {report}", case.id);
+        match case.want {
+            Want::Error(kinds) => {
+                assert_eq!(code, 3, "{}: exit 3 (incomplete): {report}", case.id);
+                let errors = report["errors"].as_array().unwrap();
+                let e = errors
+                    .iter()
+                    .find(|e| e["input"] == case.id.as_str())
+                    .unwrap_or_else(|| panic!("{}: an error names it: {errors:?}", case.id));
+                let kind = e["kind"].as_str().unwrap();
+                assert!(kinds.contains(&kind), "{}: kind {kind}, expected one of {kinds:?}", case.id);
+                assert!(e["message"].as_str().unwrap().len() > 10, "{}: a message a user can act on: {e}", case.id);
+                assert!(stderr.contains(&case.id), "{}: stderr names it: {stderr}", case.id);
+            }
+            Want::Evaluated => {
+                assert_eq!(code, 0, "{}: valid input, exit 0: {report}", case.id);
+                assert!(seen.contains(&case.id), "{}: evaluated: {report}", case.id);
+                assert!(report["errors"].as_array().unwrap().is_empty(), "{}: {report}", case.id);
+            }
+        }
+        tried += 1;
+    }
+    assert_eq!(tried, all.len());
+    eprintln!("bad inputs tried: {tried}");
+}
+
+#[test]
+fn all_bad_inputs_together_with_a_hold_still_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let all = cases();
+    for case in &all {
+        place(tmp.path(), case);
+    }
+    fs::copy(
+        common::root().join("datasets/energy/substations-hold/substations.csv"),
+        tmp.path().join("substations.csv"),
+    )
+    .unwrap();
+    let (code, report, _) = scan(tmp.path());
+    assert_eq!(code, 1, "a hold among readable inputs wins over incomplete: {report}");
+    let errors = report["errors"].as_array().unwrap().len();
+    let expected = all.iter().filter(|c| matches!(c.want, Want::Error(_))).count();
+    assert_eq!(errors, expected, "{report}");
+    assert!(inputs(&report).contains(&"substations.csv".to_string()));
+}
+
+#[cfg(unix)]
+#[test]
+fn odd_files_and_directories() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::write(dir.join(NEIGHBOUR), "site_id,lat,lon\nN1,30.12,114.12\n").unwrap();
+    // A file name that is not UTF-8.
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.csv");
+    fs::write(dir.join(name), "site_id,lat,lon\nC1,30.12,114.12\n").unwrap();
+    // A directory that contains a link to itself.
+    fs::create_dir(dir.join("loop")).unwrap();
+    fs::write(dir.join("loop/a.csv"), "x,y\n1,2\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("loop"), dir.join("loop/again")).unwrap();
+    // A file nobody may read (root reads it anyway).
+    fs::write(dir.join("locked.csv"), "site_id,lat,lon\nL1,30.12,114.12\n").unwrap();
+    fs::set_permissions(dir.join("locked.csv"), fs::Permissions::from_mode(0o000)).unwrap();
+    let root = fs::File::open(dir.join("locked.csv")).is_ok();
+
+    let (code, report, stderr) = scan(dir);
+    let seen = inputs(&report);
+    assert!(seen.contains(&NEIGHBOUR.to_string()), "{report}");
+    assert!(seen.iter().any(|s| s.starts_with("caf")), "the non-UTF-8 name is scanned under a lossy id: {report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["message"].as_str().unwrap().contains("loop")),
+        "the symlink loop is reported: {errors:?}; {stderr}"
+    );
+    if !root {
+        let e = errors.iter().find(|e| e["input"] == "locked.csv").unwrap_or_else(|| panic!("{errors:?}"));
+        assert_eq!(e["kind"], "io");
+    }
+    assert_eq!(code, 3, "{report}");
+    fs::set_permissions(dir.join("locked.csv"), fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+#[test]
+fn hostile_packs_are_refused_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let header = "[pack]\nid = \"t\"\nversion = \"1\"\nname = \"t\"\nauthority = \"a\"\n\n[tags.p]\nkind = \"point\"\nlat = [\"lat\"]\nlon = [\"lon\"]\n";
+    let item = |id: &str, when: &str| {
+        format!("\n[[item]]\nid = \"{id}\"\nname = \"n\"\nlevel = \"秘密\"\nharm = \"h\"\nremediation = \"r\"\nwhen = [{when}]\n")
+    };
+    let cases = [
+        ("unknown-metric", format!("{header}{}", item("t.a", "\"p.sharpness_m < 5\"")), "sharpness"),
+        ("bad-operator", format!("{header}{}", item("t.a", "\"p.resolution_m << 5\"")), "operator"),
+        ("duplicate-item", format!("{header}{}{}", item("t.a", "\"has(p)\""), item("t.a", "\"has(p)\"")), "duplicate"),
+        (
+            "bad-regex",
+            format!("{header}[tags.k]\nkind = \"key\"\npattern = \"(unclosed\"\n{}", item("t.a", "\"has(p)\"")),
+            "regex",
+        ),
+        ("unknown-key", format!("{header}{}\ninclude = [\"other.toml\"]\n", item("t.a", "\"has(p)\"")), "include"),
+        ("not-toml", "[pack\nid = ".to_string(), "pack"),
+    ];
+    for (name, text, needle) in cases {
+        let path = tmp.path().join(format!("{name}.toml"));
+        fs::write(&path, text).unwrap();
+        let out = common::run(&["rules", "validate", path.to_str().unwrap()]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(err.contains(&format!("{name}.toml:")), "{name}: names file and line: {err}");
+        assert!(err.to_lowercase().contains(needle), "{name}: says what is wrong ({needle}): {err}");
+        // A scan with the pack is refused before anything is read.
+        let out = common::run(&["scan", "datasets/energy", "--rules", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: nothing evaluated");
+    }
+}
