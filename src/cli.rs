@@ -228,7 +228,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 calendar,
                 ..scan::Options::new(paths, now())
             };
-            let result = match scan::run(&catalog, &options) {
+            let mut result = match scan::run(&catalog, &options) {
                 Ok(r) => r,
                 Err(missing) => {
                     eprintln!("error: {missing}");
@@ -248,6 +248,19 @@ pub fn run(cli: Cli) -> ExitStatus {
                     output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
+            if let Some(l) = ledger.as_ref() {
+                match crate::ledger::holds::determinations(l) {
+                    Ok(known) => {
+                        for f in &mut result.findings {
+                            f.determination = known.get(&f.id).cloned();
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitStatus::Usage;
+                    }
+                }
+            }
             if let Some(l) = ledger.as_mut() {
                 let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 match crate::ledger::holds::record_scan(l, &report::findings_v1(&result), &config.org, &stamp) {

@@ -94,10 +94,24 @@ pub struct Finding {
     pub remediation: String,
     /// The smallest change found that clears the finding, verified by re-evaluation.
     pub fix: Option<Fix>,
+    /// A recorded determination of this very finding (same id: same pack, item and
+    /// input content), from the ledger. `not_secret` means it no longer holds.
+    pub determination: Option<Determined>,
     /// Occupied cells of the finding's point tag, for the HTML report's picture
     /// (computed only when that report is asked for; never in JSON).
     #[serde(skip)]
     pub coverage: Option<Coverage>,
+}
+
+/// An authority's decision on a finding, as the ledger recorded it (DM25 Art 30).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Determined {
+    pub hold: i64,
+    /// `secret | not_secret`.
+    pub decision: String,
+    pub mark: Option<String>,
+    pub basis: String,
+    pub decided: String,
 }
 
 /// Occupied cells of a point tag on a grid of `grid_m` metres (row, column).
@@ -128,8 +142,10 @@ pub struct Fix {
 }
 
 impl Finding {
+    /// Held unless the outcome never holds, or the authority determined this exact
+    /// finding not secret.
     pub fn holds(&self) -> bool {
-        self.outcome.holds()
+        self.outcome.holds() && !self.determination.as_ref().is_some_and(|d| d.decision == "not_secret")
     }
 }
 
@@ -185,6 +201,7 @@ pub fn decide(
         deadline: None,
         remediation: item.remediation.clone(),
         fix: None,
+        determination: None,
         coverage: None,
     };
     if !evaluation.met {

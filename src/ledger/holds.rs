@@ -467,3 +467,31 @@ pub fn released_paths(ledger: &Ledger) -> Result<Vec<std::path::PathBuf>> {
         stmt.query_map([], |r| r.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
     Ok(paths.into_iter().map(std::path::PathBuf::from).filter(|p| p.exists()).collect())
 }
+
+/// The latest determination of each finding that has one, by finding id.
+pub fn determinations(ledger: &Ledger) -> Result<std::collections::BTreeMap<String, crate::decide::Determined>> {
+    let sql = |e| ledger.sql_error(e);
+    let mut stmt = ledger
+        .conn
+        .prepare(
+            "SELECT h.finding_id, h.id, d.decision, d.mark, d.basis, d.decided FROM determinations d
+             JOIN holds h ON h.id = d.hold_id ORDER BY d.id",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                crate::decide::Determined {
+                    hold: r.get(1)?,
+                    decision: r.get(2)?,
+                    mark: r.get(3)?,
+                    basis: r.get(4)?,
+                    decided: r.get(5)?,
+                },
+            ))
+        })
+        .map_err(sql)?;
+    // Later rows win: the latest determination of a finding is the one in force.
+    rows.collect::<rusqlite::Result<_>>().map_err(sql)
+}

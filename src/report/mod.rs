@@ -113,6 +113,21 @@ pub struct FindingV1 {
     /// item again on the changed data (held findings only; absent when none was found).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<FixV1>,
+    /// The authority's recorded decision on this very finding (`scan --ledger`); a
+    /// `not_secret` determination means it does not hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determination: Option<DeterminationV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeterminationV1 {
+    pub hold: i64,
+    /// `secret | not_secret`.
+    pub decision: String,
+    pub mark: Option<String>,
+    pub basis: String,
+    pub decided: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +244,13 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     tag: x.tag.clone(),
                     value: x.value,
                     evidence: evidence_v1(&x.evidence),
+                }),
+                determination: f.determination.as_ref().map(|d| DeterminationV1 {
+                    hold: d.hold,
+                    decision: d.decision.clone(),
+                    mark: d.mark.clone(),
+                    basis: d.basis.clone(),
+                    decided: d.decided.clone(),
                 }),
             })
             .collect(),

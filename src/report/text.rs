@@ -66,6 +66,9 @@ fn finding(out: &mut String, f: &Finding, p: &Paint) {
         let _ = writeln!(out, "      {tick} {}   (value {})", e.condition, number(e.value));
     }
     let _ = writeln!(out, "      remediation: {}", f.remediation);
+    if let Some(d) = &f.determination {
+        let _ = writeln!(out, "      determined {} (hold {}, {}): {}", d.decision, d.hold, d.decided, d.basis);
+    }
     if let Some(fix) = &f.fix {
         let _ = writeln!(out, "      verified fix: {}", fix.change);
     }
