@@ -430,3 +430,26 @@ fn a_configured_calendar_moves_the_deadline() {
     assert_eq!(code(&out), 2, "a bad calendar is a configuration error");
     assert!(common::stderr(&out).contains("extra.toml"), "{}", common::stderr(&out));
 }
+
+#[test]
+fn a_revised_pack_re_evaluates_held_findings() {
+    let ws = Workspace::new(ORG);
+    ws.copy("energy/substations-hold", "data");
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db"])), 1);
+    let energy = std::fs::read_to_string(common::root().join("rules/energy.toml")).unwrap();
+    // The same catalog re-issued: the hold stays and the re-evaluation is audited.
+    std::fs::write(ws.dir.join("energy.toml"), energy.replace("version = \"2026.1\"", "version = \"2026.2\"")).unwrap();
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db", "--rules", "energy.toml"])), 1);
+    let show: Value = serde_json::from_str(&ws.ok(&["hold", "show", "1", "--ledger", "l.db"])).unwrap();
+    let events: Vec<&str> = show["events"].as_array().unwrap().iter().map(|e| e[2].as_str().unwrap()).collect();
+    assert_eq!(events, ["hold.open", "hold.reevaluated"], "{show}");
+    assert_eq!(ws.holds_at("l.db")[0]["state"], "open");
+    // A revision that raises the threshold above the data: the hold is closed.
+    let raised = energy
+        .replace("version = \"2026.1\"", "version = \"2026.3\"")
+        .replace("distinct(site) >= 20", "distinct(site) >= 30");
+    std::fs::write(ws.dir.join("energy.toml"), raised).unwrap();
+    assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db", "--rules", "energy.toml"])), 0);
+    assert_eq!(ws.holds_at("l.db")[0]["state"], "closed");
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).starts_with("ok:"));
+}

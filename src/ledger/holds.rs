@@ -125,7 +125,13 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
     }
     // Held findings whose inputs were all in this scan but that it no longer gives.
     let scanned: BTreeSet<&str> = doc.scan.inputs.iter().map(|i| i.sha256.as_str()).collect();
-    let found: BTreeSet<&str> = doc.findings.iter().map(|f| f.id.as_str()).collect();
+    // Still held: given again with an outcome that holds (a near miss does not).
+    let found: BTreeSet<&str> = doc
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.outcome.as_str(), "near_threshold" | "must_not_classify"))
+        .map(|f| f.id.as_str())
+        .collect();
     let mut stmt = tx
         .prepare("SELECT h.id, h.finding_id, f.inputs FROM holds h JOIN findings f ON f.id = h.finding_id WHERE h.state IN ('open', 'reported')")
         .map_err(&sql)?;
@@ -144,7 +150,7 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
         if !shas.is_empty() && shas.iter().all(|s| scanned.contains(s.as_str())) && !found.contains(finding.as_str()) {
             tx.execute("UPDATE holds SET state = 'closed', updated = ?2 WHERE id = ?1", params![id, now])
                 .map_err(&sql)?;
-            audit(&tx, now, "hold.close", &format!("hold:{id}"), &serde_json::json!({"state": "closed", "reason": "the same inputs no longer meet the item (re-evaluated with the packs in use)", "scan": out.scan}))
+            audit(&tx, now, "hold.close", &format!("hold:{id}"), &serde_json::json!({"state": "closed", "reason": "the same inputs no longer meet the item (re-evaluated with the packs in use)", "now": doc.findings.iter().find(|x| x.id == finding).map(|x| x.outcome.clone()), "scan": out.scan}))
                 .map_err(&sql)?;
             out.closed.push(id);
         }
