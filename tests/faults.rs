@@ -14,14 +14,8 @@ const CANARY: &str = "CANARY-5501";
 /// sensitive columns, and a column named like markup.
 fn canary_data(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut csv = String::from("site_id,voltage_kv,lat,lon,<script>alert(1)</script>\n");
-    for i in 0..25 {
-        csv += &format!(
-            "{CANARY}-{i:02},500,{:.6},{:.6},{CANARY} note\n",
-            31.234567 + i as f64 * 0.01,
-            121.345678 + i as f64 * 0.011
-        );
-    }
+    let note = format!("{CANARY} note");
+    let csv = common::holding_register(CANARY, 31.234567, 121.345678, Some(("<script>alert(1)</script>", &note)));
     std::fs::write(dir.join("register.csv"), csv).unwrap();
     // The owner maps the markup-named column to a tag, so its name reaches the report.
     std::fs::write(

@@ -294,14 +294,7 @@ fn two_scans_on_one_ledger_at_once_both_complete() {
 /// canary value in the sensitive columns that must never reach a notice.
 fn hostile(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut csv = String::from("site_id,voltage_kv,lat,lon\n");
-    for i in 0..25 {
-        csv += &format!(
-            "CANARY-7731-{i:02},500,{:.6},{:.6}\n",
-            30.123457 + i as f64 * 0.01,
-            114.234561 + i as f64 * 0.013
-        );
-    }
+    let csv = common::holding_register("CANARY-7731", 30.123457, 114.234561, None);
     std::fs::write(dir.join("<img src=x onerror=alert(1)>.csv"), csv).unwrap();
 }
 

@@ -52,3 +52,22 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A register that holds under the energy pack: 25 ≥500 kV sites at 6 decimals
+/// starting at (`lat`, `lon`), site ids starting with `canary` (a value that must
+/// never leave the data), and optionally one more column and its value.
+pub fn holding_register(canary: &str, lat: f64, lon: f64, extra: Option<(&str, &str)>) -> String {
+    let mut csv = String::from("site_id,voltage_kv,lat,lon");
+    if let Some((name, _)) = extra {
+        csv += &format!(",{name}");
+    }
+    csv.push('\n');
+    for i in 0..25 {
+        csv += &format!("{canary}-{i:02},500,{:.6},{:.6}", lat + i as f64 * 0.01, lon + i as f64 * 0.011);
+        if let Some((_, value)) = extra {
+            csv += &format!(",{value}");
+        }
+        csv.push('\n');
+    }
+    csv
+}
