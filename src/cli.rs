@@ -52,6 +52,9 @@ pub enum Command {
         /// Write remediated copies of the datasets that verified fixes change to DIR.
         #[arg(long = "fix", value_name = "DIR")]
         fix: Option<PathBuf>,
+        /// Skip the search for verified fixes (extra passes over held data).
+        #[arg(long)]
+        no_fix_search: bool,
         /// Record findings and open holds in this ledger (SQLite); its released
         /// datasets are scanned as published data.
         #[arg(long, value_name = "PATH")]
@@ -188,7 +191,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         let _ = crate::source::DECODER.set(exe);
     }
     match cli.command {
-        Command::Scan { paths, packs, mut published, max_combo, fix, ledger, format, output, color } => {
+        Command::Scan { paths, packs, mut published, max_combo, fix, no_fix_search, ledger, format, output, color } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,
@@ -225,6 +228,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 max_combo: usize::from(max_combo),
                 fix_dir: fix,
                 coverage: format == Format::Html,
+                fixes: !no_fix_search,
                 calendar,
                 ..scan::Options::new(paths, now())
             };

@@ -69,6 +69,25 @@ pub fn apply(lf: &LazyFrame, bindings: &Bindings, action: Action, tag: &str, val
     }
 }
 
+/// Coordinates rounded to `k` decimals as numbers, for judging a rounding: the
+/// rounded rows' resolution is set from `k` (not counted from their text), so the
+/// text form need not be written, which is the expensive part on large CSVs.
+/// Divides by the power of ten (never multiplies by 10^-k: DESIGN §10).
+fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
+    let round = |c: &str| {
+        let x = col(c).cast(DataType::Float64);
+        let rounded = if k >= 0 {
+            let scale = 10f64.powi(k);
+            (x * lit(scale)).round(0, RoundMode::HalfAwayFromZero) / lit(scale)
+        } else {
+            let step = 10f64.powi(-k);
+            (x / lit(step)).round(0, RoundMode::HalfAwayFromZero) * lit(step)
+        };
+        rounded.alias(c)
+    };
+    lf.clone().with_columns(columns.names().into_iter().map(round).collect::<Vec<_>>())
+}
+
 /// Does the item still hold on the changed frame? `Some(evidence)` when it is cleared.
 fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<Evidence>>> {
     let changed = Source { lf: &lf, text: src.text };
@@ -101,7 +120,7 @@ pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
             if best.as_ref().is_some_and(|b| b.value.unwrap_or(f64::MIN) >= f64::from(k)) {
                 break;
             }
-            let lf = apply(src.lf, task.bindings, Action::Round, tag, Some(f64::from(k)));
+            let lf = round_numeric(src.lf, columns, k);
             // Judge every rounded row at the lattice step it now sits on: a value that
             // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
             let mut bindings = task.bindings.clone();

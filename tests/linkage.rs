@@ -111,6 +111,12 @@ fn the_join_holds_and_its_verified_fix_clears_it() {
         let (code, _) = common::json(&["scan", scenario.join(file).to_str().unwrap(), "--format", "json"]);
         assert_eq!(code, 0, "{file} alone");
     }
+    // Without the fix search the hold is the same, without a fix.
+    let (code, quick) = scan_json(&scenario, &["--no-fix-search"]);
+    assert_eq!(code, 1);
+    assert!(holds(&quick)[0].get("fix").is_none(), "{quick}");
+    assert_eq!(holds(&quick)[0]["evidence"], found[0]["evidence"]);
+
     // And with joins switched off the pair is not found.
     assert_eq!(scan_json(&scenario, &["--max-combo", "1"]).0, 0);
 }

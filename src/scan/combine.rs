@@ -43,7 +43,7 @@ pub fn run(
     prepared: &[Prepared],
     max_combo: usize,
     ctx: &decide::Context,
-    coverage: bool,
+    extras: super::Extras,
 ) -> Combined {
     let mut combined = Combined::default();
     let nodes: BTreeMap<&str, Vec<Node>> = catalog
@@ -110,8 +110,8 @@ pub fn run(
     let outcomes: Vec<Result<Combined, InputError>> = crate::par::map(&jobs, |job| {
         let label = label(job, prepared);
         catch_unwind(AssertUnwindSafe(|| match job {
-            Job::Join { pack, join } => run_join(pack, join, prepared, ctx, coverage),
-            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, coverage),
+            Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
+            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
         }))
         .map_err(|_| panic_error(&label))
         .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
@@ -238,7 +238,7 @@ fn run_join(
     join: &Join,
     prepared: &[Prepared],
     ctx: &decide::Context,
-    coverage: bool,
+    extras: super::Extras,
 ) -> PolarsResult<Combined> {
     let mut out = Combined::default();
     let members: Vec<usize> = join.steps.iter().map(|s| s.member).collect();
@@ -263,17 +263,45 @@ fn run_join(
             // Every member is needed for a tag or a link (link::joins), so leaving
             // one out clears the finding by construction.
             let origin = view_origin(pack, &view, &members, prepared);
-            finding.fix = match fix::search(&src, *task, false, &origin)? {
-                Some(f) => Some(f),
-                None => Some(split_release(&members, prepared, vec![])),
-            };
-            if coverage {
+            if extras.fixes {
+                finding.fix = match fix::search(&src, *task, false, &origin)? {
+                    Some(f) => Some(f),
+                    None => Some(split_release(&members, prepared, vec![])),
+                };
+            }
+            if extras.coverage {
                 finding.coverage = assess::coverage(&src, *task)?;
             }
         }
         out.findings.push(finding);
     }
     Ok(out)
+}
+
+/// The fix of a union's hold: a change to every release (they bind the tag alike),
+/// or else leaving one release out, which minimality already verified.
+fn union_fix(
+    pack: &Pack,
+    set: &[usize],
+    prepared: &[Prepared],
+    src: &Source,
+    task: Task,
+    origin: &dyn Fn(&str) -> Option<Origin>,
+) -> PolarsResult<Fix> {
+    let Some(mut f) = fix::search(src, task, false, origin)? else {
+        return Ok(split_release(set, prepared, vec![]));
+    };
+    f.change = f.change.replace(&format!(" in {}", f.datasets[0]), " in every release");
+    f.datasets = set.iter().map(|m| prepared[*m].dataset.id.clone()).collect();
+    let tag = f.tag.clone().unwrap_or_default();
+    let mut columns: BTreeSet<String> = BTreeSet::new();
+    for m in set {
+        if let Some(b) = prepared[*m].tagging.packs[&pack.id].get(&tag) {
+            columns.extend(b.columns.names().iter().map(|c| c.to_string()));
+        }
+    }
+    f.columns = columns.into_iter().collect();
+    Ok(f)
 }
 
 fn evaluate_union(
@@ -299,7 +327,7 @@ fn run_union(
     items: &[usize],
     prepared: &[Prepared],
     ctx: &decide::Context,
-    coverage: bool,
+    extras: super::Extras,
 ) -> PolarsResult<Combined> {
     let mut out = Combined::default();
     let combination = Combination { kind: "union".into(), keys: vec![] };
@@ -346,25 +374,10 @@ fn run_union(
                     let task = Task { pack, item, bindings: &view.bindings };
                     let src = Source { lf: &view.lf, text: true };
                     let origin = view_origin(pack, &view, &set, prepared);
-                    finding.fix = match fix::search(&src, task, false, &origin)? {
-                        // A union's releases bind the tag alike: the change applies to every one.
-                        Some(mut f) => {
-                            f.change = f.change.replace(&format!(" in {}", f.datasets[0]), " in every release");
-                            f.datasets = set.iter().map(|m| prepared[*m].dataset.id.clone()).collect();
-                            let tag = f.tag.clone().unwrap_or_default();
-                            let mut columns: BTreeSet<String> = BTreeSet::new();
-                            for m in &set {
-                                if let Some(b) = prepared[*m].tagging.packs[&pack.id].get(&tag) {
-                                    columns.extend(b.columns.names().iter().map(|c| c.to_string()));
-                                }
-                            }
-                            f.columns = columns.into_iter().collect();
-                            Some(f)
-                        }
-                        // Minimality was verified above: without any one release the rest is below.
-                        None => Some(split_release(&set, prepared, vec![])),
-                    };
-                    if coverage {
+                    if extras.fixes {
+                        finding.fix = Some(union_fix(pack, &set, prepared, &src, task, &origin)?);
+                    }
+                    if extras.coverage {
                         finding.coverage = assess::coverage(&src, task)?;
                     }
                 }

@@ -36,6 +36,15 @@ pub struct Options {
     pub fix_dir: Option<PathBuf>,
     /// Compute each hold's occupied cells (for the HTML report's picture).
     pub coverage: bool,
+    /// Search a verified fix for every hold (extra passes over held data).
+    pub fixes: bool,
+}
+
+/// What to compute for each hold besides the finding itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Extras {
+    pub coverage: bool,
+    pub fixes: bool,
 }
 
 impl Options {
@@ -48,6 +57,7 @@ impl Options {
             max_combo: DEFAULT_MAX_COMBO,
             fix_dir: None,
             coverage: false,
+            fixes: true,
         }
     }
 }
@@ -203,8 +213,9 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     found.errors.extend(published.errors);
 
     let ctx = decide::Context { today, calendar: &options.calendar };
+    let extras = Extras { coverage: options.coverage, fixes: options.fixes || options.fix_dir.is_some() };
     let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
-        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, options.coverage)))
+        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
             .unwrap_or_else(|_| Err(panic_error(&dataset.id)))
     });
 
@@ -236,7 +247,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     }
     prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
 
-    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx, options.coverage);
+    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx, extras);
     result.stats.candidates += combined.candidates;
     result.stats.pruned += combined.pruned;
     result.stats.joined += combined.joined;
@@ -266,7 +277,7 @@ fn prepare(
     catalog: &Catalog,
     dataset: &Dataset,
     ctx: &decide::Context,
-    coverage: bool,
+    extras: Extras,
 ) -> Result<Prepared, InputError> {
     let frame = source::open(dataset)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
@@ -317,9 +328,11 @@ fn prepare(
         ) else {
             continue;
         };
-        if finding.holds() {
+        if finding.holds() && extras.fixes {
             finding.fix = fix::single(&src, *task, &prepared).map_err(|e| profile_error(&dataset.id, &e))?;
-            if coverage {
+        }
+        if finding.holds() {
+            if extras.coverage {
                 finding.coverage = assess::coverage(&src, *task).map_err(|e| profile_error(&dataset.id, &e))?;
             }
         }
