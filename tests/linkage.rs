@@ -173,3 +173,25 @@ fn two_hundred_datasets_prune_to_the_pairs_that_share_keys() {
     pairs.sort();
     assert_eq!(pairs, [7, 41, 88].map(|i| vec![format!("coords-{i:03}.csv"), format!("register-{i:03}.csv")]).to_vec());
 }
+
+#[test]
+fn a_key_linking_almost_every_row_is_refused_not_evaluated() {
+    // 8 000 × 8 000 distinct rows sharing one "site" value: 64 million joined rows.
+    // (Repeated rows are collapsed before joining; these are all different.)
+    let tmp = tempfile::tempdir().unwrap();
+    let mut register = String::from("site_id,voltage_kv\n");
+    let mut coords = String::from("site_id,lat,lon\n");
+    for i in 0..8_000 {
+        register += &format!("ALL,{}\n", 500 + i);
+        coords += &format!("ALL,{:.6},{:.6}\n", 30.0 + i as f64 * 1e-4, 114.0 + i as f64 * 1e-4);
+    }
+    std::fs::write(tmp.path().join("register.csv"), register).unwrap();
+    std::fs::write(tmp.path().join("coords.csv"), coords).unwrap();
+    let (code, report) = scan_json(tmp.path(), &[]);
+    assert_eq!(code, 3, "incomplete, never a silent pass: {report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("64000000 rows"), "{message}");
+    assert_eq!(errors[0]["input"], "coords.csv ⋈ register.csv");
+}

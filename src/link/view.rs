@@ -84,10 +84,31 @@ fn bind(tag: &str, b: &Binding, accuracy_m: Option<f64>) -> Binding {
     Binding { kind: b.kind, columns: canonical(tag, &b.columns), how: b.how, accuracy_m }
 }
 
+/// Largest join evaluated, in rows. Above it the combination is reported as not
+/// evaluated (an error, so the scan is incomplete, never a silent pass).
+pub const MAX_JOIN_ROWS: u64 = 50_000_000;
+
+/// Rows an inner join on `keys` would give, from per-key counts of both sides
+/// (computed without building the join).
+fn joined_rows(acc: &LazyFrame, next: &LazyFrame, keys: &[String]) -> PolarsResult<u64> {
+    let by: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    let counts =
+        |lf: &LazyFrame, name: &str| lf.clone().group_by(by.clone()).agg([len().cast(DataType::Float64).alias(name)]);
+    let df = counts(acc, "__a")
+        .join(counts(next, "__b"), by.clone(), by.clone(), JoinArgs::new(JoinType::Inner))
+        .select([(col("__a") * col("__b")).sum().alias("n")])
+        .collect()?;
+    let n = df.column("n")?.f64()?.get(0).unwrap_or(0.0);
+    Ok(n.max(0.0) as u64)
+}
+
 /// Inner join of `parts` in the given order: part 0 first, then each `(part, keys)`
 /// joined on its key tags. A tag bound in several members is taken from the first
-/// in join order (the keys, equal after the join, are kept once).
-pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> View {
+/// in join order (the keys, equal after the join, are kept once). Each member's
+/// projected rows are made distinct first (repeated rows add nothing but size), and
+/// every step's size is computed from per-key counts before it is built: a join
+/// larger than [`MAX_JOIN_ROWS`] is an error naming its size.
+pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View> {
     let mut bindings = Bindings::new();
     let mut origin = BTreeMap::new();
     let mut lf: Option<LazyFrame> = None;
@@ -105,16 +126,23 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> View {
                 origin.insert(tag.clone(), *part_index);
             }
         }
-        let selected = part.lf.clone().select(exprs);
+        let selected = part.lf.clone().select(exprs).unique(None, UniqueKeepStrategy::Any);
         lf = Some(match lf {
             None => selected,
             Some(acc) => {
+                let rows = joined_rows(&acc, &selected, keys)?;
+                if rows > MAX_JOIN_ROWS {
+                    polars_bail!(ComputeError:
+                        "the join on {} would have {rows} rows (more than {MAX_JOIN_ROWS}); not evaluated — \
+                         a key tag with few distinct values (a region or a category tagged as a key?) links \
+                         almost every row; tag it as a category or region instead", keys.join(", "));
+                }
                 let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
                 acc.join(selected, on.clone(), on, JoinArgs::new(JoinType::Inner))
             }
         });
     }
-    View { lf: lf.unwrap_or_default(), bindings, origin }
+    Ok(View { lf: lf.unwrap_or_default(), bindings, origin })
 }
 
 /// Union of parts with the same tag set (releases of one table), all rows together.

@@ -244,7 +244,7 @@ fn run_join(
     let members: Vec<usize> = join.steps.iter().map(|s| s.member).collect();
     let parts = parts(pack, &members, prepared);
     let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
-    let view = view::join(&parts, &steps);
+    let view = view::join(&parts, &steps)?;
     out.joined = 1;
     let tasks: Vec<Task> =
         join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
