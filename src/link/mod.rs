@@ -203,9 +203,16 @@ fn join_order(set: &[usize], edges: &BTreeMap<(usize, usize), Vec<String>>) -> V
 /// set of contour lines) would otherwise combine one's precision with the other's
 /// extent.
 pub fn union_groups(nodes: &[Node], items: &[BTreeSet<String>]) -> Vec<Vec<usize>> {
+    release_groups(nodes).into_iter().filter(|g| items.iter().any(|need| need.is_subset(&nodes[g[0]].tags))).collect()
+}
+
+/// Groups of releases of one table (same tags and columns, at least two) that carry
+/// a key tag: each takes part in the join search as one node, so a register joined
+/// with all of a table's releases together is a candidate.
+pub fn release_groups(nodes: &[Node]) -> Vec<Vec<usize>> {
     let mut groups: BTreeMap<(&BTreeSet<String>, &BTreeSet<String>), Vec<usize>> = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        if items.iter().any(|need| need.is_subset(&node.tags)) {
+        if !node.tags.is_empty() {
             groups.entry((&node.tags, &node.columns)).or_default().push(i);
         }
     }

@@ -33,8 +33,22 @@ pub struct Combined {
 }
 
 enum Job<'a> {
-    Join { pack: &'a Pack, join: Join },
-    Union { pack: &'a Pack, members: Vec<usize>, items: Vec<usize> },
+    Join {
+        pack: &'a Pack,
+        join: Join,
+    },
+    Union {
+        pack: &'a Pack,
+        members: Vec<usize>,
+        items: Vec<usize>,
+    },
+    /// A join in which some members are all the releases of one table; `sets[i]`
+    /// holds the datasets of join step `i` (one, or a union group's releases).
+    GroupJoin {
+        pack: &'a Pack,
+        join: Join,
+        sets: Vec<Vec<usize>>,
+    },
 }
 
 /// Search and evaluate every combination of the prepared datasets.
@@ -67,21 +81,74 @@ pub fn run(
 
     let key_sets = key_sets(catalog, prepared, &nodes, &mut combined.errors);
     let mut jobs = Vec::new();
+    let mut later = Vec::new();
     for pack in &catalog.packs {
         let nodes = &nodes[pack.id.as_str()];
         let items: Vec<BTreeSet<String>> =
             pack.items.iter().map(|i| i.required_tags().into_iter().map(String::from).collect()).collect();
-        let (joins, counts) = link::joins(nodes, &items, max_combo, |a, b, key| {
-            let column = |i: usize| prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
-            match (key_sets.get(&(a, column(a))), key_sets.get(&(b, column(b)))) {
-                (Some(x), Some(y)) => x.overlaps(y).0,
-                // A key set that could not be read: assume overlap (fail closed).
-                _ => true,
+        // Every union group (releases of one table) is also a node of the join
+        // search, so a register joined with all coordinate releases together is found.
+        let groups: Vec<Vec<usize>> =
+            link::release_groups(nodes).into_iter().filter(|g| !nodes[g[0]].keys.is_empty()).collect();
+        let n = nodes.len();
+        let mut extended = nodes.clone();
+        extended.extend(groups.iter().map(|g| nodes[g[0]].clone()));
+        let members_of = |i: usize| if i < n { vec![i] } else { groups[i - n].clone() };
+        let (joins, counts) = link::joins(&extended, &items, max_combo, |a, b, key| {
+            let (ma, mb) = (members_of(a), members_of(b));
+            if ma.iter().any(|x| mb.contains(x)) {
+                return false; // a table and its own releases are not two datasets
             }
+            let column = |i: usize| prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
+            ma.iter().any(|&x| {
+                mb.iter().any(|&y| match (key_sets.get(&(x, column(x))), key_sets.get(&(y, column(y)))) {
+                    (Some(p), Some(q)) => p.overlaps(q).0,
+                    // A key set that could not be read: assume overlap (fail closed).
+                    _ => true,
+                })
+            })
         });
         combined.candidates += counts.candidates;
         combined.pruned += counts.pruned;
-        jobs.extend(joins.into_iter().map(|join| Job::Join { pack, join }));
+        let shares = |x: usize, y: usize, keys: &[String]| {
+            keys.iter().any(|key| {
+                let column =
+                    |i: usize| prepared[i].tagging.packs[&pack.id].get(key).map(|b| b.columns.names()[0].to_string());
+                match (column(x), column(y)) {
+                    (Some(cx), Some(cy)) => match (key_sets.get(&(x, cx)), key_sets.get(&(y, cy))) {
+                        (Some(p), Some(q)) => p.overlaps(q).0,
+                        _ => true,
+                    },
+                    _ => false,
+                }
+            })
+        };
+        for join in joins {
+            if join.members.iter().all(|m| *m < n) {
+                jobs.push(Job::Join { pack, join });
+                continue;
+            }
+            let mut sets: Vec<Vec<usize>> = join.steps.iter().map(|s| members_of(s.member)).collect();
+            let flat: BTreeSet<usize> = sets.iter().flatten().copied().collect();
+            if flat.len() != sets.iter().map(Vec::len).sum::<usize>() {
+                combined.pruned += 1; // a group together with one of its own releases
+                continue;
+            }
+            // A release whose keys meet no other member's adds no joined row: leave it out.
+            let keys = join.keys();
+            let others = |i: usize| -> Vec<usize> {
+                sets.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, s)| s.clone()).collect()
+            };
+            let kept: Vec<Vec<usize>> = (0..sets.len())
+                .map(|i| sets[i].iter().copied().filter(|&m| others(i).iter().any(|&y| shares(m, y, &keys))).collect())
+                .collect();
+            sets = kept;
+            if sets.iter().any(Vec::is_empty) || sets.iter().all(|s| s.len() == 1) {
+                combined.pruned += 1; // nothing a plain join does not already cover
+                continue;
+            }
+            later.push(Job::GroupJoin { pack, join, sets });
+        }
 
         for group in link::union_groups(nodes, &items) {
             // Per item, the releases that do not meet it alone; items sharing the
@@ -107,15 +174,31 @@ pub fn run(
         }
     }
 
-    let outcomes: Vec<Result<Combined, InputError>> = crate::par::map(&jobs, |job| {
-        let label = label(job, prepared);
-        catch_unwind(AssertUnwindSafe(|| match job {
-            Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
-            Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
-        }))
-        .map_err(|_| panic_error(&label))
-        .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
-    });
+    let run_jobs = |jobs: &[Job], found: &Found| -> Vec<Result<Combined, InputError>> {
+        crate::par::map(jobs, |job| {
+            let label = label(job, prepared);
+            catch_unwind(AssertUnwindSafe(|| match job {
+                Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
+                Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
+                Job::GroupJoin { pack, join, sets } => run_group_join(pack, join, sets, prepared, ctx, extras, found),
+            }))
+            .map_err(|_| panic_error(&label))
+            .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
+        })
+    };
+    // Joins with whole union groups run last: a finding they reach is reported only
+    // if no finding on fewer datasets (a single, a plain join, a union) has it.
+    let mut outcomes = run_jobs(&jobs, &Found::new());
+    let mut found = Found::new();
+    for p in prepared {
+        for (pack, item) in &p.met {
+            found.entry((pack.clone(), item.clone())).or_default().push([p.dataset.id.clone()].into());
+        }
+    }
+    for f in outcomes.iter().flatten().flat_map(|c| &c.findings).filter(|f| f.outcome.holds()) {
+        found.entry((f.pack.clone(), f.item.clone())).or_default().push(f.datasets.iter().cloned().collect());
+    }
+    outcomes.extend(run_jobs(&later, &found));
     for outcome in outcomes {
         match outcome {
             Ok(c) => {
@@ -129,12 +212,27 @@ pub fn run(
     combined
 }
 
+/// Dataset sets that met each (pack, item), for keeping supersets out.
+type Found = BTreeMap<(String, String), Vec<BTreeSet<String>>>;
+
 fn label(job: &Job, prepared: &[Prepared]) -> String {
-    let (sep, members): (&str, Vec<usize>) = match job {
-        Job::Join { join, .. } => (" ⋈ ", join.members.clone()),
-        Job::Union { members, .. } => (" ∪ ", members.clone()),
-    };
-    members.iter().map(|m| prepared[*m].dataset.id.as_str()).collect::<Vec<_>>().join(sep)
+    let name = |m: &usize| prepared[*m].dataset.id.as_str();
+    match job {
+        Job::Join { join, .. } => join.members.iter().map(name).collect::<Vec<_>>().join(" ⋈ "),
+        Job::Union { members, .. } => members.iter().map(name).collect::<Vec<_>>().join(" ∪ "),
+        Job::GroupJoin { sets, .. } => sets
+            .iter()
+            .map(|s| {
+                let names: Vec<&str> = s.iter().map(name).collect();
+                if names.len() > 1 {
+                    format!("({})", names.join(" ∪ "))
+                } else {
+                    names.join("")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ⋈ "),
+    }
 }
 
 /// Key sets of every key column some other dataset shares a key tag with, read in parallel.
@@ -274,6 +372,93 @@ fn run_join(
             }
         }
         out.findings.push(finding);
+    }
+    Ok(out)
+}
+
+/// Evaluate `item` on the join of `sets` (step `i` joins the union of `sets[i]`).
+fn evaluate_group_join(
+    pack: &Pack,
+    item: usize,
+    join: &Join,
+    sets: &[Vec<usize>],
+    prepared: &[Prepared],
+) -> PolarsResult<Option<Evaluation>> {
+    let unions: Vec<Option<View>> = sets
+        .iter()
+        .map(|s| if s.len() > 1 { view::union(&parts(pack, s, prepared)).map(Some) } else { Ok(None) })
+        .collect::<PolarsResult<_>>()?;
+    let mut schemas: Vec<Vec<(String, DataType)>> = Vec::new();
+    for u in &unions {
+        schemas.push(match u {
+            Some(v) => v.lf.clone().collect_schema()?.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
+            None => vec![],
+        });
+    }
+    let members: Vec<Part> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &unions[i] {
+            Some(v) => Part { lf: &v.lf, dtypes: &schemas[i], bindings: &v.bindings },
+            None => parts(pack, &s[..1], prepared)[0],
+        })
+        .collect();
+    let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
+    let view = view::join(&members, &steps)?;
+    let task = Task { pack, item: &pack.items[item], bindings: &view.bindings };
+    Ok(assess(&Source { lf: &view.lf, text: true }, &[task])?.pop().flatten())
+}
+
+fn run_group_join(
+    pack: &Pack,
+    join: &Join,
+    sets: &[Vec<usize>],
+    prepared: &[Prepared],
+    ctx: &decide::Context,
+    extras: super::Extras,
+    found: &Found,
+) -> PolarsResult<Combined> {
+    let mut out = Combined { joined: 1, ..Combined::default() };
+    let combination = Combination { kind: "join".into(), keys: join.keys() };
+    for &i in &join.items {
+        let item = &pack.items[i];
+        let Some(first) = evaluate_group_join(pack, i, join, sets, prepared)? else { continue };
+        out.evaluated += 1;
+        if !first.met {
+            continue; // near misses of whole groups would repeat the plain joins' warnings
+        }
+        // Minimal contributing set: drop every release the join still meets the item without.
+        let mut sets = sets.to_vec();
+        let mut last = first;
+        for g in 0..sets.len() {
+            for r in sets[g].clone().into_iter().rev() {
+                if sets[g].len() <= 1 {
+                    break;
+                }
+                let mut fewer = sets.clone();
+                fewer[g].retain(|x| *x != r);
+                let e = evaluate_group_join(pack, i, join, &fewer, prepared)?;
+                out.evaluated += 1;
+                if let Some(e) = e.filter(|e| e.met) {
+                    sets = fewer;
+                    last = e;
+                }
+            }
+        }
+        let members: Vec<usize> = sets.iter().flatten().copied().collect();
+        let names: BTreeSet<String> = members.iter().map(|m| prepared[*m].dataset.id.clone()).collect();
+        let known = found.get(&(pack.id.clone(), item.id.clone()));
+        if known.is_some_and(|sets| sets.iter().any(|s| s.is_subset(&names))) {
+            continue; // a finding on fewer datasets already names this
+        }
+        let contributors = contributors(&members, prepared);
+        if let Some(mut finding) = decide::decide(pack, item, &last, &contributors, combination.clone(), ctx) {
+            if finding.holds() && extras.fixes {
+                // Every release and every joined dataset is needed (verified above).
+                finding.fix = Some(split_release(&members, prepared, vec![]));
+            }
+            out.findings.push(finding);
+        }
     }
     Ok(out)
 }
