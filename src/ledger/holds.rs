@@ -55,8 +55,7 @@ fn sha256(text: &str) -> String {
 /// again and no longer give the finding (data or pack changed) — close the hold.
 pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) -> Result<Recorded> {
     let report = serde_json::to_string(doc).unwrap_or_default();
-    let path = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: path.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     let mut out = Recorded::default();
     tx.execute(
@@ -283,8 +282,7 @@ pub fn propose(ledger: &mut Ledger, id: i64, level: Level, by: &str, now: &str) 
         return Err(LedgerError::Usage(format!("hold {id} is important data: it never carries a secret level")));
     }
     let highest = current.as_deref().and_then(Level::parse).map_or(level, |c| c.max(level));
-    let path = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: path.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     tx.execute(
         "INSERT INTO proposals (hold_id, level, proposed_by, at) VALUES (?1, ?2, ?3, ?4)",
@@ -339,8 +337,7 @@ pub fn determine(ledger: &mut Ledger, id: i64, d: &Determination, now: &str) -> 
         (None, None, None)
     };
     let new_state = if d.secret { "determined" } else { "released" };
-    let path = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: path.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     tx.execute(
         "INSERT INTO determinations (hold_id, decision, level, period, mark, scope, handler, approver, basis, decided)
@@ -381,8 +378,7 @@ pub fn release(ledger: &mut Ledger, id: i64, reason: &str, now: &str) -> Result<
     if matches!(state.as_str(), "released" | "closed") {
         return Err(LedgerError::Usage(format!("hold {id} is already {state}")));
     }
-    let path = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: path.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     tx.execute("UPDATE holds SET state = 'released', updated = ?2 WHERE id = ?1", params![id, now]).map_err(&sql)?;
     audit(
@@ -400,8 +396,7 @@ pub fn release(ledger: &mut Ledger, id: i64, reason: &str, now: &str) -> Result<
 /// assigning it marks an open hold as reported.
 pub fn notice_number(ledger: &mut Ledger, id: i64, code: &str, year: i32, now: &str) -> Result<String> {
     let (state, _, _) = state_of(ledger, id)?;
-    let path = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: path.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     if let Some(n) = tx
         .query_row("SELECT number FROM notices WHERE hold_id = ?1", [id], |r| r.get::<_, String>(0))
@@ -444,8 +439,7 @@ pub fn open_holds_on(ledger: &Ledger, sha256: &str) -> Result<Vec<i64>> {
 
 /// Register a published dataset.
 pub fn record_release(ledger: &mut Ledger, dataset: &str, path: &str, sha256: &str, now: &str) -> Result<i64> {
-    let p = ledger.path.clone();
-    let sql = move |source| LedgerError::Sql { path: p.clone(), source };
+    let sql = ledger.errors();
     let tx = ledger.write()?;
     tx.execute(
         "INSERT INTO releases (dataset, path, sha256, recorded) VALUES (?1, ?2, ?3, ?4)",

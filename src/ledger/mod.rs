@@ -176,6 +176,13 @@ impl Ledger {
         LedgerError::Sql { path: self.path.clone(), source }
     }
 
+    /// Maps SQLite errors to this ledger's errors without borrowing it (for use
+    /// while a transaction holds the connection).
+    pub fn errors(&self) -> impl Fn(rusqlite::Error) -> LedgerError + 'static {
+        let path = self.path.clone();
+        move |source| LedgerError::Sql { path: path.clone(), source }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql { path: path.clone(), source };

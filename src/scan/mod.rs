@@ -331,10 +331,8 @@ fn prepare(
         if finding.holds() && extras.fixes {
             finding.fix = fix::single(&src, *task, &prepared).map_err(|e| profile_error(&dataset.id, &e))?;
         }
-        if finding.holds() {
-            if extras.coverage {
-                finding.coverage = assess::coverage(&src, *task).map_err(|e| profile_error(&dataset.id, &e))?;
-            }
+        if finding.holds() && extras.coverage {
+            finding.coverage = assess::coverage(&src, *task).map_err(|e| profile_error(&dataset.id, &e))?;
         }
         findings.push(finding);
     }
