@@ -53,20 +53,34 @@ pub fn time_step_name(seconds: f64) -> &'static str {
     TIME_STEPS.iter().find(|(s, _)| *s == seconds).map_or("step", |(_, n)| n)
 }
 
+/// The frame with changes applied to named columns, in the data's own form (text
+/// stays text with the kept decimals): what `--fix` writes.
+pub fn apply_columns(lf: LazyFrame, changes: &[(&str, Action, Option<f64>)]) -> LazyFrame {
+    let mut lf = lf;
+    let mut dropped = Vec::new();
+    for &(column, action, value) in changes {
+        lf = match (action, value) {
+            (Action::Round, Some(k)) => lf.with_column(quantize(column, k as i32).alias(column)),
+            (Action::CoarsenTime, Some(step)) => lf.with_column(coarsen_time(column, step).alias(column)),
+            (Action::DropColumn, _) => {
+                dropped.push(column);
+                lf
+            }
+            _ => lf,
+        };
+    }
+    if dropped.is_empty() {
+        lf
+    } else {
+        lf.drop(by_name(dropped, true, false))
+    }
+}
+
 /// The frame with a change applied to the columns bound to `tag`.
 pub fn apply(lf: &LazyFrame, bindings: &Bindings, action: Action, tag: &str, value: Option<f64>) -> LazyFrame {
     let Some(b) = bindings.get(tag) else { return lf.clone() };
-    let names: Vec<String> = b.columns.names().iter().map(|s| s.to_string()).collect();
-    match (action, value) {
-        (Action::Round, Some(k)) => {
-            lf.clone().with_columns(names.iter().map(|c| quantize(c, k as i32).alias(c.as_str())).collect::<Vec<_>>())
-        }
-        (Action::CoarsenTime, Some(step)) => {
-            lf.clone().with_columns(names.iter().map(|c| coarsen_time(c, step).alias(c.as_str())).collect::<Vec<_>>())
-        }
-        (Action::DropColumn, _) => lf.clone().drop(by_name(names.iter().map(String::as_str), true, false)),
-        _ => lf.clone(),
-    }
+    let changes: Vec<(&str, Action, Option<f64>)> = b.columns.names().into_iter().map(|c| (c, action, value)).collect();
+    apply_columns(lf.clone(), &changes)
 }
 
 /// Coordinates rounded to `k` decimals as numbers, for judging a rounding: the

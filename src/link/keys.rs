@@ -92,21 +92,6 @@ impl KeySet {
         // did not reach: only a merge of the full lists can tell.
         (sorted_intersect(&self.hashes, &other.hashes), Settled::Exact)
     }
-
-    /// Estimated containment |A ∩ B| / |A| from the samples (theta sketch).
-    pub fn containment(&self, other: &KeySet) -> f64 {
-        if self.hashes.is_empty() {
-            return 0.0;
-        }
-        let theta = self.sample().last().copied().unwrap_or(0).min(other.sample().last().copied().unwrap_or(0));
-        let a: Vec<u64> = self.sample().iter().copied().filter(|h| *h <= theta).collect();
-        let b: Vec<u64> = other.sample().iter().copied().filter(|h| *h <= theta).collect();
-        if a.is_empty() {
-            return 0.0;
-        }
-        let shared = count_shared(&a, &b);
-        shared as f64 / a.len() as f64
-    }
 }
 
 fn sorted_intersect(a: &[u64], b: &[u64]) -> bool {
@@ -127,22 +112,6 @@ fn sorted_intersect(a: &[u64], b: &[u64]) -> bool {
         }
     }
     false
-}
-
-fn count_shared(a: &[u64], b: &[u64]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
 }
 
 #[cfg(test)]
@@ -167,15 +136,6 @@ mod tests {
         let b = set(49_999..100_000);
         assert_eq!(a.overlaps(&b).0, true);
         assert_eq!(a.overlaps(&set(50_000..100_000)), (false, Settled::Exact));
-    }
-
-    #[test]
-    fn containment_is_estimated() {
-        let a = set(0..20_000);
-        let b = set(10_000..30_000);
-        let c = a.containment(&b);
-        assert!((0.35..0.65).contains(&c), "{c}");
-        assert_eq!(a.containment(&set(40_000..60_000)), 0.0);
     }
 
     #[test]

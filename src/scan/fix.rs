@@ -115,24 +115,12 @@ pub fn write(
     let mut written = Vec::new();
     for (id, columns) in changes {
         let Some(p) = prepared.iter().find(|p| p.dataset.id == id) else { continue };
-        let mut lf = p.frame.lf.clone();
-        let mut drop = Vec::new();
-        for (column, (action, value)) in columns {
-            if !p.frame.columns.iter().any(|(n, _)| n == column) {
-                continue;
-            }
-            lf = match (action, value) {
-                (Action::Round, Some(k)) => lf.with_column(crate::profile::quantize(column, k as i32).alias(column)),
-                (Action::CoarsenTime, Some(s)) => lf.with_column(crate::profile::coarsen_time(column, s).alias(column)),
-                _ => {
-                    drop.push(column.to_string());
-                    lf
-                }
-            };
-        }
-        if !drop.is_empty() {
-            lf = lf.drop(by_name(drop.iter().map(String::as_str), true, false));
-        }
+        let present: Vec<(&str, Action, Option<f64>)> = columns
+            .into_iter()
+            .filter(|(column, _)| p.frame.columns.iter().any(|(n, _)| n == column))
+            .map(|(column, (action, value))| (column, action, value))
+            .collect();
+        let lf = remedy::apply_columns(p.frame.lf.clone(), &present);
         let text = matches!(p.dataset.format, Format::Csv | Format::Tsv);
         let name = id.trim_start_matches("published:").trim_end_matches('/');
         let stem = name.rsplit_once('.').filter(|_| p.dataset.path.is_file()).map_or(name, |(s, _)| s);
