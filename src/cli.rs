@@ -69,6 +69,49 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Write a mergeable profile of one dataset or partition (DESIGN §9).
+    Profile {
+        /// A data file, or a directory of one table's files (hive partitions included).
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        #[command(flatten)]
+        packs: PackArgs,
+        /// Name of the dataset the profile describes (partitions profiled apart share it).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// The data is already public (as `scan --published`): its id gets `published:`.
+        #[arg(long)]
+        published: bool,
+        #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+        output: PathBuf,
+    },
+    /// Merge partition profiles of one dataset into one profile.
+    Merge {
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
+        /// Name of the merged dataset (required when the parts name different ones).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+        output: PathBuf,
+    },
+    /// Evaluate profiles (singles, unions of releases, joins) as `scan` evaluates data;
+    /// profiles naming one dataset are merged first. Same report formats and exit codes.
+    Check {
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
+        #[command(flatten)]
+        packs: PackArgs,
+        /// Largest join searched, in datasets.
+        #[arg(long, value_name = "N", default_value_t = scan::DEFAULT_MAX_COMBO as u16, value_parser = clap::value_parser!(u16).range(1..=8))]
+        max_combo: u16,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the report to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Inspect and check rule packs.
     Rules {
         #[command(subcommand)]
@@ -283,6 +326,43 @@ pub fn run(cli: Cli) -> ExitStatus {
                 }
             }
             if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
+                return status;
+            }
+            match result.verdict() {
+                Verdict::Hold => ExitStatus::Hold,
+                Verdict::Incomplete => ExitStatus::Incomplete,
+                Verdict::Warn | Verdict::Pass => ExitStatus::Clean,
+            }
+        }
+        Command::Profile { path, packs, id, published, output } => match load(&packs) {
+            Ok(catalog) => crate::check::cmd::profile(&catalog, &path, &output, id.as_deref(), published),
+            Err(status) => status,
+        },
+        Command::Merge { profiles, id, output } => crate::check::cmd::merge(&profiles, &output, id.as_deref()),
+        Command::Check { profiles, packs, max_combo, format, output } => {
+            let catalog = match load(&packs) {
+                Ok(c) => c,
+                Err(status) => return status,
+            };
+            let profiles = match crate::check::cmd::read_for_check(&profiles) {
+                Ok(p) => p,
+                Err(status) => return status,
+            };
+            let here = std::path::Path::new(".");
+            let calendar = match crate::config::Config::load(here).and_then(|c| c.calendar(here)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitStatus::Usage;
+                }
+            };
+            let options =
+                scan::Options { max_combo: usize::from(max_combo), calendar, ..scan::Options::new(vec![], now()) };
+            let result = crate::check::run(&catalog, &profiles, &options);
+            for e in &result.errors {
+                eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+            }
+            if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, false)) {
                 return status;
             }
             match result.verdict() {

@@ -229,7 +229,12 @@ pub fn decide(
     } else if let Some(claim) = claim {
         // DM25 Art 29: recorded with the criterion, never held or marked.
         finding.outcome = Outcome::MustNotClassify;
-        finding.evidence.push(Evidence { condition: format!("public_interest: {claim}"), value: None, holds: true });
+        finding.evidence.push(Evidence {
+            condition: format!("public_interest: {claim}"),
+            value: None,
+            holds: true,
+            band: None,
+        });
     } else if contributors.iter().all(Contributor::is_published) {
         finding.outcome = Outcome::Exposure;
         finding.mark = Some(PROVISIONAL_MARK.to_string());

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::profile::{Group, Need, RowFilter, Values};
-use crate::rules::{Criterion, Filter, Item, Metric, Pack, Prop};
+use crate::rules::{Criterion, Filter, Item, Metric, Op, Pack, Prop};
 use crate::tag::{Binding, Columns};
 
 /// One criterion's outcome, as reported.
@@ -16,7 +16,14 @@ pub struct Evidence {
     pub condition: String,
     pub value: Option<f64>,
     pub holds: bool,
+    /// The interval the value lies in when it is an estimate (a sketch, or a bound
+    /// on a join judged from profiles); the criterion holds if any value in it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band: Option<[f64; 2]>,
 }
+
+/// Estimated metrics: `Need::key` → the interval the value lies in.
+pub type Bands = BTreeMap<String, (f64, f64)>;
 
 /// An item judged on one candidate.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,9 +40,16 @@ pub fn plan(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>) -> O
     if item.required_tags().iter().any(|t| !bindings.contains_key(*t)) {
         return None;
     }
+    Some(plan_partial(pack, item, bindings))
+}
+
+/// The part of an item's plan a dataset can compute with the tags it has: filters and
+/// metrics on its tags only (what a join member contributes; `plan` when it has all).
+pub fn plan_partial(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>) -> Group {
     let filters = item
         .filters
         .iter()
+        .filter(|f| bindings.contains_key(f.tag()))
         .map(|f| match f {
             Filter::Value { tag, op, value } => {
                 let column = bindings[tag].columns.names()[0].to_string();
@@ -53,17 +67,25 @@ pub fn plan(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>) -> O
         })
         .collect();
     let needs = item.criteria.iter().flat_map(|c| needs(pack, c, bindings)).collect();
-    Some(Group { filters, needs })
+    Group { filters, needs }
 }
 
 fn needs(pack: &Pack, criterion: &Criterion, bindings: &BTreeMap<String, Binding>) -> Vec<Need> {
     match criterion {
-        Criterion::Has { tags } => tags.iter().map(|t| Need::Has(bindings[t].columns.clone())).collect(),
-        Criterion::Compare { metric, .. } => vec![need(pack, metric, bindings)],
+        Criterion::Has { tags } => {
+            tags.iter().filter_map(|t| bindings.get(t)).map(|b| Need::Has(b.columns.clone())).collect()
+        }
+        Criterion::Compare { metric, .. } => {
+            if metric.tags().iter().all(|t| bindings.contains_key(*t)) {
+                vec![need(pack, metric, bindings)]
+            } else {
+                vec![]
+            }
+        }
     }
 }
 
-fn need(pack: &Pack, metric: &Metric, bindings: &BTreeMap<String, Binding>) -> Need {
+pub(crate) fn need(pack: &Pack, metric: &Metric, bindings: &BTreeMap<String, Binding>) -> Need {
     match metric {
         Metric::Rows => Need::Rows,
         Metric::Distinct { tag } => Need::Distinct(bindings[tag].columns.clone()),
@@ -92,27 +114,48 @@ fn near(criterion: &Criterion, value: Option<f64>, warn_at: f64) -> bool {
 
 /// Judge an item against the values computed for its plan.
 pub fn judge(pack: &Pack, item: &Item, bindings: &BTreeMap<String, Binding>, values: &Values) -> Evaluation {
+    judge_banded(pack, item, bindings, values, &Bands::new())
+}
+
+/// Judge with estimates: a criterion whose value is known only to lie in a band holds
+/// if any value in the band meets it (an error band straddling a threshold counts as
+/// met: fail closed).
+pub fn judge_banded(
+    pack: &Pack,
+    item: &Item,
+    bindings: &BTreeMap<String, Binding>,
+    values: &Values,
+    bands: &Bands,
+) -> Evaluation {
     let mut evidence = Vec::new();
     let mut met = true;
     let mut near_all = true;
     for criterion in &item.criteria {
-        let (value, holds) = match criterion {
+        let (value, holds, band) = match criterion {
             Criterion::Has { tags } => {
                 let present = tags
                     .iter()
                     .all(|t| values.get(&Need::Has(bindings[t].columns.clone()).key()).copied().flatten() == Some(1.0));
-                (Some(if present { 1.0 } else { 0.0 }), present)
+                (Some(if present { 1.0 } else { 0.0 }), present, None)
             }
             Criterion::Compare { metric, op, threshold } => {
-                let value = values.get(&need(pack, metric, bindings).key()).copied().flatten();
-                (value, value.is_some_and(|v| op.compare(v, *threshold)))
+                let key = need(pack, metric, bindings).key();
+                let value = values.get(&key).copied().flatten();
+                match bands.get(&key) {
+                    Some(&(lo, hi)) => {
+                        let t = *threshold;
+                        let holds = op.compare(lo, t) || op.compare(hi, t) || (lo <= t && t <= hi && *op == Op::Eq);
+                        (value, holds, Some([round_sig(lo), round_sig(hi)]))
+                    }
+                    None => (value, value.is_some_and(|v| op.compare(v, *threshold)), None),
+                }
             }
         };
         if !holds {
             met = false;
             near_all &= near(criterion, value, pack.warn_at);
         }
-        evidence.push(Evidence { condition: criterion.to_string(), value: value.map(round_sig), holds });
+        evidence.push(Evidence { condition: criterion.to_string(), value: value.map(round_sig), holds, band });
     }
     Evaluation { met, near: !met && near_all, evidence }
 }

@@ -6,6 +6,7 @@
 //! `remedy` → `report`, orchestrated by `scan`; `cli` is the command line over it.
 
 pub mod calendar;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -18,8 +18,13 @@ pub const K: usize = 256;
 /// that the low and high bits are equally mixed). Stable across runs and builds,
 /// so key sets can be stored in profiles.
 pub fn hash_key(value: &str) -> u64 {
+    hash_bytes(value.trim().as_bytes())
+}
+
+/// The same hash over raw bytes (distinct values in profiles: nothing trimmed).
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in value.trim().as_bytes() {
+    for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -48,6 +53,13 @@ pub enum Settled {
 impl KeySet {
     pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let mut hashes: Vec<u64> = values.into_iter().filter(|v| !v.trim().is_empty()).map(hash_key).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        KeySet { hashes }
+    }
+
+    /// From hashes already computed with [`hash_key`] (a profile's key counts).
+    pub fn from_hashes(mut hashes: Vec<u64>) -> Self {
         hashes.sort_unstable();
         hashes.dedup();
         KeySet { hashes }

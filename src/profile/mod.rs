@@ -4,8 +4,11 @@
 
 pub mod geo;
 mod kernels;
+pub mod sketch;
+pub mod state;
 
 pub use kernels::{coarsen_time, epoch_seconds, float_text, quantize};
+pub use state::{AxisInfo, SnapInfo, State};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,12 +86,12 @@ pub struct Source<'a> {
     pub text: bool,
 }
 
-fn num(column: &str) -> Expr {
+pub(crate) fn num(column: &str) -> Expr {
     col(column).cast(DataType::Float64)
 }
 
 /// Valid coordinates: finite and within ±90/±180 (planar: finite).
-fn valid(columns: &Columns) -> Expr {
+pub(crate) fn valid(columns: &Columns) -> Expr {
     match columns {
         Columns::One(c) => col(c.as_str()).is_not_null(),
         Columns::Pair { lat, lon, planar: true } => num(lat).is_finite().and(num(lon).is_finite()),
@@ -110,11 +113,11 @@ fn compare(e: Expr, op: Op, rhs: Expr) -> Expr {
     }
 }
 
-fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
+pub(crate) fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
     Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
-fn scalar(df: &DataFrame, name: &str) -> Option<f64> {
+pub(crate) fn scalar(df: &DataFrame, name: &str) -> Option<f64> {
     let column = df.column(name).ok()?;
     let value = column.cast(&DataType::Float64).ok()?.f64().ok()?.get(0)?;
     value.is_finite().then_some(value)
@@ -136,38 +139,52 @@ pub struct Snap {
 
 /// Find the coarsest common step (0.0005°, 0.25°, …) each axis is snapped to, if any.
 pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
-    let Columns::Pair { lat, lon, .. } = columns else { return Ok(Snap::default()) };
+    Ok(snap_info(src, columns)?.snap())
+}
+
+/// What snapping needs to know of a point's two axes, mergeable across partitions.
+pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
+    let Columns::Pair { lat, lon, .. } = columns else { return Ok(SnapInfo::default()) };
     let base = src.lf.clone().filter(valid(columns));
     let decimals = collect(base.clone().select([
         kernels::decimals(lat, src.text).max().alias("lat"),
         kernels::decimals(lon, src.text).max().alias("lon"),
     ]))?;
+    let mut info = SnapInfo::default();
     let mut exprs = Vec::new();
     let mut tried = Vec::new();
     for (axis, name) in [("lat", lat), ("lon", lon)] {
         let Some(k) = scalar(&decimals, axis) else { continue };
-        for (i, step) in geo::snap_candidates(k as u8).into_iter().enumerate() {
-            let q = num(name) * lit(1.0 / step);
-            let off = (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6));
-            let alias = format!("{axis}_{i}");
-            exprs.push(off.cast(DataType::UInt32).sum().alias(alias.as_str()));
-            tried.push((axis, alias, step));
+        let k = k as u8;
+        if axis == "lat" {
+            info.lat.k = Some(k)
+        } else {
+            info.lon.k = Some(k)
         }
-    }
-    let mut snap = Snap::default();
-    if exprs.is_empty() {
-        return Ok(snap);
-    }
-    let checks = collect(base.select(exprs))?;
-    for (axis, alias, step) in tried {
-        if scalar(&checks, &alias) == Some(0.0) {
-            let slot = if axis == "lat" { &mut snap.lat } else { &mut snap.lon };
-            if slot.is_none() {
-                *slot = Some(step);
+        for list in [k, k + 1] {
+            for (i, step) in geo::snap_candidates(list).into_iter().enumerate() {
+                let q = num(name) * lit(1.0 / step);
+                let off = (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6));
+                let alias = format!("{axis}_{list}_{i}");
+                exprs.push(off.cast(DataType::UInt32).sum().alias(alias.as_str()));
+                tried.push((axis, alias, (list, i as u8)));
             }
         }
     }
-    Ok(snap)
+    if exprs.is_empty() {
+        return Ok(info);
+    }
+    let checks = collect(base.select(exprs))?;
+    for (axis, alias, candidate) in tried {
+        if scalar(&checks, &alias) == Some(0.0) {
+            if axis == "lat" {
+                info.lat.fits.push(candidate)
+            } else {
+                info.lon.fits.push(candidate)
+            }
+        }
+    }
+    Ok(info)
 }
 
 /// The most decimals any valid coordinate of a point tag carries (both axes).
@@ -183,8 +200,8 @@ pub fn max_decimals(src: &Source, columns: &Columns) -> PolarsResult<Option<u8>>
     })
 }
 
-/// Compute every need of a group. `snaps` gives each point's snapping (see [`snapping`]).
-pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<Values> {
+/// The rows of `src` that pass a group's row filters.
+pub fn filtered(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> LazyFrame {
     let mut lf = src.lf.clone();
     for filter in &group.filters {
         let predicate = match filter {
@@ -199,7 +216,12 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
         };
         lf = lf.filter(predicate);
     }
+    lf
+}
 
+/// Compute every need of a group. `snaps` gives each point's snapping (see [`snapping`]).
+pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<Values> {
+    let lf = filtered(src, group, snaps);
     let mut values = Values::new();
     let mut aggs: Vec<Expr> = Vec::new();
     let mut post: Vec<(String, Post)> = Vec::new();
@@ -354,7 +376,7 @@ fn prop_value(
     })
 }
 
-fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
+pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(0) };
     let df = collect(
         lf.clone()

@@ -157,6 +157,11 @@ pub struct EvidenceV1 {
     pub condition: String,
     pub value: Option<f64>,
     pub holds: bool,
+    /// Present when the value is an estimate (`check` on profiles: a sketch, or a
+    /// bound on a join): the interval it lies in. The criterion holds if any value in
+    /// the interval meets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximate: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -263,7 +268,10 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
 }
 
 fn evidence_v1(evidence: &[crate::evaluate::Evidence]) -> Vec<EvidenceV1> {
-    evidence.iter().map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds }).collect()
+    evidence
+        .iter()
+        .map(|e| EvidenceV1 { condition: e.condition.clone(), value: e.value, holds: e.holds, approximate: e.band })
+        .collect()
 }
 
 /// JSON Schema of findings v1 (`mosaic schema findings`).

@@ -63,7 +63,21 @@ fn finding(out: &mut String, f: &Finding, p: &Paint) {
     }
     for e in &f.evidence {
         let tick = if e.holds { p.red("✔") } else { p.dim("✘") };
-        let _ = writeln!(out, "      {tick} {}   (value {})", e.condition, number(e.value));
+        match e.band {
+            Some([lo, hi]) => {
+                let _ = writeln!(
+                    out,
+                    "      {tick} {}   (value ≈{}, approximate: {}…{})",
+                    e.condition,
+                    number(e.value),
+                    number(Some(lo)),
+                    number(Some(hi))
+                );
+            }
+            None => {
+                let _ = writeln!(out, "      {tick} {}   (value {})", e.condition, number(e.value));
+            }
+        }
     }
     let _ = writeln!(out, "      remediation: {}", f.remediation);
     if let Some(d) = &f.determination {

@@ -90,7 +90,7 @@ pub struct Stats {
 }
 
 /// A pack as recorded in every report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PackRef {
     pub id: String,
     pub version: String,
@@ -162,7 +162,7 @@ pub fn install_panic_hook() {
     }));
 }
 
-pub(crate) fn panic_error(input: &str) -> InputError {
+pub fn panic_error(input: &str) -> InputError {
     let detail = LAST_PANIC.with(|p| p.borrow_mut().take()).map(|m| format!(": {m}")).unwrap_or_default();
     InputError::new(input, "reader-panic", format!("the reader failed on {input}{detail}; it was not evaluated"))
 }

@@ -141,6 +141,20 @@ pub fn discover(paths: &[PathBuf], published: bool) -> Result<Discovery, Missing
     Ok(found)
 }
 
+/// `path` itself as one dataset: a file, or a directory of files with one schema
+/// (hive partitions included) — what `mosaic profile` reads.
+pub fn dataset_at(path: &Path) -> Result<Discovery, MissingPath> {
+    let meta = std::fs::metadata(path).map_err(|_| MissingPath(path.to_path_buf()))?;
+    let mut found = Discovery::default();
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().to_string());
+    if meta.is_file() {
+        add_file(&mut found, path, &name, false);
+    } else {
+        add_dir_dataset(&mut found, path, &name, false);
+    }
+    Ok(found)
+}
+
 fn relative_id(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }

@@ -1,0 +1,347 @@
+//! Mergeable sketches for profiles: a HyperLogLog for distinct counts beyond the
+//! exact limit, a log-binned histogram for per-row resolution percentiles, and a
+//! compact text encoding (base64 of little-endian words) for long number lists.
+//!
+//! Every merge here is a pure function of the union of the inputs' rows, so it is
+//! associative and commutative (tested in `tests/profiles.rs`).
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// `#[serde(with = "words")]`: a `Vec<u64>` as base64 of its little-endian bytes.
+pub mod words {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+        s.serialize_str(&B64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = B64.decode(text.as_bytes()).map_err(serde::de::Error::custom)?;
+        if bytes.len() % 8 != 0 {
+            return Err(serde::de::Error::custom("word list length is not a multiple of 8 bytes"));
+        }
+        Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect())
+    }
+}
+
+/// `#[serde(with = "cells")]`: grid cells `(row, col)` as a base64 word list.
+pub mod cells {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[(i64, i64)], s: S) -> Result<S::Ok, S::Error> {
+        let flat: Vec<u64> = v.iter().flat_map(|(r, c)| [*r as u64, *c as u64]).collect();
+        words::serialize(&flat, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, i64)>, D::Error> {
+        let flat = words::deserialize(d)?;
+        if flat.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("cell list has an odd number of words"));
+        }
+        Ok(flat.chunks_exact(2).map(|p| (p[0] as i64, p[1] as i64)).collect())
+    }
+}
+
+/// `#[serde(with = "floats")]`: an optional `Vec<f64>` as a base64 word list.
+pub mod floats {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(v) => words::serialize(&v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "words")] Vec<u64>);
+        let v: Option<Wrapped> = Option::deserialize(d)?;
+        Ok(v.map(|w| w.0.into_iter().map(f64::from_bits).collect()))
+    }
+}
+
+/// Registers of the HyperLogLog: 2^P.
+const P: u32 = 14;
+const M: usize = 1 << P;
+
+/// HyperLogLog with 2^14 one-byte registers (standard error 1.04/√m ≈ 0.81 %),
+/// fed with the same 64-bit value hashes as the exact sets, so converting an exact
+/// set to a sketch gives the same registers as sketching its rows directly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hll {
+    registers: Vec<u8>,
+}
+
+impl Default for Hll {
+    fn default() -> Self {
+        Hll { registers: vec![0; M] }
+    }
+}
+
+impl Serialize for Hll {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(&self.registers))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hll {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let registers = B64.decode(text.as_bytes()).map_err(serde::de::Error::custom)?;
+        if registers.len() != M {
+            return Err(serde::de::Error::custom(format!("a sketch has {M} registers, found {}", registers.len())));
+        }
+        Ok(Hll { registers })
+    }
+}
+
+impl Hll {
+    pub fn add(&mut self, hash: u64) {
+        let index = (hash >> (64 - P)) as usize;
+        let rest = (hash << P) | (1 << (P - 1));
+        let rank = rest.leading_zeros() as u8 + 1;
+        if rank > self.registers[index] {
+            self.registers[index] = rank;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Hll) {
+        for (a, b) in self.registers.iter_mut().zip(&other.registers) {
+            *a = (*a).max(*b);
+        }
+    }
+
+    /// Estimated distinct count (with the small-range correction).
+    pub fn estimate(&self) -> f64 {
+        let m = M as f64;
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let sum: f64 = self.registers.iter().map(|r| 2f64.powi(-i32::from(*r))).sum();
+        let raw = alpha * m * m / sum;
+        let zeros = self.registers.iter().filter(|r| **r == 0).count();
+        if raw <= 2.5 * m && zeros > 0 {
+            m * (m / zeros as f64).ln()
+        } else {
+            raw
+        }
+    }
+
+    /// Relative half-width of the reported band: three standard errors.
+    pub fn band() -> f64 {
+        3.0 * 1.04 / (M as f64).sqrt()
+    }
+}
+
+/// Most distinct values kept exactly before a distinct count becomes a sketch.
+pub const EXACT_LIMIT: usize = 1 << 16;
+
+/// Distinct values of a column: exact (sorted hashes) up to [`EXACT_LIMIT`], then a sketch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distinct {
+    Exact(#[serde(with = "words")] Vec<u64>),
+    Sketch(Hll),
+}
+
+impl Distinct {
+    pub fn from_hashes(mut hashes: Vec<u64>) -> Self {
+        hashes.sort_unstable();
+        hashes.dedup();
+        Distinct::Exact(hashes).limited()
+    }
+
+    fn limited(self) -> Self {
+        match self {
+            Distinct::Exact(h) if h.len() > EXACT_LIMIT => {
+                let mut hll = Hll::default();
+                h.iter().for_each(|x| hll.add(*x));
+                Distinct::Sketch(hll)
+            }
+            other => other,
+        }
+    }
+
+    pub fn merge(&self, other: &Distinct) -> Distinct {
+        match (self, other) {
+            (Distinct::Exact(a), Distinct::Exact(b)) => Distinct::Exact(union_sorted(a, b)).limited(),
+            (Distinct::Sketch(a), Distinct::Sketch(b)) => {
+                let mut h = a.clone();
+                h.merge(b);
+                Distinct::Sketch(h)
+            }
+            (Distinct::Sketch(s), Distinct::Exact(e)) | (Distinct::Exact(e), Distinct::Sketch(s)) => {
+                let mut h = s.clone();
+                e.iter().for_each(|x| h.add(*x));
+                Distinct::Sketch(h)
+            }
+        }
+    }
+
+    /// The count, and the band around it when it is an estimate.
+    pub fn count(&self) -> (f64, Option<(f64, f64)>) {
+        match self {
+            Distinct::Exact(h) => (h.len() as f64, None),
+            Distinct::Sketch(h) => {
+                let e = h.estimate();
+                (e, Some((e * (1.0 - Hll::band()), e * (1.0 + Hll::band()))))
+            }
+        }
+    }
+}
+
+/// Union of two sorted, deduplicated lists.
+pub fn union_sorted<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Relative width of a histogram bin: values within 0.01 % share a bin.
+const GAMMA: f64 = 1.0001;
+
+/// One bin of a [`Hist`]: its row count and the smallest and largest value in it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    pub i: i64,
+    pub n: u64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Distribution of a positive per-row value (resolution in metres) in log bins with
+/// their exact extremes: a percentile is exact when its bin holds one value (the
+/// usual case: resolutions come in few distinct steps), else known to within the bin.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hist {
+    pub bins: Vec<Bin>,
+}
+
+impl Hist {
+    /// From `(value, rows)` pairs.
+    pub fn from_counts(counts: impl IntoIterator<Item = (f64, u64)>) -> Self {
+        let mut bins: std::collections::BTreeMap<i64, Bin> = Default::default();
+        for (v, n) in counts {
+            if !v.is_finite() || n == 0 {
+                continue;
+            }
+            let i = if v > 0.0 { (v.ln() / GAMMA.ln()).floor() as i64 } else { i64::MIN };
+            let bin = bins.entry(i).or_insert(Bin { i, n: 0, lo: v, hi: v });
+            bin.n += n;
+            bin.lo = bin.lo.min(v);
+            bin.hi = bin.hi.max(v);
+        }
+        Hist { bins: bins.into_values().collect() }
+    }
+
+    pub fn merge(&self, other: &Hist) -> Hist {
+        let both = self.bins.iter().chain(&other.bins);
+        let mut bins: std::collections::BTreeMap<i64, Bin> = Default::default();
+        for b in both {
+            bins.entry(b.i)
+                .and_modify(|x| {
+                    x.n += b.n;
+                    x.lo = x.lo.min(b.lo);
+                    x.hi = x.hi.max(b.hi);
+                })
+                .or_insert(*b);
+        }
+        Hist { bins: bins.into_values().collect() }
+    }
+
+    /// The `q` quantile by the "lower" rule (the value at rank ⌊q·(n−1)⌋), as the
+    /// bin's `(lo, hi)`: equal when exact.
+    pub fn quantile(&self, q: f64) -> Option<(f64, f64)> {
+        let n: u64 = self.bins.iter().map(|b| b.n).sum();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((n - 1) as f64 * q).floor() as u64;
+        let mut seen = 0;
+        for b in &self.bins {
+            seen += b.n;
+            if seen > rank {
+                return Some((b.lo, b.hi));
+            }
+        }
+        None
+    }
+
+    pub fn range(&self) -> Option<(f64, f64)> {
+        Some((self.bins.first()?.lo, self.bins.last()?.hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::keys::hash_key;
+
+    #[test]
+    fn hll_is_within_its_band() {
+        for n in [1_000u64, 100_000, 1_000_000] {
+            let mut h = Hll::default();
+            (0..n).for_each(|i| h.add(hash_key(&format!("S{i}"))));
+            let e = h.estimate();
+            let err = (e - n as f64).abs() / n as f64;
+            assert!(err < Hll::band(), "n={n} estimate={e}");
+        }
+    }
+
+    #[test]
+    fn distinct_turns_into_a_sketch_past_the_limit_and_merges_alike() {
+        let hashes: Vec<u64> = (0..(EXACT_LIMIT as u64 + 10)).map(|i| hash_key(&i.to_string())).collect();
+        let whole = Distinct::from_hashes(hashes.clone());
+        assert!(matches!(whole, Distinct::Sketch(_)));
+        let (a, b) = hashes.split_at(40_000);
+        let merged = Distinct::from_hashes(a.to_vec()).merge(&Distinct::from_hashes(b.to_vec()));
+        assert_eq!(merged, whole);
+    }
+
+    #[test]
+    fn histogram_quantile_is_exact_for_few_values() {
+        let h = Hist::from_counts([(0.111, 5), (1.11, 90), (11.1, 5)]);
+        assert_eq!(h.quantile(0.05), Some((0.111, 0.111)));
+        let h = Hist::from_counts([(0.111, 4), (1.11, 96)]);
+        assert_eq!(h.quantile(0.05), Some((1.11, 1.11)));
+        let merged = Hist::from_counts([(0.111, 4)]).merge(&Hist::from_counts([(1.11, 96)]));
+        assert_eq!(merged, h);
+    }
+
+    #[test]
+    fn encodings_round_trip() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(with = "cells")]
+            c: Vec<(i64, i64)>,
+            #[serde(with = "floats")]
+            f: Option<Vec<f64>>,
+        }
+        let t = T { c: vec![(-3, 7), (i64::MAX, i64::MIN)], f: Some(vec![0.1, -2.5]) };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<T>(&json).unwrap(), t);
+    }
+}

@@ -1,0 +1,530 @@
+//! Mergeable metric states: what a profile keeps of one partition for each metric
+//! an item needs, so that the metric of the whole dataset (or of a union of
+//! releases) is computed from the parts without reading the data again.
+//!
+//! Counts, ranges, extents, cell sets and the resolution histogram merge exactly;
+//! distinct counts are exact up to [`sketch::EXACT_LIMIT`] values and a HyperLogLog
+//! beyond; lists of distinct values (measure and time steps, lattice spacing) are
+//! exact up to [`VALUE_LIMIT`] and unknown beyond, which evaluation treats as a band
+//! that straddles any threshold (fail closed).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::sketch::{self, Distinct, Hist};
+use super::{collect, geo, kernels, num, valid, Group, Need, Snap, Source};
+use crate::link::keys::hash_bytes;
+use crate::rules::{Prop, TagKind};
+use crate::tag::Columns;
+
+/// Most distinct values (or positions) a value list keeps.
+pub const VALUE_LIMIT: usize = 200_000;
+
+/// Snapping facts of one axis (DESIGN §2): the most decimals a valid value carries
+/// and which candidate steps of the lists for `k` and `k + 1` decimals every valid
+/// value sits on, as `(list, index)` into [`geo::snap_candidates`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AxisInfo {
+    pub k: Option<u8>,
+    pub fits: Vec<(u8, u8)>,
+}
+
+impl AxisInfo {
+    /// Does every valid value sit on candidate `index` of list `list`? Values with at
+    /// most `k` decimals sit on every candidate of the lists for `k + 2` decimals and
+    /// finer (those steps divide 10^-k), so only two lists need measuring.
+    fn fits(&self, list: u8, index: u8) -> bool {
+        match self.k {
+            None => true,
+            Some(k) if list >= k + 2 => true,
+            Some(k) if list >= k => self.fits.contains(&(list, index)),
+            Some(_) => false,
+        }
+    }
+
+    pub fn merge(&self, other: &AxisInfo) -> AxisInfo {
+        let k = match (self.k, other.k) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut fits = Vec::new();
+        if let Some(k) = k {
+            for list in [k, k + 1] {
+                for index in 0..geo::snap_candidates(list).len() as u8 {
+                    if self.fits(list, index) && other.fits(list, index) {
+                        fits.push((list, index));
+                    }
+                }
+            }
+        }
+        AxisInfo { k, fits }
+    }
+
+    /// The column's snapping step: the coarsest candidate for its decimals that fits.
+    pub fn snap(&self) -> Option<f64> {
+        let k = self.k?;
+        geo::snap_candidates(k).into_iter().enumerate().find(|(i, _)| self.fits(k, *i as u8)).map(|(_, s)| s)
+    }
+
+    /// Steps that could be the snapping of a whole this axis is part of and change a
+    /// row's resolution here (steps coarser than 10^-k).
+    fn relevant(&self) -> Vec<f64> {
+        let Some(k) = self.k else { return vec![] };
+        let unit = 10f64.powi(-i32::from(k));
+        let mut out: Vec<f64> = Vec::new();
+        for list in [k, k + 1] {
+            for (i, s) in geo::snap_candidates(list).into_iter().enumerate() {
+                if s > unit * (1.0 + 1e-9) && self.fits(list, i as u8) && !out.iter().any(|x| same(*x, s)) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// The step of a whole's snapping `s` as it acts on this part: none when it is
+    /// no coarser than every step this part carries.
+    fn effective(&self, s: Option<f64>) -> Option<f64> {
+        let (s, k) = (s?, self.k?);
+        (s > 10f64.powi(-i32::from(k)) * (1.0 + 1e-9)).then_some(s)
+    }
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+/// Snapping facts of a point's two axes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapInfo {
+    pub lat: AxisInfo,
+    pub lon: AxisInfo,
+}
+
+impl SnapInfo {
+    pub fn merge(&self, other: &SnapInfo) -> SnapInfo {
+        SnapInfo { lat: self.lat.merge(&other.lat), lon: self.lon.merge(&other.lon) }
+    }
+
+    pub fn snap(&self) -> Snap {
+        Snap { lat: self.lat.snap(), lon: self.lon.snap() }
+    }
+
+    /// Every snapping a whole containing this part could have that changes rows here.
+    pub fn variants(&self) -> Vec<Snap> {
+        let lats: Vec<Option<f64>> = std::iter::once(None).chain(self.lat.relevant().into_iter().map(Some)).collect();
+        let lons: Vec<Option<f64>> = std::iter::once(None).chain(self.lon.relevant().into_iter().map(Some)).collect();
+        lats.iter().flat_map(|a| lons.iter().map(move |b| Snap { lat: *a, lon: *b })).collect()
+    }
+
+    /// A whole's snapping as it acts on this part.
+    pub fn effective(&self, whole: Snap) -> Snap {
+        Snap { lat: self.lat.effective(whole.lat), lon: self.lon.effective(whole.lon) }
+    }
+}
+
+/// Key of a variant: the snapping assumed for each point whose resolution a group uses.
+pub fn variant_key(snaps: &[(Columns, Snap)]) -> String {
+    let show = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.1e}"));
+    snaps.iter().map(|(c, s)| format!("{}={}/{}", c.label(), show(s.lat), show(s.lon))).collect::<Vec<_>>().join(";")
+}
+
+/// Points whose snapping a group's filters or needs depend on.
+pub fn snapped_points(group: &Group) -> Vec<Columns> {
+    let mut out: Vec<Columns> = Vec::new();
+    let mut add = |c: &Columns| {
+        if matches!(c, Columns::Pair { .. }) && !out.contains(c) {
+            out.push(c.clone());
+        }
+    };
+    for f in &group.filters {
+        if let super::RowFilter::Resolution { columns, accuracy_m: None, .. } = f {
+            add(columns);
+        }
+    }
+    for n in &group.needs {
+        if let Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m: None, .. } = n {
+            add(columns);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// One metric's mergeable state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Rows, or rows with a valid value (`has`).
+    Count {
+        n: u64,
+    },
+    Distinct {
+        distinct: Distinct,
+    },
+    /// Per-row horizontal resolution.
+    Hist {
+        hist: Hist,
+    },
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Extent {
+        lat: [Option<f64>; 2],
+        lon: [Option<f64>; 2],
+        planar: bool,
+    },
+    Cells {
+        #[serde(with = "sketch::cells")]
+        cells: Vec<(i64, i64)>,
+    },
+    /// Sorted distinct values; `None` past [`VALUE_LIMIT`].
+    Values {
+        #[serde(with = "sketch::floats")]
+        values: Option<Vec<f64>>,
+    },
+    /// Sorted distinct positions, flattened `lat, lon`; `None` past [`VALUE_LIMIT`].
+    Points {
+        #[serde(with = "sketch::floats")]
+        points: Option<Vec<f64>>,
+    },
+    /// The metric is undefined for this kind of tag.
+    Undefined,
+}
+
+fn opt(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(f(x, y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn sorted_union(a: &Option<Vec<f64>>, b: &Option<Vec<f64>>, width: usize) -> Option<Vec<f64>> {
+    let (a, b) = (a.as_ref()?, b.as_ref()?);
+    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len() + b.len()));
+    let key = |v: &[f64], i: usize| -> Vec<u64> { v[i..i + width].iter().map(|x| ordered(*x)).collect() };
+    while i < a.len() && j < b.len() {
+        match key(a, i).cmp(&key(b, j)) {
+            std::cmp::Ordering::Less => {
+                out.extend_from_slice(&a[i..i + width]);
+                i += width;
+            }
+            std::cmp::Ordering::Greater => {
+                out.extend_from_slice(&b[j..j + width]);
+                j += width;
+            }
+            std::cmp::Ordering::Equal => {
+                out.extend_from_slice(&a[i..i + width]);
+                i += width;
+                j += width;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    (out.len() / width <= VALUE_LIMIT).then_some(out)
+}
+
+/// Total order of floats as unsigned integers (negative values first).
+fn ordered(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+impl State {
+    /// The state of the union of two parts' rows.
+    pub fn merge(&self, other: &State) -> Option<State> {
+        Some(match (self, other) {
+            (State::Count { n: a }, State::Count { n: b }) => State::Count { n: a + b },
+            (State::Distinct { distinct: a }, State::Distinct { distinct: b }) => {
+                State::Distinct { distinct: a.merge(b) }
+            }
+            (State::Hist { hist: a }, State::Hist { hist: b }) => State::Hist { hist: a.merge(b) },
+            (State::Range { min: a0, max: a1 }, State::Range { min: b0, max: b1 }) => {
+                State::Range { min: opt(*a0, *b0, f64::min), max: opt(*a1, *b1, f64::max) }
+            }
+            (State::Extent { lat: a, lon: b, planar }, State::Extent { lat: c, lon: d, .. }) => State::Extent {
+                lat: [opt(a[0], c[0], f64::min), opt(a[1], c[1], f64::max)],
+                lon: [opt(b[0], d[0], f64::min), opt(b[1], d[1], f64::max)],
+                planar: *planar,
+            },
+            (State::Cells { cells: a }, State::Cells { cells: b }) => {
+                State::Cells { cells: sketch::union_sorted(a, b) }
+            }
+            (State::Values { values: a }, State::Values { values: b }) => {
+                State::Values { values: sorted_union(a, b, 1) }
+            }
+            (State::Points { points: a }, State::Points { points: b }) => {
+                State::Points { points: sorted_union(a, b, 2) }
+            }
+            (State::Undefined, State::Undefined) => State::Undefined,
+            _ => return None,
+        })
+    }
+
+    /// The metric `need` asks for, with a band when it is an estimate.
+    pub fn estimate(&self, need: &Need) -> Estimate {
+        let exact = |v: Option<f64>| Estimate { value: v, band: None };
+        let prop = match need {
+            Need::Prop { prop, .. } => Some(*prop),
+            _ => None,
+        };
+        match self {
+            State::Count { n } if matches!(need, Need::Has(_)) => exact(Some(if *n > 0 { 1.0 } else { 0.0 })),
+            State::Count { n } => exact(Some(*n as f64)),
+            State::Distinct { distinct } => {
+                let (v, band) = distinct.count();
+                Estimate { value: Some(v), band }
+            }
+            State::Hist { hist } => match hist.quantile(0.05) {
+                Some((lo, hi)) if lo == hi => exact(Some(lo)),
+                Some((lo, hi)) => Estimate { value: Some(lo), band: Some((lo, hi)) },
+                None => exact(None),
+            },
+            State::Range { min, max } => match prop {
+                Some(Prop::Min) => exact(*min),
+                Some(Prop::Max) => exact(*max),
+                Some(Prop::SpanDays) => exact(min.zip(*max).map(|(a, b)| (b - a) / 86_400.0)),
+                _ => exact(None),
+            },
+            State::Extent { lat, lon, planar } => exact(match (lat[0], lat[1], lon[0], lon[1]) {
+                (Some(a), Some(b), Some(c), Some(d)) if *planar => {
+                    Some(((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0)
+                }
+                (Some(a), Some(b), Some(c), Some(d)) => Some(geo::distance_km(a, c, b, d)),
+                _ => None,
+            }),
+            State::Cells { cells } => {
+                let Need::Prop { grid_m, .. } = need else { return exact(None) };
+                let n = if prop == Some(Prop::ContiguousKm2) { geo::largest_component(cells) } else { cells.len() };
+                exact(Some(n as f64 * grid_m * grid_m / 1e6))
+            }
+            State::Values { values: None } | State::Points { points: None } => Estimate::unknown(),
+            State::Values { values: Some(v) } => {
+                let steps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+                exact(match prop {
+                    Some(Prop::Resolution) => steps.iter().copied().reduce(f64::min),
+                    Some(Prop::ResolutionS) => median(steps),
+                    _ => None,
+                })
+            }
+            State::Points { points: Some(p) } => {
+                let planar = matches!(need, Need::Prop { columns: Columns::Pair { planar: true, .. }, .. });
+                exact(spacing(p, planar))
+            }
+            State::Undefined => exact(None),
+        }
+    }
+}
+
+/// A metric value, and the interval it lies in when it is an estimate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    pub value: Option<f64>,
+    pub band: Option<(f64, f64)>,
+}
+
+impl Estimate {
+    /// Not known at all: a band over every value.
+    pub fn unknown() -> Self {
+        Estimate { value: None, band: Some((0.0, f64::INFINITY)) }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Lattice spacing from sorted distinct positions, as `profile::spacing_m` computes it.
+fn spacing(flat: &[f64], planar: bool) -> Option<f64> {
+    let points: Vec<(f64, f64)> = flat.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let n = points.len() as f64;
+    let mut axes = Vec::new();
+    for along_lon in [true, false] {
+        let mut sorted = points.clone();
+        if along_lon {
+            sorted.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        } else {
+            sorted.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.total_cmp(&y.0)));
+        }
+        let mut steps = Vec::new();
+        for w in sorted.windows(2) {
+            let (line, prev_line, along, prev_along) =
+                if along_lon { (w[1].0, w[0].0, w[1].1, w[0].1) } else { (w[1].1, w[0].1, w[1].0, w[0].0) };
+            if line != prev_line {
+                continue;
+            }
+            let scale = if planar {
+                1.0
+            } else if along_lon {
+                (w[1].0 * (std::f64::consts::PI / 180.0)).cos().abs() * geo::M_PER_DEG
+            } else {
+                geo::M_PER_DEG
+            };
+            steps.push((along - prev_along) * scale);
+        }
+        if n > 0.0 && steps.len() as f64 >= 0.1 * n {
+            axes.extend(median(steps));
+        }
+    }
+    axes.into_iter().reduce(f64::max)
+}
+
+fn hashes_of_text(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+    let s = df.column(name)?.cast(&DataType::String)?;
+    Ok(s.str()?.iter().flatten().map(|v| hash_bytes(v.as_bytes())).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    let s = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(s.f64()?.iter().flatten().collect())
+}
+
+fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
+    let df = collect(lf.clone().select([e.alias("v")]).drop_nulls(None).unique(None, UniqueKeepStrategy::Any))?;
+    let mut v: Vec<f64> = floats(&df, "v")?.into_iter().filter(|x| x.is_finite()).collect();
+    if v.len() > VALUE_LIMIT {
+        return Ok(None);
+    }
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    Ok(Some(v))
+}
+
+/// The states of every need of a group, on the rows that pass its filters.
+pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<BTreeMap<String, State>> {
+    let lf = super::filtered(src, group, snaps);
+    let mut out = BTreeMap::new();
+    for need in &group.needs {
+        let key = need.key();
+        if out.contains_key(&key) {
+            continue;
+        }
+        let state = match need {
+            Need::Rows => State::Count { n: super::row_count(&lf)? },
+            Need::Has(columns) => {
+                let df = collect(lf.clone().select([valid(columns).cast(DataType::UInt64).sum().alias("n")]))?;
+                State::Count { n: super::scalar(&df, "n").unwrap_or(0.0) as u64 }
+            }
+            Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
+                let df = collect(
+                    lf.clone()
+                        .select([col(c.as_str()).alias("v")])
+                        .drop_nulls(None)
+                        .unique(None, UniqueKeepStrategy::Any),
+                )?;
+                State::Distinct { distinct: Distinct::from_hashes(hashes_of_text(&df, "v")?) }
+            }
+            Need::Distinct(columns @ Columns::Pair { lat, lon, .. })
+            | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { lat, lon, .. }, .. } => {
+                let df = collect(
+                    lf.clone()
+                        .filter(valid(columns))
+                        .select([num(lat).alias("a"), num(lon).alias("b")])
+                        .unique(None, UniqueKeepStrategy::Any),
+                )?;
+                let (a, b) = (floats(&df, "a")?, floats(&df, "b")?);
+                let hashes = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(x, y)| {
+                        let mut bytes = x.to_bits().to_le_bytes().to_vec();
+                        bytes.extend(y.to_bits().to_le_bytes());
+                        hash_bytes(&bytes)
+                    })
+                    .collect();
+                State::Distinct { distinct: Distinct::from_hashes(hashes) }
+            }
+            Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
+                prop_state(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps)?
+            }
+        };
+        out.insert(key, state);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prop_state(
+    src: &Source,
+    lf: &LazyFrame,
+    kind: TagKind,
+    columns: &Columns,
+    accuracy_m: Option<f64>,
+    prop: Prop,
+    grid_m: f64,
+    snaps: &BTreeMap<Columns, Snap>,
+) -> PolarsResult<State> {
+    let one = match columns {
+        Columns::One(c) => Some(c.as_str()),
+        Columns::Pair { .. } => None,
+    };
+    Ok(match (prop, one, columns) {
+        (Prop::ResolutionM, _, _) => {
+            let snap = snaps.get(columns).copied().unwrap_or_default();
+            let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
+            let df = collect(
+                lf.clone().select([per_row.alias("r")]).drop_nulls(None).group_by([col("r")]).agg([len().alias("n")]),
+            )?;
+            let (r, n) = (floats(&df, "r")?, floats(&df, "n")?);
+            State::Hist { hist: Hist::from_counts(r.into_iter().zip(n.into_iter().map(|x| x as u64))) }
+        }
+        (Prop::ExtentKm, None, Columns::Pair { lat, lon, planar }) => {
+            let ok = valid(columns);
+            let df = collect(lf.clone().select([
+                num(lat).filter(ok.clone()).min().alias("a0"),
+                num(lat).filter(ok.clone()).max().alias("a1"),
+                num(lon).filter(ok.clone()).min().alias("b0"),
+                num(lon).filter(ok).max().alias("b1"),
+            ]))?;
+            let g = |n: &str| super::scalar(&df, n);
+            State::Extent { lat: [g("a0"), g("a1")], lon: [g("b0"), g("b1")], planar: *planar }
+        }
+        (Prop::AreaKm2 | Prop::ContiguousKm2, None, _) => {
+            let mut cells = super::occupied_cells(lf, columns, grid_m)?;
+            cells.sort_unstable();
+            cells.dedup();
+            State::Cells { cells }
+        }
+        (Prop::SpacingM, None, Columns::Pair { lat, lon, .. }) => {
+            let df = collect(
+                lf.clone()
+                    .filter(valid(columns))
+                    .select([num(lat).alias("a"), num(lon).alias("b")])
+                    .unique(None, UniqueKeepStrategy::Any),
+            )?;
+            let (a, b) = (floats(&df, "a")?, floats(&df, "b")?);
+            let mut pairs: Vec<(f64, f64)> = a.into_iter().zip(b).collect();
+            pairs.sort_by(|x, y| ordered(x.0).cmp(&ordered(y.0)).then(ordered(x.1).cmp(&ordered(y.1))));
+            pairs.dedup();
+            let points = (pairs.len() <= VALUE_LIMIT).then(|| pairs.iter().flat_map(|(x, y)| [*x, *y]).collect());
+            State::Points { points }
+        }
+        (Prop::Min | Prop::Max, Some(c), _) => {
+            let df = collect(lf.clone().select([num(c).min().alias("a"), num(c).max().alias("b")]))?;
+            State::Range { min: super::scalar(&df, "a"), max: super::scalar(&df, "b") }
+        }
+        (Prop::Resolution, Some(c), _) => State::Values { values: distinct_values(lf, num(c))? },
+        (Prop::ResolutionS, Some(c), _) if kind == TagKind::Time => {
+            State::Values { values: distinct_values(lf, kernels::epoch_seconds(c))? }
+        }
+        (Prop::SpanDays, Some(c), _) if kind == TagKind::Time => {
+            let s = kernels::epoch_seconds(c);
+            let df = collect(lf.clone().select([s.clone().min().alias("a"), s.max().alias("b")]))?;
+            State::Range { min: super::scalar(&df, "a"), max: super::scalar(&df, "b") }
+        }
+        _ => State::Undefined,
+    })
+}
