@@ -328,7 +328,8 @@ pub fn merge(a: &Profile, b: &Profile) -> Result<Profile, ProfileError> {
         let merged = keys.get(column).map_or_else(|| counts.clone(), |k| k.merge(counts));
         keys.insert(column.clone(), merged);
     }
-    let (first, second) = if a.dataset.id <= b.dataset.id { (a, b) } else { (b, a) };
+    let (first, second) =
+        if (&a.dataset.id, &a.dataset.path) <= (&b.dataset.id, &b.dataset.path) { (a, b) } else { (b, a) };
     let mut out = Profile {
         format: FORMAT.into(),
         version: VERSION,
