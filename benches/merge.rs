@@ -26,7 +26,12 @@ fn partitions(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
                 let lat = 30.0 + (r % 1_000_000) as f64 / 1e6;
                 let lon = 114.0 + ((r >> 20) % 1_000_000) as f64 / 1e6;
                 let kv = if r % 3 == 0 { 500 } else { 220 };
-                text += &format!("S{:05},{kv},{lat:.6},{lon:.6},2024-{:02}-{:02}\n", (r >> 40) % 100_000, 1 + p % 12, 1 + p % 28);
+                text += &format!(
+                    "S{:05},{kv},{lat:.6},{lon:.6},2024-{:02}-{:02}\n",
+                    (r >> 40) % 100_000,
+                    1 + p % 12,
+                    1 + p % 28
+                );
             }
             let path = dir.join(format!("part-{p:04}.csv"));
             std::fs::write(&path, text).unwrap();

@@ -59,6 +59,10 @@ pub enum Command {
         /// datasets are scanned as published data.
         #[arg(long, value_name = "PATH")]
         ledger: Option<PathBuf>,
+        /// Scheduled scans of a lake: cache each file's profile beside the ledger
+        /// (`LEDGER.cache/`) and re-read only new or changed files.
+        #[arg(long, requires = "ledger")]
+        incremental: bool,
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -234,7 +238,19 @@ pub fn run(cli: Cli) -> ExitStatus {
         let _ = crate::source::DECODER.set(exe);
     }
     match cli.command {
-        Command::Scan { paths, packs, mut published, max_combo, fix, no_fix_search, ledger, format, output, color } => {
+        Command::Scan {
+            paths,
+            packs,
+            mut published,
+            max_combo,
+            fix,
+            no_fix_search,
+            ledger,
+            incremental,
+            format,
+            output,
+            color,
+        } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,
@@ -250,6 +266,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
             };
+            let ledger_path = ledger.clone();
             let mut ledger = match ledger.as_deref().map(crate::ledger::Ledger::open).transpose() {
                 Ok(l) => l,
                 Err(e) => {
@@ -272,6 +289,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 fix_dir: fix,
                 coverage: format == Format::Html,
                 fixes: !no_fix_search,
+                cache: incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten(),
                 calendar,
                 ..scan::Options::new(paths, now())
             };
@@ -312,12 +330,13 @@ pub fn run(cli: Cli) -> ExitStatus {
                 let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 match crate::ledger::holds::record_scan(l, &report::findings_v1(&result), &config.org, &stamp) {
                     Ok(r) => eprintln!(
-                        "ledger {}: scan {} recorded; {} hold(s) opened, {} already held, {} closed",
+                        "ledger {}: scan {} recorded; {} hold(s) opened, {} already held, {} closed; {} early warning(s)",
                         l.path.display(),
                         r.scan,
                         r.opened.len(),
                         r.existing.len(),
-                        r.closed.len()
+                        r.closed.len(),
+                        r.warnings.len()
                     ),
                     Err(e) => {
                         eprintln!("error: {e}");

@@ -128,6 +128,16 @@ pub enum LedgerCommand {
         #[command(flatten)]
         ledger: LedgerArg,
     },
+    /// Early-warning events (Reg 64): holds opened and near misses first seen, per scan.
+    Events {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Only events after this event id (what a monitor has already seen).
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,7 +359,10 @@ pub fn notice(command: NoticeCommand) -> ExitStatus {
 }
 
 pub fn ledger_command(command: LedgerCommand) -> ExitStatus {
-    let LedgerCommand::Verify { ledger } = command;
+    let ledger = match command {
+        LedgerCommand::Verify { ledger } => ledger,
+        LedgerCommand::Events { ledger, since, format } => return events(&ledger, since, format),
+    };
     let l = match open_existing(&ledger) {
         Ok(l) => l,
         Err(s) => return s,
@@ -416,4 +429,38 @@ pub fn release(command: ReleaseCommand) -> ExitStatus {
         println!("released: {id} ({sha})");
     }
     ExitStatus::Clean
+}
+
+fn events(ledger: &LedgerArg, since: i64, format: ListFormat) -> ExitStatus {
+    let l = match open_existing(ledger) {
+        Ok(l) => l,
+        Err(s) => return s,
+    };
+    let events = match holds::events(&l, since) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    if format == ListFormat::Json {
+        return print(&(serde_json::to_string_pretty(&events).unwrap_or_default() + "\n"));
+    }
+    let mut out = String::new();
+    for e in &events {
+        let hold = e.hold.map(|h| format!(" hold {h}")).unwrap_or_default();
+        out += &format!(
+            "{:>4}  {}  scan {}  {:<15} {}{hold}  {}\n",
+            e.id,
+            e.at,
+            e.scan,
+            e.kind,
+            e.detail["item"].as_str().unwrap_or_default(),
+            e.detail["datasets"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" + "))
+                .unwrap_or_default()
+        );
+    }
+    if events.is_empty() {
+        out = "no early-warning events\n".into();
+    }
+    print(&out)
 }

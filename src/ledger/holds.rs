@@ -34,6 +34,36 @@ pub struct Recorded {
     pub opened: Vec<i64>,
     pub existing: Vec<i64>,
     pub closed: Vec<i64>,
+    /// Early-warning events written by this scan (Reg 64).
+    pub warnings: Vec<i64>,
+}
+
+/// Write one early-warning event (Reg 64: monitoring and early warning) and audit it.
+fn warn(
+    tx: &rusqlite::Transaction,
+    now: &str,
+    scan: i64,
+    kind: &str,
+    f: &crate::report::FindingV1,
+    hold: Option<i64>,
+) -> rusqlite::Result<i64> {
+    let detail = serde_json::json!({
+        "item": f.item, "outcome": f.outcome, "datasets": f.datasets, "addressee": f.addressee, "deadline": f.deadline,
+    })
+    .to_string();
+    tx.execute(
+        "INSERT INTO events (at, scan, kind, finding_id, hold, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![now, scan, kind, f.id, hold, detail],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit(
+        tx,
+        now,
+        &format!("warning.{kind}"),
+        &format!("event:{id}"),
+        &serde_json::json!({"finding": f.id, "hold": hold, "scan": scan}),
+    )?;
+    Ok(id)
 }
 
 /// Who a hold is reported to: a Case 1 matter above the unit's own authority goes
@@ -92,6 +122,10 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
         .map_err(&sql)?;
         let holds = !matches!(f.outcome.as_str(), "near_threshold" | "must_not_classify");
         if !holds {
+            // A combination approaching a threshold, seen for the first time.
+            if previous.is_none() && f.outcome == "near_threshold" {
+                out.warnings.push(warn(&tx, now, out.scan, "near_threshold", f, None).map_err(&sql)?);
+            }
             continue;
         }
         let hold: Option<(i64, String)> = tx
@@ -117,6 +151,7 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
                 .map_err(&sql)?;
                 let id = tx.last_insert_rowid();
                 out.opened.push(id);
+                out.warnings.push(warn(&tx, now, out.scan, "new_hold", f, Some(id)).map_err(&sql)?);
                 audit(&tx, now, "hold.open", &format!("hold:{id}"), &serde_json::json!({"state": "open", "finding": f.id, "item": f.item, "outcome": f.outcome, "addressee": addressee, "deadline": f.deadline}))
                     .map_err(&sql)?;
             }
@@ -494,4 +529,42 @@ pub fn determinations(ledger: &Ledger) -> Result<std::collections::BTreeMap<Stri
         .map_err(sql)?;
     // Later rows win: the latest determination of a finding is the one in force.
     rows.collect::<rusqlite::Result<_>>().map_err(sql)
+}
+
+/// One early-warning event as `ledger events` lists it.
+#[derive(Debug, serde::Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    pub scan: i64,
+    pub kind: String,
+    pub finding: String,
+    pub hold: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+/// Early-warning events, oldest first; `since` keeps those after that event id.
+pub fn events(ledger: &Ledger, since: i64) -> Result<Vec<Event>> {
+    let sql = ledger.errors();
+    let mut stmt = ledger
+        .conn
+        .prepare("SELECT id, at, scan, kind, finding_id, hold, detail FROM events WHERE id > ?1 ORDER BY id")
+        .map_err(&sql)?;
+    let rows = stmt
+        .query_map([since], |r| {
+            let detail: String = r.get(6)?;
+            Ok(Event {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                scan: r.get(2)?,
+                kind: r.get(3)?,
+                finding: r.get(4)?,
+                hold: r.get(5)?,
+                detail: serde_json::from_str(&detail).unwrap_or_default(),
+            })
+        })
+        .map_err(&sql)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(&sql)?;
+    Ok(rows)
 }

@@ -17,7 +17,8 @@ pub mod holds;
 pub const DEFAULT_PATH: &str = ".mosaic/ledger.db";
 
 /// Migrations, applied in order; `PRAGMA user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE scans (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
@@ -96,7 +97,23 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    r#"
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    scan INTEGER NOT NULL REFERENCES scans(id),
+    kind TEXT NOT NULL,
+    finding_id TEXT NOT NULL,
+    hold INTEGER,
+    detail TEXT NOT NULL
+);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'early-warning events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'early-warning events are append-only'); END;
+"#,
+];
 
 /// A ledger problem, with what the user can do about it.
 #[derive(Debug, thiserror::Error)]

@@ -89,6 +89,12 @@ pub struct StatsV1 {
     pub pruned: u64,
     pub joined: u64,
     pub evaluated: u64,
+    /// `scan --incremental`: files profiled in this scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiled: Option<u64>,
+    /// `scan --incremental`: files whose cached profile was reused (content unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -220,6 +226,8 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                 pruned: result.stats.pruned,
                 joined: result.stats.joined,
                 evaluated: result.stats.evaluated,
+                profiled: result.stats.profiled,
+                reused: result.stats.reused,
             },
         },
         verdict: verdict_name(result.verdict()).into(),

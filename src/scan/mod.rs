@@ -7,6 +7,7 @@
 pub mod assess;
 mod combine;
 mod fix;
+pub mod incremental;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,6 +39,9 @@ pub struct Options {
     pub coverage: bool,
     /// Search a verified fix for every hold (extra passes over held data).
     pub fixes: bool,
+    /// Incremental scan: cache file profiles in this directory and re-read only new
+    /// or changed files (see `incremental`).
+    pub cache: Option<PathBuf>,
 }
 
 /// What to compute for each hold besides the finding itself.
@@ -58,6 +62,7 @@ impl Options {
             fix_dir: None,
             coverage: false,
             fixes: true,
+            cache: None,
         }
     }
 }
@@ -87,6 +92,10 @@ pub struct Stats {
     pub pruned: u64,
     pub joined: u64,
     pub evaluated: u64,
+    /// Incremental scans: files profiled in this scan, and files whose cached profile
+    /// was reused (unchanged content).
+    pub profiled: Option<u64>,
+    pub reused: Option<u64>,
 }
 
 /// A pack as recorded in every report.
@@ -194,14 +203,8 @@ impl Prepared {
     }
 }
 
-/// Run a scan. A scan path that does not exist is a usage error (nothing evaluated).
-pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPath> {
-    let today = options.today();
-    let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
-    let catalog = Catalog { packs: in_force };
-    let pack_ref =
-        |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
-
+/// The datasets to scan: candidates, then published data named apart (`published:`).
+fn discover_all(options: &Options) -> Result<source::Discovery, MissingPath> {
     let mut found = source::discover(&options.paths, false)?;
     let mut published = source::discover(&options.published, true)?;
     for d in &mut published.datasets {
@@ -211,6 +214,21 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     found.datasets.extend(published.datasets);
     found.skipped.extend(published.skipped);
     found.errors.extend(published.errors);
+    Ok(found)
+}
+
+/// Run a scan. A scan path that does not exist is a usage error (nothing evaluated).
+pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPath> {
+    let today = options.today();
+    let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
+    let catalog = Catalog { packs: in_force };
+    let pack_ref =
+        |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
+
+    if let Some(dir) = &options.cache {
+        return incremental::run(&catalog, options, dir);
+    }
+    let found = discover_all(options)?;
 
     let ctx = decide::Context { today, calendar: &options.calendar };
     let extras = Extras { coverage: options.coverage, fixes: options.fixes || options.fix_dir.is_some() };

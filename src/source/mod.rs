@@ -155,7 +155,7 @@ pub fn dataset_at(path: &Path) -> Result<Discovery, MissingPath> {
     Ok(found)
 }
 
-fn relative_id(root: &Path, path: &Path) -> String {
+pub fn relative_id(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
@@ -429,7 +429,7 @@ fn check_parquet_magic(path: &Path) -> Result<(), String> {
 }
 
 /// sha256 of one file, streamed.
-fn hash_file(path: &Path) -> std::io::Result<String> {
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
@@ -437,7 +437,7 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
 
 /// Hash of a dataset's content: its file's sha256, or for several files the sha256
 /// of their relative paths and hashes in order.
-fn combine_digests(digests: &[(String, String)]) -> String {
+pub fn combine_digests(digests: &[(String, String)]) -> String {
     if let [(_, one)] = digests {
         return one.clone();
     }
