@@ -60,7 +60,9 @@ fn merge(c: &mut Criterion) {
     let merged = cmd::merge_all(parts.clone()).unwrap();
     let started = chrono::DateTime::from_timestamp(1_795_392_000, 0).unwrap();
     let options = mosaic::scan::Options::new(vec![], started);
-    group.bench_function("check the merged profile", |b| b.iter(|| check::run(&catalog, &[merged.clone()], &options)));
+    group.bench_function("check the merged profile", |b| {
+        b.iter(|| check::run(&catalog, std::slice::from_ref(&merged), &options))
+    });
     let text = serde_json::to_string(&merged).unwrap();
     group.bench_function("read the merged profile (JSON)", |b| {
         b.iter(|| serde_json::from_str::<Profile>(&text).unwrap())

@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::exit::ExitStatus;
 use crate::report::{self, Format};
 use crate::rules::{self, Catalog, CatalogError, Pack};
-use crate::scan::{self, Verdict};
+use crate::scan;
 
 /// Find the mosaic effect: data harmless file by file that, aggregated or linked,
 /// reaches a precision or scale treated as a state secret. Exit codes: 0 pass/warn,
@@ -347,11 +347,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
                 return status;
             }
-            match result.verdict() {
-                Verdict::Hold => ExitStatus::Hold,
-                Verdict::Incomplete => ExitStatus::Incomplete,
-                Verdict::Warn | Verdict::Pass => ExitStatus::Clean,
-            }
+            result.exit_status()
         }
         Command::Profile { path, packs, id, published, output } => match load(&packs) {
             Ok(catalog) => crate::check::cmd::profile(&catalog, &path, &output, id.as_deref(), published),
@@ -384,11 +380,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, false)) {
                 return status;
             }
-            match result.verdict() {
-                Verdict::Hold => ExitStatus::Hold,
-                Verdict::Incomplete => ExitStatus::Incomplete,
-                Verdict::Warn | Verdict::Pass => ExitStatus::Clean,
-            }
+            result.exit_status()
         }
         Command::Rules { command } => rules_command(command),
         Command::Schema { what } => {

@@ -201,11 +201,7 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
             published: dataset.published,
             manifest: dataset.manifest.clone(),
         },
-        packs: catalog
-            .packs
-            .iter()
-            .map(|p| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() })
-            .collect(),
+        packs: catalog.packs.iter().map(PackRef::of).collect(),
         tagging: tagging.packs.clone(),
         snaps: vec![],
         keys: BTreeMap::new(),
@@ -225,9 +221,9 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
     for bindings in tagging.packs.values() {
         for b in bindings.values().filter(|b| b.kind == TagKind::Key) {
             let column = b.columns.names()[0].to_string();
-            if !profile.keys.contains_key(&column) {
-                let counts = key_counts(&frame.lf, &column).map_err(|e| pe(&id, e))?;
-                profile.keys.insert(column, counts);
+            if let std::collections::btree_map::Entry::Vacant(slot) = profile.keys.entry(column) {
+                let counts = key_counts(&frame.lf, slot.key()).map_err(|e| pe(&id, e))?;
+                slot.insert(counts);
             }
         }
     }

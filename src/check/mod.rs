@@ -18,34 +18,19 @@ use crate::profile::sketch::Distinct;
 use crate::profile::state::{Estimate, State};
 use crate::profile::{Need, Values};
 use crate::rules::{Catalog, Criterion, Item, Metric, Pack, TagKind};
-use crate::scan::{InputSummary, Options, PackRef, ScanResult, Stats};
+use crate::scan::{InputSummary, Options, PackRef, ScanResult};
 use crate::source::InputError;
 use crate::tag::{Binding, Inference};
 pub use doc::{build, merge, Profile, ProfileError};
 
 /// Evaluate profiles as `scan` evaluates datasets.
 pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanResult {
-    let today = options.today();
-    let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
-    let catalog = Catalog { packs: in_force };
-    let pack_ref = |p: &Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
-    let ctx = decide::Context { today, calendar: &options.calendar };
-    let mut result = ScanResult {
-        started: options.started,
-        packs: catalog.packs.iter().map(pack_ref).collect(),
-        packs_not_in_force: not_in_force.iter().map(pack_ref).collect(),
-        inputs: vec![],
-        tagging: vec![],
-        skipped: vec![],
-        stats: Stats::default(),
-        findings: vec![],
-        errors: vec![],
-        fixed: vec![],
-    };
+    let (catalog, mut result) = ScanResult::empty(catalog, options);
+    let ctx = decide::Context { today: options.today(), calendar: &options.calendar };
     // Profiles made with other packs (or other versions of them) cannot be judged.
     let mut usable: Vec<&Profile> = Vec::new();
     for p in profiles {
-        match catalog.packs.iter().find(|pack| !p.packs.contains(&pack_ref(pack))) {
+        match catalog.packs.iter().find(|pack| !p.packs.contains(&PackRef::of(pack))) {
             Some(pack) => result.errors.push(InputError::new(
                 &p.dataset.id,
                 "profile",
@@ -195,20 +180,12 @@ fn unions(
                     break;
                 }
                 first = false;
-                let mut set = remaining.clone();
-                let mut last = evaluation;
-                for m in remaining.iter().rev() {
-                    if set.len() <= 2 {
-                        break;
-                    }
-                    let without: Vec<usize> = set.iter().copied().filter(|x| x != m).collect();
-                    if let Some(e) = union_evaluation(pack, item, &without, profiles, result) {
-                        if e.met {
-                            set = without;
-                            last = e;
-                        }
-                    }
-                }
+                let Ok((set, last)) = link::minimal_set(
+                    &remaining,
+                    evaluation,
+                    |s| Ok::<_, std::convert::Infallible>(union_evaluation(pack, item, s, profiles, result)),
+                    |e| e.met,
+                );
                 let c: Vec<Contributor> = set.iter().map(|m| contributor(profiles[*m])).collect();
                 result.findings.extend(decide::decide(pack, item, &last, &c, combination.clone(), ctx));
                 remaining.retain(|m| !set.contains(m));
@@ -241,6 +218,9 @@ fn union_evaluation(
     result.stats.evaluated += 1;
     Some(evaluate::judge_banded(pack, item, &bindings, &values, &bands))
 }
+
+/// A join member's bindings and the states of its part of an item's plan.
+type Member = (BTreeMap<String, Binding>, BTreeMap<String, State>);
 
 /// A join-search node: one dataset, or all releases of one table merged.
 struct JoinNode {
@@ -393,13 +373,12 @@ fn join_values(
 ) -> (Values, Bands) {
     let mut values = Values::new();
     let mut bands = Bands::new();
-    let member_states = |p: &Profile| -> Option<(BTreeMap<String, Binding>, BTreeMap<String, State>)> {
+    let member_states = |p: &Profile| -> Option<Member> {
         let b = p.bindings(&pack.id);
         let group = evaluate::plan_partial(pack, item, &b);
         Some((b, p.states(&group.key())?.clone()))
     };
-    let parts: Vec<Option<(BTreeMap<String, Binding>, BTreeMap<String, State>)>> =
-        members.iter().map(|p| member_states(p)).collect();
+    let parts: Vec<Option<Member>> = members.iter().map(|p| member_states(p)).collect();
     for criterion in &item.criteria {
         match criterion {
             Criterion::Has { tags } => {
@@ -456,11 +435,7 @@ fn join_values(
 }
 
 /// Distinct values of a key tag common to the exact sets of every member binding it.
-fn shared_keys(
-    pack: &Pack,
-    metric: &Metric,
-    parts: &[Option<(BTreeMap<String, Binding>, BTreeMap<String, State>)>],
-) -> Option<f64> {
+fn shared_keys(pack: &Pack, metric: &Metric, parts: &[Option<Member>]) -> Option<f64> {
     let tag = match metric {
         Metric::Distinct { tag } | Metric::Prop { tag, prop: crate::rules::Prop::Distinct } => tag,
         _ => return None,
@@ -483,7 +458,7 @@ fn shared_keys(
 
 fn rows_bound(
     members: &[&Profile],
-    parts: &[Option<(BTreeMap<String, Binding>, BTreeMap<String, State>)>],
+    parts: &[Option<Member>],
     keys: &[String],
     pack: &Pack,
     _bindings: &BTreeMap<String, Binding>,

@@ -219,6 +219,34 @@ pub fn release_groups(nodes: &[Node]) -> Vec<Vec<usize>> {
     groups.into_values().filter(|g| g.len() >= 2).collect()
 }
 
+/// Reduce a union of releases that meets an item to a minimal contributing set:
+/// drop members one at a time, last first, keeping a removal when the rest still
+/// meets the item (at least two members stay). `eval` judges a member set (`None`:
+/// it could not be judged, the member stays); `whole` is the judgement of `members`.
+/// Returns the set and its own judgement.
+pub fn minimal_set<E, X>(
+    members: &[usize],
+    whole: E,
+    mut eval: impl FnMut(&[usize]) -> Result<Option<E>, X>,
+    met: impl Fn(&E) -> bool,
+) -> Result<(Vec<usize>, E), X> {
+    let mut set = members.to_vec();
+    let mut last = whole;
+    for m in members.iter().rev() {
+        if set.len() <= 2 {
+            break;
+        }
+        let without: Vec<usize> = set.iter().copied().filter(|x| x != m).collect();
+        if let Some(e) = eval(&without)? {
+            if met(&e) {
+                set = without;
+                last = e;
+            }
+        }
+    }
+    Ok((set, last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -392,6 +392,17 @@ fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(s.f64()?.iter().flatten().collect())
 }
 
+/// Distinct valid positions of a point, as latitudes and longitudes.
+fn distinct_points(lf: &LazyFrame, columns: &Columns, lat: &str, lon: &str) -> PolarsResult<(Vec<f64>, Vec<f64>)> {
+    let df = collect(
+        lf.clone()
+            .filter(valid(columns))
+            .select([num(lat).alias("a"), num(lon).alias("b")])
+            .unique(None, UniqueKeepStrategy::Any),
+    )?;
+    Ok((floats(&df, "a")?, floats(&df, "b")?))
+}
+
 fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
     let df = collect(lf.clone().select([e.alias("v")]).drop_nulls(None).unique(None, UniqueKeepStrategy::Any))?;
     let mut v: Vec<f64> = floats(&df, "v")?.into_iter().filter(|x| x.is_finite()).collect();
@@ -429,13 +440,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             }
             Need::Distinct(columns @ Columns::Pair { lat, lon, .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { lat, lon, .. }, .. } => {
-                let df = collect(
-                    lf.clone()
-                        .filter(valid(columns))
-                        .select([num(lat).alias("a"), num(lon).alias("b")])
-                        .unique(None, UniqueKeepStrategy::Any),
-                )?;
-                let (a, b) = (floats(&df, "a")?, floats(&df, "b")?);
+                let (a, b) = distinct_points(&lf, columns, lat, lon)?;
                 let hashes = a
                     .iter()
                     .zip(&b)
@@ -499,13 +504,7 @@ fn prop_state(
             State::Cells { cells }
         }
         (Prop::SpacingM, None, Columns::Pair { lat, lon, .. }) => {
-            let df = collect(
-                lf.clone()
-                    .filter(valid(columns))
-                    .select([num(lat).alias("a"), num(lon).alias("b")])
-                    .unique(None, UniqueKeepStrategy::Any),
-            )?;
-            let (a, b) = (floats(&df, "a")?, floats(&df, "b")?);
+            let (a, b) = distinct_points(lf, columns, lat, lon)?;
             let mut pairs: Vec<(f64, f64)> = a.into_iter().zip(b).collect();
             pairs.sort_by(|x, y| ordered(x.0).cmp(&ordered(y.0)).then(ordered(x.1).cmp(&ordered(y.1))));
             pairs.dedup();

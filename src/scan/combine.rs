@@ -538,19 +538,12 @@ fn run_union(
             }
             first = false;
             // Minimal contributing set: drop every release the rest still meets the item without.
-            let mut set = remaining.clone();
-            let mut last = evaluation;
-            for m in remaining.iter().rev() {
-                if set.len() <= 2 {
-                    break;
-                }
-                let without: Vec<usize> = set.iter().copied().filter(|x| x != m).collect();
-                let (_, e) = evaluate_union(pack, i, &without, prepared, &mut out)?;
-                if e.met {
-                    set = without;
-                    last = e;
-                }
-            }
+            let (set, last) = link::minimal_set(
+                &remaining,
+                evaluation,
+                |s| evaluate_union(pack, i, s, prepared, &mut out).map(|(_, e)| Some(e)),
+                |e| e.met,
+            )?;
             // `last` is the evaluation of `set` itself (the last removal kept, or the whole).
             let view = view::union(&parts(pack, &set, prepared))?;
             let contributors = contributors(&set, prepared);

@@ -121,6 +121,10 @@ fn file_profile(
     Ok((Got::Profiled(profile), now))
 }
 
+/// A dataset's merged profile, what the cache now knows of its files, and how many
+/// files were profiled and reused.
+type DatasetProfile = (Profile, Vec<(String, Seen)>, u64, u64);
+
 /// A dataset's profile: its files' profiles merged, named and hashed as `scan` names
 /// and hashes the dataset.
 fn dataset_profile(
@@ -128,7 +132,7 @@ fn dataset_profile(
     dataset: &Dataset,
     cache: &Cache,
     packs: &str,
-) -> Result<(Profile, Vec<(String, Seen)>, u64, u64), InputError> {
+) -> Result<DatasetProfile, InputError> {
     let mut parts = Vec::new();
     let mut seen = Vec::new();
     let mut digests = Vec::new();

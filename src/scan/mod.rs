@@ -132,7 +132,42 @@ pub enum Verdict {
     Incomplete,
 }
 
+impl PackRef {
+    pub fn of(p: &crate::rules::Pack) -> Self {
+        PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() }
+    }
+}
+
 impl ScanResult {
+    /// Nothing found yet, with the packs in force today (returned as the catalog to
+    /// apply) and those that are not.
+    pub fn empty(catalog: &Catalog, options: &Options) -> (Catalog, ScanResult) {
+        let today = options.today();
+        let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
+        let result = ScanResult {
+            started: options.started,
+            packs: in_force.iter().map(PackRef::of).collect(),
+            packs_not_in_force: not_in_force.iter().map(PackRef::of).collect(),
+            inputs: vec![],
+            tagging: vec![],
+            skipped: vec![],
+            stats: Stats::default(),
+            findings: vec![],
+            errors: vec![],
+            fixed: vec![],
+        };
+        (Catalog { packs: in_force }, result)
+    }
+
+    /// The exit status of a finished scan (DESIGN §7).
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
+        match self.verdict() {
+            Verdict::Hold => crate::exit::ExitStatus::Hold,
+            Verdict::Incomplete => crate::exit::ExitStatus::Incomplete,
+            Verdict::Warn | Verdict::Pass => crate::exit::ExitStatus::Clean,
+        }
+    }
+
     /// `hold` if any finding holds (even with unreadable inputs), else `incomplete`
     /// if an input could not be read, else `warn` or `pass`.
     pub fn verdict(&self) -> Verdict {
@@ -220,10 +255,7 @@ fn discover_all(options: &Options) -> Result<source::Discovery, MissingPath> {
 /// Run a scan. A scan path that does not exist is a usage error (nothing evaluated).
 pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPath> {
     let today = options.today();
-    let (in_force, not_in_force): (Vec<_>, Vec<_>) = catalog.packs.iter().cloned().partition(|p| p.in_force(today));
-    let catalog = Catalog { packs: in_force };
-    let pack_ref =
-        |p: &crate::rules::Pack| PackRef { id: p.id.clone(), version: p.version.clone(), sha256: p.sha256.clone() };
+    let (catalog, mut result) = ScanResult::empty(catalog, options);
 
     if let Some(dir) = &options.cache {
         return incremental::run(&catalog, options, dir);
@@ -237,18 +269,8 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
             .unwrap_or_else(|_| Err(panic_error(&dataset.id)))
     });
 
-    let mut result = ScanResult {
-        started: options.started,
-        packs: catalog.packs.iter().map(pack_ref).collect(),
-        packs_not_in_force: not_in_force.iter().map(pack_ref).collect(),
-        inputs: vec![],
-        tagging: vec![],
-        skipped: found.skipped,
-        stats: Stats::default(),
-        findings: vec![],
-        errors: found.errors,
-        fixed: vec![],
-    };
+    result.skipped = found.skipped;
+    result.errors = found.errors;
     let mut prepared = Vec::new();
     for outcome in outcomes {
         match outcome {
