@@ -5,6 +5,7 @@
 //! `rules` → `source` → `tag` → `profile` → `link` → `evaluate` → `decide` →
 //! `remedy` → `report`, orchestrated by `scan`; `cli` is the command line over it.
 
+pub mod alloc;
 pub mod calendar;
 pub mod check;
 pub mod cli;

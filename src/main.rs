@@ -3,6 +3,9 @@
 use clap::Parser;
 use std::io::IsTerminal;
 
+#[global_allocator]
+static ALLOC: mosaic::alloc::Counting = mosaic::alloc::Counting;
+
 fn main() {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = miette::set_hook(Box::new(move |_| {
@@ -11,5 +14,7 @@ fn main() {
     }));
     mosaic::scan::install_panic_hook();
     let cli = mosaic::cli::Cli::parse();
-    std::process::exit(mosaic::cli::run(cli).code());
+    let code = mosaic::cli::run(cli).code();
+    mosaic::alloc::report();
+    std::process::exit(code);
 }
