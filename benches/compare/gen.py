@@ -23,7 +23,7 @@ def table(rows: int, seed: int) -> pl.DataFrame:
             "site_n": rng.integers(0, 100_000, rows),
             "lat": np.round(30.0 + rng.random(rows) * 0.5, 6),
             "lon": np.round(114.0 + rng.random(rows) * 0.5, 6),
-            "ts": start + rng.integers(0, 365 * 86400, rows).astype("timedelta64[s]"),
+            "ts": (start + rng.integers(0, 365 * 86400, rows).astype("timedelta64[s]")).astype("datetime64[ms]"),
             "value": np.round(rng.normal(100.0, 15.0, rows), 3),
             "category_n": rng.integers(0, 50, rows),
         }

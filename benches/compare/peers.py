@@ -37,7 +37,7 @@ def duckdb_task(task, files):
         q = f"SELECT count(*) FROM (SELECT DISTINCT {band} AS r, {col} AS c FROM {src})"
     else:
         q = f"""SELECT count(*), count(DISTINCT l.site) FROM '{files[0]}' l JOIN '{files[1]}' r ON l.site = r.site"""
-    return [str(x) for x in con.sql(q).fetchone()]
+    return [str(x) for x in con.execute(q).fetchone()]
 
 
 def polars_task(task, files):

@@ -2,8 +2,6 @@
 //! grid cells and their connected components. Pure functions, tested against
 //! the shared resolution fixtures.
 
-use std::collections::{HashMap, HashSet};
-
 /// Metres per degree of latitude (and of longitude at the equator).
 pub const M_PER_DEG: f64 = 111_320.0;
 
@@ -89,34 +87,70 @@ pub fn cell_planar(y: f64, x: f64, grid_m: f64) -> (i64, i64) {
 }
 
 /// Size of the largest 8-connected component of `cells`. Neighbouring bands are
-/// slightly sheared, so a cell touches columns col-1..=col+1 of the bands above and below.
+/// slightly sheared, so a cell touches columns col-1..=col+1 of the bands above and
+/// below. Union-find over the cells sorted by (row, col): each cell is joined with its
+/// left neighbour and, by a sweep of the band below, with the cells it touches there.
 pub fn largest_component(cells: &[(i64, i64)]) -> usize {
-    let set: HashSet<(i64, i64)> = cells.iter().copied().collect();
-    let mut seen: HashMap<(i64, i64), ()> = HashMap::with_capacity(set.len());
-    let mut best = 0;
-    let mut stack = Vec::new();
-    for &start in &set {
-        if seen.contains_key(&start) {
-            continue;
+    let mut sorted = cells.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let n = sorted.len();
+    if n == 0 {
+        return 0;
+    }
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    fn find(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            parent[x as usize] = parent[parent[x as usize] as usize];
+            x = parent[x as usize];
         }
-        seen.insert(start, ());
-        stack.push(start);
-        let mut size = 0;
-        while let Some((r, c)) = stack.pop() {
-            size += 1;
-            for dr in -1..=1 {
-                for dc in -1..=1 {
-                    let next = (r + dr, c + dc);
-                    if (dr, dc) != (0, 0) && set.contains(&next) && !seen.contains_key(&next) {
-                        seen.insert(next, ());
-                        stack.push(next);
+        x
+    }
+    let union = |parent: &mut Vec<u32>, a: usize, b: usize| {
+        let (ra, rb) = (find(parent, a as u32), find(parent, b as u32));
+        if ra != rb {
+            parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    };
+    // Start of each band in `sorted`.
+    let mut band_start = 0;
+    let mut prev_band: Option<(i64, usize, usize)> = None; // (row, start, end)
+    while band_start < n {
+        let row = sorted[band_start].0;
+        let mut end = band_start;
+        while end < n && sorted[end].0 == row {
+            end += 1;
+        }
+        for i in band_start + 1..end {
+            if sorted[i].1 == sorted[i - 1].1 + 1 {
+                union(&mut parent, i, i - 1);
+            }
+        }
+        if let Some((prow, ps, pe)) = prev_band {
+            if prow == row - 1 {
+                let mut j = ps;
+                for i in band_start..end {
+                    let c = sorted[i].1;
+                    while j < pe && sorted[j].1 < c - 1 {
+                        j += 1;
+                    }
+                    let mut k = j;
+                    while k < pe && sorted[k].1 <= c + 1 {
+                        union(&mut parent, i, k);
+                        k += 1;
                     }
                 }
             }
         }
-        best = best.max(size);
+        prev_band = Some((row, band_start, end));
+        band_start = end;
     }
-    best
+    let mut size = vec![0usize; n];
+    for i in 0..n {
+        let r = find(&mut parent, i as u32) as usize;
+        size[r] += 1;
+    }
+    size.into_iter().max().unwrap_or(0)
 }
 
 /// Great-circle distance in km (haversine, mean earth radius).
@@ -201,6 +235,50 @@ mod tests {
         let cells = vec![(0, 0), (0, 1), (1, 2), (5, 5), (6, 6), (7, 7), (8, 8)];
         assert_eq!(largest_component(&cells), 4);
         assert_eq!(largest_component(&[]), 0);
+    }
+
+    /// The definition, by breadth-first search over a set.
+    fn naive_component(cells: &[(i64, i64)]) -> usize {
+        let set: std::collections::HashSet<(i64, i64)> = cells.iter().copied().collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut best = 0;
+        for &start in &set {
+            if !seen.insert(start) {
+                continue;
+            }
+            let (mut stack, mut size) = (vec![start], 0);
+            while let Some((r, c)) = stack.pop() {
+                size += 1;
+                for dr in -1..=1 {
+                    for dc in -1..=1 {
+                        let next = (r + dr, c + dc);
+                        if set.contains(&next) && seen.insert(next) {
+                            stack.push(next);
+                        }
+                    }
+                }
+            }
+            best = best.max(size);
+        }
+        best
+    }
+
+    #[test]
+    fn union_find_components_match_the_definition() {
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        for round in 0..300 {
+            let n = 1 + round % 120;
+            let side = 3 + (round % 17) as u64;
+            let cells: Vec<(i64, i64)> = (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ((state % side) as i64 - 2, ((state >> 32) % side) as i64 - 2)
+                })
+                .collect();
+            assert_eq!(largest_component(&cells), naive_component(&cells), "{cells:?}");
+        }
     }
 
     #[test]

@@ -209,35 +209,56 @@ pub fn parse_time(s: &str) -> Option<f64> {
     None
 }
 
-/// `cell_row` and `cell_col` of each position on the coverage grid (see `geo::cell`).
-pub fn cell_exprs(lat: &str, lon: &str, planar: bool, grid_m: f64) -> [Expr; 2] {
-    let part = move |second: bool| {
-        col(lat).map_many(
+/// Offset that makes a cell index non-negative in 32 bits.
+const CELL_BIAS: i64 = 1 << 31;
+
+/// Each position's cell on the coverage grid (see `geo::cell`) as one 64-bit key:
+/// row and column packed into 32 bits each, so distinct cells are a one-column unique.
+pub fn cell_key(lat: &str, lon: &str, planar: bool, grid_m: f64) -> Expr {
+    col(lat)
+        .map_many(
             move |cols: &mut [Column]| {
                 let ys = cols[0].cast(&DataType::Float64)?;
                 let xs = cols[1].cast(&DataType::Float64)?;
-                let out: Int64Chunked = ys
+                let out: UInt64Chunked = ys
                     .f64()?
                     .iter()
                     .zip(xs.f64()?.iter())
                     .map(|(y, x)| {
                         let (y, x) = (y?, x?);
                         let (r, c) = if planar { geo::cell_planar(y, x, grid_m) } else { geo::cell(y, x, grid_m) };
-                        Some(if second { c } else { r })
+                        pack_cell(r, c)
                     })
                     .collect();
                 Ok(out.into_column())
             },
             &[col(lon)],
-            |_, f| Ok(Field::new(f[0].name().clone(), DataType::Int64)),
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt64)),
         )
-    };
-    [part(false).alias("cell_row"), part(true).alias("cell_col")]
+        .alias("cell")
+}
+
+/// `(row, col)` as a key; `None` outside ±2^31 (a grid far finer than any pack's).
+pub fn pack_cell(r: i64, c: i64) -> Option<u64> {
+    let (r, c) = (r.checked_add(CELL_BIAS)?, c.checked_add(CELL_BIAS)?);
+    ((0..1 << 32).contains(&r) && (0..1 << 32).contains(&c)).then(|| ((r as u64) << 32) | c as u64)
+}
+
+pub fn unpack_cell(key: u64) -> (i64, i64) {
+    ((key >> 32) as i64 - CELL_BIAS, (key & 0xffff_ffff) as i64 - CELL_BIAS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_keys_round_trip() {
+        for (r, c) in [(0, 0), (-1, 5), (1_000_000, -2_000_000), (i32::MAX as i64, i32::MIN as i64)] {
+            assert_eq!(unpack_cell(pack_cell(r, c).unwrap()), (r, c));
+        }
+        assert_eq!(pack_cell(1 << 40, 0), None);
+    }
 
     #[test]
     fn parses_common_time_forms() {

@@ -138,8 +138,61 @@ pub struct Snap {
 }
 
 /// Find the coarsest common step (0.0005°, 0.25°, …) each axis is snapped to, if any.
+///
+/// Every candidate but the finest (2·10^-k) is a multiple of 2.5·10^-k, so a first
+/// pass tests only those two steps; the coarser ones are tested only for a column
+/// that sits on 2.5·10^-k (rare: most columns end the scan after the first pass).
 pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
-    Ok(snap_info(src, columns)?.snap())
+    let Columns::Pair { lat, lon, .. } = columns else { return Ok(Snap::default()) };
+    let base = src.lf.clone().filter(valid(columns));
+    let decimals = collect(base.clone().select([
+        kernels::decimals(lat, src.text).max().alias("lat"),
+        kernels::decimals(lon, src.text).max().alias("lon"),
+    ]))?;
+    let off = |name: &str, step: f64, alias: String| {
+        let q = num(name) * lit(1.0 / step);
+        (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6)).cast(DataType::UInt32).sum().alias(alias)
+    };
+    let axes: Vec<(&str, &String, Vec<f64>)> = [("lat", lat), ("lon", lon)]
+        .into_iter()
+        .filter_map(|(axis, name)| Some((axis, name, geo::snap_candidates(scalar(&decimals, axis)? as u8))))
+        .collect();
+    let fits = |indices: &[usize], axes: &[(&str, &String, Vec<f64>)]| -> PolarsResult<Vec<Vec<bool>>> {
+        let mut exprs = Vec::new();
+        for (axis, name, steps) in axes {
+            for i in indices {
+                if let Some(step) = steps.get(*i) {
+                    exprs.push(off(name, *step, format!("{axis}_{i}")));
+                }
+            }
+        }
+        if exprs.is_empty() {
+            return Ok(vec![vec![false; 6]; axes.len()]);
+        }
+        let df = collect(base.clone().select(exprs))?;
+        Ok(axes
+            .iter()
+            .map(|(axis, _, _)| (0..6).map(|i| scalar(&df, &format!("{axis}_{i}")) == Some(0.0)).collect())
+            .collect())
+    };
+    let first = fits(&[4, 5], &axes)?;
+    let coarse: Vec<(&str, &String, Vec<f64>)> =
+        axes.iter().zip(&first).filter(|(_, f)| f[4]).map(|(a, _)| a.clone()).collect();
+    let second = fits(&[0, 1, 2, 3], &coarse)?;
+    let mut snap = Snap::default();
+    for ((axis, _, steps), f) in axes.iter().zip(&first) {
+        let chosen = match coarse.iter().position(|(a, _, _)| a == axis) {
+            Some(j) => (0..4).find(|i| second[j][*i]).or(Some(4)),
+            None => f[5].then_some(5),
+        };
+        let step = chosen.and_then(|i| steps.get(i).copied());
+        if *axis == "lat" {
+            snap.lat = step;
+        } else {
+            snap.lon = step;
+        }
+    }
+    Ok(snap)
 }
 
 /// What snapping needs to know of a point's two axes, mergeable across partitions.
@@ -223,6 +276,7 @@ pub fn filtered(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) ->
 pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<Values> {
     let lf = filtered(src, group, snaps);
     let mut values = Values::new();
+    let mut cells = CellMemo::new();
     let mut aggs: Vec<Expr> = Vec::new();
     let mut post: Vec<(String, Post)> = Vec::new();
     for (i, need) in group.needs.iter().enumerate() {
@@ -240,21 +294,28 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 aggs.push(valid(columns).cast(DataType::UInt32).sum().alias(alias("v").as_str()));
                 post.push((key, Post::Positive(alias("v"))));
             }
-            Need::Distinct(Columns::One(c)) => {
-                aggs.push(col(c.as_str()).drop_nulls().n_unique().alias(alias("v").as_str()));
-                post.push((key, Post::Scalar(alias("v"))));
+            Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
+                // A query of its own: a streaming unique keeps memory to the distinct values.
+                values.insert(key, Some(distinct_values(&lf, c)? as f64));
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 values.insert(key, Some(distinct_positions(&lf, columns)? as f64));
             }
-            Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
-                aggs.push(col(c.as_str()).drop_nulls().n_unique().alias(alias("v").as_str()));
-                post.push((key, Post::Scalar(alias("v"))));
-            }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
-                let value =
-                    prop_value(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps, &mut aggs, &alias)?;
+                let value = prop_value(
+                    src,
+                    &lf,
+                    *kind,
+                    columns,
+                    *accuracy_m,
+                    *prop,
+                    *grid_m,
+                    snaps,
+                    &mut aggs,
+                    &alias,
+                    &mut cells,
+                )?;
                 match value {
                     PropValue::Ready(v) => {
                         values.insert(key, v);
@@ -299,6 +360,10 @@ enum Post {
     Span(String, String),
 }
 
+/// Occupied cells already computed in one pass, by point and grid (area and the
+/// largest cluster share them).
+type CellMemo = BTreeMap<(Columns, u64), Vec<(i64, i64)>>;
+
 enum PropValue {
     Ready(Option<f64>),
     Deferred(Post),
@@ -316,6 +381,7 @@ fn prop_value(
     snaps: &BTreeMap<Columns, Snap>,
     aggs: &mut Vec<Expr>,
     alias: &dyn Fn(&str) -> String,
+    memo: &mut CellMemo,
 ) -> PolarsResult<PropValue> {
     let one = match columns {
         Columns::One(c) => Some(c.as_str()),
@@ -325,8 +391,27 @@ fn prop_value(
         (Prop::ResolutionM, _) => {
             let snap = snaps.get(columns).copied().unwrap_or_default();
             let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
-            aggs.push(per_row.quantile(lit(0.05), QuantileMethod::Lower).alias(alias("v").as_str()));
-            PropValue::Deferred(Post::Scalar(alias("v")))
+            // Resolutions come in few distinct steps: count rows per value (a streaming
+            // group-by) and take the percentile from the counts; sort only when the
+            // percentile's histogram bin holds several values.
+            let df = collect(
+                lf.clone()
+                    .select([per_row.clone().alias("r")])
+                    .drop_nulls(None)
+                    .group_by([col("r")])
+                    .agg([len().alias("n")]),
+            )?;
+            let r = df.column("r")?.f64()?.clone();
+            let n = df.column("n")?.cast(&DataType::UInt64)?;
+            let hist = sketch::Hist::from_counts(r.into_no_null_iter().zip(n.u64()?.into_no_null_iter()));
+            match hist.quantile(0.05) {
+                Some((lo, hi)) if lo == hi => PropValue::Ready(Some(lo)),
+                None => PropValue::Ready(None),
+                Some(_) => {
+                    aggs.push(per_row.quantile(lit(0.05), QuantileMethod::Lower).alias(alias("v").as_str()));
+                    PropValue::Deferred(Post::Scalar(alias("v")))
+                }
+            }
         }
         (Prop::ExtentKm, None) => {
             let Columns::Pair { lat, lon, planar } = columns else { unreachable!("pair checked above") };
@@ -344,8 +429,12 @@ fn prop_value(
             })
         }
         (Prop::AreaKm2 | Prop::ContiguousKm2, None) => {
-            let cells = occupied_cells(lf, columns, grid_m)?;
-            let n = if prop == Prop::AreaKm2 { cells.len() } else { geo::largest_component(&cells) };
+            let key = (columns.clone(), grid_m.to_bits());
+            if !memo.contains_key(&key) {
+                memo.insert(key.clone(), occupied_cells(lf, columns, grid_m)?);
+            }
+            let cells = &memo[&key];
+            let n = if prop == Prop::AreaKm2 { cells.len() } else { geo::largest_component(cells) };
             PropValue::Ready(Some(n as f64 * grid_m * grid_m / 1e6))
         }
         (Prop::SpacingM, None) => PropValue::Ready(spacing_m(lf, columns)?),
@@ -376,6 +465,19 @@ fn prop_value(
     })
 }
 
+/// Distinct non-null values of one column.
+fn distinct_values(lf: &LazyFrame, column: &str) -> PolarsResult<usize> {
+    let df = collect(
+        lf.clone()
+            .select([col(column)])
+            .drop_nulls(None)
+            .group_by([col(column)])
+            .agg([len().alias("rows")])
+            .select([len().alias("n")]),
+    )?;
+    Ok(scalar(&df, "n").unwrap_or(0.0) as usize)
+}
+
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(0) };
     let df = collect(
@@ -388,18 +490,20 @@ pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsRes
     Ok(scalar(&df, "n").unwrap_or(0.0) as usize)
 }
 
-/// Distinct occupied cells of a point (or xy) tag on the coverage grid.
+/// Distinct occupied cells of a point (or xy) tag on the coverage grid, sorted.
 pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsResult<Vec<(i64, i64)>> {
     let Columns::Pair { lat, lon, planar } = columns else { return Ok(vec![]) };
     let df = collect(
         lf.clone()
             .filter(valid(columns))
-            .select(kernels::cell_exprs(lat, lon, *planar, grid_m))
+            .select([kernels::cell_key(lat, lon, *planar, grid_m)])
+            .drop_nulls(None)
             .unique(None, UniqueKeepStrategy::Any),
     )?;
-    let rows = df.column("cell_row")?.i64()?.clone();
-    let cols = df.column("cell_col")?.i64()?.clone();
-    Ok(rows.iter().zip(cols.iter()).filter_map(|(r, c)| Some((r?, c?))).collect())
+    let keys = df.column("cell")?.u64()?.clone();
+    let mut cells: Vec<(i64, i64)> = keys.into_no_null_iter().map(kernels::unpack_cell).collect();
+    cells.sort_unstable();
+    Ok(cells)
 }
 
 /// Median distance between neighbouring distinct positions along each axis

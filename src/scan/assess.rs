@@ -31,6 +31,7 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
         };
         for columns in evaluate::point_columns(task.bindings) {
             if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
+                let _t = crate::trace::span(|| format!("snapping {}", slot.key().label()));
                 let snap = profile::snapping(src, slot.key())?;
                 slot.insert(snap);
             }
@@ -44,6 +45,9 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
     }
     let mut values = BTreeMap::new();
     for (key, group) in &groups {
+        let _t = crate::trace::span(|| {
+            format!("metrics [{key}] {:?}", group.needs.iter().map(|n| n.key()).collect::<Vec<_>>())
+        });
         values.insert(key.clone(), profile::compute(src, group, &snaps)?);
     }
     Ok(tasks

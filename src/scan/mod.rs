@@ -287,7 +287,10 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     }
     prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
 
-    let combined = combine::run(&catalog, &prepared, options.max_combo, &ctx, extras);
+    let combined = {
+        let _t = crate::trace::span(|| "combinations".to_string());
+        combine::run(&catalog, &prepared, options.max_combo, &ctx, extras)
+    };
     result.stats.candidates += combined.candidates;
     result.stats.pruned += combined.pruned;
     result.stats.joined += combined.joined;
@@ -319,10 +322,16 @@ fn prepare(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Result<Prepared, InputError> {
-    let frame = source::open(dataset)?;
+    let frame = {
+        let _t = crate::trace::span(|| format!("open {}", dataset.id));
+        source::open(dataset)?
+    };
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let tagging = tag::tag(&dataset.id, &names, dataset.manifest.as_ref(), catalog)?;
-    let rows = profile::row_count(&frame.lf).map_err(|e| profile_error(&dataset.id, &e))?;
+    let rows = {
+        let _t = crate::trace::span(|| format!("rows {}", dataset.id));
+        profile::row_count(&frame.lf).map_err(|e| profile_error(&dataset.id, &e))?
+    };
     let mut prepared = Prepared {
         dataset: dataset.clone(),
         summary: InputSummary {

@@ -496,10 +496,17 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             if dataset.format == Format::Parquet {
                 check_parquet_magic(&file.path).map_err(|m| read_error(dataset, file, "corrupt", m))?;
             }
-            let digest = hash_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
-            digests.push((relative_id(&dataset.path, &file.path), digest));
             None
         };
+        // Binary files are hashed on a thread of their own while the checks below
+        // (the footer, the sandboxed decode) run.
+        let hashing = (!dataset.format.is_text()).then(|| {
+            let path = file.path.clone();
+            std::thread::spawn(move || {
+                let _t = crate::trace::span(|| format!("sha256 {}", path.display()));
+                hash_file(&path)
+            })
+        });
         let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut lf = scan_file(file, dataset.format, transcoded)?;
             let s = lf.collect_schema()?;
@@ -514,9 +521,17 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         };
         if matches!(dataset.format, Format::Parquet | Format::Ipc) {
             if let Some(decoder) = DECODER.get() {
+                let _t = crate::trace::span(|| format!("sandboxed decode {}", file.path.display()));
                 sandboxed_decode(decoder, &file.path, dataset.format)
                     .map_err(|m| read_error(dataset, file, "corrupt", m))?;
             }
+        }
+        if let Some(h) = hashing {
+            let digest = h
+                .join()
+                .map_err(|_| read_error(dataset, file, "io", "hashing failed"))?
+                .map_err(|e| read_error(dataset, file, "io", e))?;
+            digests.push((relative_id(&dataset.path, &file.path), digest));
         }
         let cols: Vec<(String, DataType)> = file_schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
         let names: BTreeSet<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
