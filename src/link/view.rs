@@ -90,7 +90,7 @@ pub const MAX_JOIN_ROWS: u64 = 50_000_000;
 
 /// Rows an inner join on `keys` would give, from per-key counts of both sides
 /// (computed without building the join).
-fn joined_rows(acc: &LazyFrame, next: &LazyFrame, keys: &[String]) -> PolarsResult<u64> {
+pub fn joined_rows(acc: &LazyFrame, next: &LazyFrame, keys: &[String]) -> PolarsResult<u64> {
     let by: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     let counts =
         |lf: &LazyFrame, name: &str| lf.clone().group_by(by.clone()).agg([len().cast(DataType::Float64).alias(name)]);
@@ -113,20 +113,7 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View
     let mut origin = BTreeMap::new();
     let mut lf: Option<LazyFrame> = None;
     for (part_index, keys) in steps {
-        let part = &parts[*part_index];
-        let mut exprs = Vec::new();
-        for (tag, b) in part.bindings {
-            let is_join_key = keys.contains(tag);
-            if bindings.contains_key(tag) && !is_join_key {
-                continue;
-            }
-            exprs.extend(project(part, tag, part.binds_text(tag)));
-            if !bindings.contains_key(tag) {
-                bindings.insert(tag.clone(), bind(tag, b, b.accuracy_m));
-                origin.insert(tag.clone(), *part_index);
-            }
-        }
-        let selected = part.lf.clone().select(exprs).unique(None, UniqueKeepStrategy::Any);
+        let selected = member(parts, *part_index, keys, &mut bindings, &mut origin);
         lf = Some(match lf {
             None => selected,
             Some(acc) => {
@@ -143,6 +130,49 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View
         });
     }
     Ok(View { lf: lf.unwrap_or_default(), bindings, origin })
+}
+
+/// One join member's distinct projected rows: its tags not yet bound by an earlier
+/// member, and the join keys.
+fn member(
+    parts: &[Part],
+    part_index: usize,
+    keys: &[String],
+    bindings: &mut Bindings,
+    origin: &mut BTreeMap<String, usize>,
+) -> LazyFrame {
+    let part = &parts[part_index];
+    let mut exprs = Vec::new();
+    for (tag, b) in part.bindings {
+        let is_join_key = keys.contains(tag);
+        if bindings.contains_key(tag) && !is_join_key {
+            continue;
+        }
+        exprs.extend(project(part, tag, part.binds_text(tag)));
+        if !bindings.contains_key(tag) {
+            bindings.insert(tag.clone(), bind(tag, b, b.accuracy_m));
+            origin.insert(tag.clone(), part_index);
+        }
+    }
+    part.lf.clone().select(exprs).unique(None, UniqueKeepStrategy::Any)
+}
+
+/// A join of two members kept apart: each side's distinct projected rows, for
+/// judging the join from per-key counts without building it (`scan::pair`).
+pub struct Pair {
+    pub sides: [LazyFrame; 2],
+    pub keys: Vec<String>,
+    pub bindings: Bindings,
+    pub origin: BTreeMap<String, usize>,
+}
+
+/// The two members of `parts` joined on `keys`, not joined yet.
+pub fn pair(parts: &[Part], keys: &[String]) -> Pair {
+    let mut bindings = Bindings::new();
+    let mut origin = BTreeMap::new();
+    let a = member(parts, 0, keys, &mut bindings, &mut origin);
+    let b = member(parts, 1, keys, &mut bindings, &mut origin);
+    Pair { sides: [a, b], keys: keys.to_vec(), bindings, origin }
 }
 
 /// Union of parts with the same tag set (releases of one table), all rows together.

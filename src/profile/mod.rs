@@ -7,7 +7,7 @@ mod kernels;
 pub mod sketch;
 pub mod state;
 
-pub use kernels::{coarsen_time, epoch_seconds, float_text, quantize};
+pub use kernels::{coarsen_time, epoch_seconds, float_text, quantize, row_resolution};
 pub use state::{AxisInfo, SnapInfo, State};
 
 use std::collections::BTreeMap;

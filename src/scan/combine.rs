@@ -342,34 +342,53 @@ fn run_join(
     let members: Vec<usize> = join.steps.iter().map(|s| s.member).collect();
     let parts = parts(pack, &members, prepared);
     let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
-    let view = view::join(&parts, &steps)?;
     out.joined = 1;
-    let tasks: Vec<Task> =
-        join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
-    let src = Source { lf: &view.lf, text: true };
-    let evaluations = assess(&src, &tasks)?;
     let combination = Combination { kind: "join".into(), keys: join.keys() };
-    for (task, evaluation) in tasks.iter().zip(evaluations) {
+    // Two members: judged from per-key counts, the join never built. The joined
+    // frame is built only for a hold's fix and picture, and only when it is small.
+    let (evaluations, view) = if steps.len() == 2 {
+        let pair = super::pair::hold(view::pair(&parts, &steps[1].1))?;
+        let tasks: Vec<Task> =
+            join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &pair.bindings }).collect();
+        let evaluations = super::pair::assess(&pair, &tasks)?;
+        let holds = evaluations.iter().flatten().any(|e| e.met);
+        let wanted = holds && (extras.fixes || extras.coverage);
+        let small = wanted && view::joined_rows(&pair.sides[0], &pair.sides[1], &pair.keys)? <= view::MAX_JOIN_ROWS;
+        (evaluations, if small { Some(view::join(&parts, &steps)?) } else { None })
+    } else {
+        let view = view::join(&parts, &steps)?;
+        let tasks: Vec<Task> =
+            join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
+        (assess(&Source { lf: &view.lf, text: true }, &tasks)?, Some(view))
+    };
+    for (&i, evaluation) in join.items.iter().zip(evaluations) {
         let Some(evaluation) = evaluation else { continue };
         out.evaluated += 1;
         let contributors = contributors(&members, prepared);
-        let Some(mut finding) = decide::decide(pack, task.item, &evaluation, &contributors, combination.clone(), ctx)
-        else {
+        let item = &pack.items[i];
+        let Some(mut finding) = decide::decide(pack, item, &evaluation, &contributors, combination.clone(), ctx) else {
             continue;
         };
-        if finding.holds() {
-            // Every member is needed for a tag or a link (link::joins), so leaving
-            // one out clears the finding by construction.
-            let origin = view_origin(pack, &view, &members, prepared);
-            if extras.fixes {
-                finding.fix = match fix::search(&src, *task, false, &origin)? {
-                    Some(f) => Some(f),
-                    None => Some(split_release(&members, prepared, vec![])),
-                };
+        let Some(view) = view.as_ref().filter(|_| finding.holds()) else {
+            if finding.holds() && extras.fixes {
+                finding.fix = Some(split_release(&members, prepared, vec![]));
             }
-            if extras.coverage {
-                finding.coverage = assess::coverage(&src, *task)?;
-            }
+            out.findings.push(finding);
+            continue;
+        };
+        let task = Task { pack, item, bindings: &view.bindings };
+        let src = Source { lf: &view.lf, text: true };
+        // Every member is needed for a tag or a link (link::joins), so leaving
+        // one out clears the finding by construction.
+        let origin = view_origin(pack, view, &members, prepared);
+        if extras.fixes {
+            finding.fix = match fix::search(&src, task, false, &origin)? {
+                Some(f) => Some(f),
+                None => Some(split_release(&members, prepared, vec![])),
+            };
+        }
+        if extras.coverage {
+            finding.coverage = assess::coverage(&src, task)?;
         }
         out.findings.push(finding);
     }

@@ -8,6 +8,7 @@ pub mod assess;
 mod combine;
 mod fix;
 pub mod incremental;
+mod pair;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,0 +1,131 @@
+//! Joins of two datasets judged from per-key counts, never built (DESIGN §10: "a
+//! join's scale metrics never need the joined rows materialised").
+//!
+//! A joined row is a pair (a, b) with equal keys, a passing the item's filters on
+//! the first member's columns and b those on the second's. So: rows = Σ over keys of
+//! the two sides' filtered row counts; a metric on one side's tags is that metric on
+//! the side's filtered rows whose key the other side has (a semi-join — sets, cells,
+//! extents and ranges do not depend on how often a row repeats); and the resolution
+//! percentile, which counts rows, weights each row by the other side's rows per key.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::assess::Task;
+use crate::evaluate::{self, Evaluation};
+use crate::link::view::Pair;
+use crate::profile::{self, sketch::Hist, Group, Need, RowFilter, Snap, Source, Values};
+use crate::rules::Prop;
+use crate::tag::Columns;
+
+const WEIGHT: &str = "__rows_of_other_side";
+
+fn names(lf: &LazyFrame) -> PolarsResult<Vec<String>> {
+    Ok(lf.clone().collect_schema()?.iter_names().map(|n| n.to_string()).collect())
+}
+
+fn columns_of_filter(f: &RowFilter) -> Vec<String> {
+    match f {
+        RowFilter::Value { column, .. } => vec![column.clone()],
+        RowFilter::Resolution { columns, .. } => columns.names().iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+fn columns_of_need(n: &Need) -> Vec<String> {
+    match n {
+        Need::Rows => vec![],
+        Need::Has(c) | Need::Distinct(c) | Need::Prop { columns: c, .. } => {
+            c.names().iter().map(|c| c.to_string()).collect()
+        }
+    }
+}
+
+/// Compute each side's distinct projected rows once (every metric reads them again),
+/// never the join: memory is bounded by the members, not by their product.
+pub fn hold(pair: Pair) -> PolarsResult<Pair> {
+    let _t = crate::trace::span(|| "join members' distinct rows".to_string());
+    let [a, b] = pair.sides;
+    let (a, b) = (profile::collect(a)?.lazy(), profile::collect(b)?.lazy());
+    Ok(Pair { sides: [a, b], ..pair })
+}
+
+/// Judge every task on the pair (its sides held, see [`hold`]).
+pub fn assess(pair: &Pair, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation>>> {
+    let _t = crate::trace::span(|| "join from per-key counts".to_string());
+    let cols = [names(&pair.sides[0])?, names(&pair.sides[1])?];
+    let on: Vec<Expr> = pair.keys.iter().map(|k| col(k.as_str())).collect();
+    let side_of = |c: &[String]| usize::from(!c.iter().all(|x| cols[0].contains(x)));
+    let counts = |lf: &LazyFrame| lf.clone().group_by(on.clone()).agg([len().cast(DataType::Float64).alias(WEIGHT)]);
+    let semi = |mine: &LazyFrame, other: &LazyFrame| -> LazyFrame {
+        mine.clone().join(counts(other), on.clone(), on.clone(), JoinArgs::new(JoinType::Inner))
+    };
+    // Snapping is a property of the joined rows, before any item's filters.
+    let unfiltered = [semi(&pair.sides[0], &pair.sides[1]), semi(&pair.sides[1], &pair.sides[0])];
+    let mut snaps: BTreeMap<Columns, Snap> = BTreeMap::new();
+    for b in pair.bindings.values().filter(|b| b.kind.is_spatial()) {
+        let side = side_of(&b.columns.names().iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        snaps.insert(b.columns.clone(), profile::snapping(&Source { lf: &unfiltered[side], text: true }, &b.columns)?);
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let Some(group) = evaluate::plan(task.pack, task.item, &pair.bindings) else {
+            out.push(None);
+            continue;
+        };
+        let mut sides = [pair.sides[0].clone(), pair.sides[1].clone()];
+        for f in &group.filters {
+            let cs = columns_of_filter(f);
+            // A filter on a join key holds on both sides alike.
+            for (i, side) in sides.iter_mut().enumerate() {
+                if cs.iter().all(|c| cols[i].contains(c)) {
+                    *side = profile::filtered(
+                        &Source { lf: side, text: true },
+                        &Group { filters: vec![f.clone()], needs: vec![] },
+                        &snaps,
+                    );
+                }
+            }
+        }
+        let joined = [semi(&sides[0], &sides[1]), semi(&sides[1], &sides[0])];
+        let mut values = Values::new();
+        let mut per_side: [Vec<Need>; 2] = [vec![], vec![]];
+        for need in &group.needs {
+            match need {
+                Need::Rows => {
+                    let df = profile::collect(joined[0].clone().select([col(WEIGHT).sum().alias("n")]))?;
+                    values.insert(need.key(), Some(profile::scalar(&df, "n").unwrap_or(0.0)));
+                }
+                Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m, .. } => {
+                    let side = side_of(&columns_of_need(need));
+                    let snap = snaps.get(columns).copied().unwrap_or_default();
+                    let per_row = profile::row_resolution(columns, true, snap, *accuracy_m);
+                    let df = profile::collect(
+                        joined[side]
+                            .clone()
+                            .select([per_row.alias("r"), col(WEIGHT)])
+                            .drop_nulls(None)
+                            .group_by([col("r")])
+                            .agg([col(WEIGHT).sum().alias("n")]),
+                    )?;
+                    let r = df.column("r")?.f64()?.clone();
+                    let n = df.column("n")?.f64()?.clone();
+                    let hist =
+                        Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64)));
+                    // The bin's low end when it holds several values: finer, so fail closed.
+                    values.insert(need.key(), hist.quantile(0.05).map(|(lo, _)| lo));
+                }
+                _ => per_side[side_of(&columns_of_need(need))].push(need.clone()),
+            }
+        }
+        for (side, needs) in per_side.into_iter().enumerate() {
+            if needs.is_empty() {
+                continue;
+            }
+            let src = Source { lf: &joined[side], text: true };
+            values.extend(profile::compute(&src, &Group { filters: vec![], needs }, &snaps)?);
+        }
+        out.push(Some(evaluate::judge(task.pack, task.item, &pair.bindings, &values)));
+    }
+    Ok(out)
+}
