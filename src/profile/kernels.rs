@@ -2,6 +2,9 @@
 //! resolution, epoch seconds and grid cells. They call the pure functions in
 //! `geo`, so the definitions tested there are the ones the scan uses.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 
@@ -236,6 +239,78 @@ pub fn cell_key(lat: &str, lon: &str, planar: bool, grid_m: f64) -> Expr {
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt64)),
         )
         .alias("cell")
+}
+
+/// A fast hasher for the gathering sets: FNV-1a over bytes, splitmix64 over words
+/// (the sets hold keys from data, not from an adversary who could choose collisions;
+/// a collision only costs time, never a wrong count).
+#[derive(Default, Clone, Copy)]
+pub struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = self.0.rotate_left(5) ^ i;
+    }
+}
+
+pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
+
+/// Gather each position's cell key into `into` as the rows stream past (bounded memory:
+/// only the distinct cells are kept). The expression's value is the count of rows seen.
+pub fn gather_cells(lat: &str, lon: &str, planar: bool, grid_m: f64, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
+    cell_key(lat, lon, planar, grid_m)
+        .map(
+            move |c: Column| {
+                let keys = c.u64()?;
+                let mut local: MixSet<u64> = MixSet::default();
+                local.extend(keys.iter().flatten());
+                into.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.extend(local);
+                Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
+            },
+            |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+        )
+        .sum()
+}
+
+/// Gather the distinct values of a column (as text) into `into` as the rows stream past.
+pub fn gather_distinct(column: &str, into: Arc<Mutex<MixSet<String>>>) -> Expr {
+    col(column)
+        .cast(DataType::String)
+        .map(
+            move |c: Column| {
+                let values = c.str()?;
+                // Distinct within the batch first, so the shared set is locked once per batch.
+                let mut local: MixSet<&str> = MixSet::default();
+                local.extend(values.iter().flatten());
+                let mut set = into.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+                for v in local {
+                    if !set.contains(v) {
+                        set.insert(v.to_string());
+                    }
+                }
+                Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
+            },
+            |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+        )
+        .sum()
 }
 
 /// `(row, col)` as a key; `None` outside ±2^31 (a grid far finer than any pack's).

@@ -465,17 +465,13 @@ fn prop_value(
     })
 }
 
-/// Distinct non-null values of one column.
+/// Distinct non-null values of one column, gathered as the rows stream past (memory
+/// grows with the distinct values, not the rows).
 fn distinct_values(lf: &LazyFrame, column: &str) -> PolarsResult<usize> {
-    let df = collect(
-        lf.clone()
-            .select([col(column)])
-            .drop_nulls(None)
-            .group_by([col(column)])
-            .agg([len().alias("rows")])
-            .select([len().alias("n")]),
-    )?;
-    Ok(scalar(&df, "n").unwrap_or(0.0) as usize)
+    let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
+    collect(lf.clone().select([kernels::gather_distinct(column, set.clone()).alias("n")]))?;
+    let n = set.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?.len();
+    Ok(n)
 }
 
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
@@ -490,18 +486,18 @@ pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsRes
     Ok(scalar(&df, "n").unwrap_or(0.0) as usize)
 }
 
-/// Distinct occupied cells of a point (or xy) tag on the coverage grid, sorted.
+/// Distinct occupied cells of a point (or xy) tag on the coverage grid, sorted. The
+/// cells are gathered as the rows stream past: memory grows with the cells, not the rows.
 pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsResult<Vec<(i64, i64)>> {
     let Columns::Pair { lat, lon, planar } = columns else { return Ok(vec![]) };
-    let df = collect(
+    let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
+    collect(
         lf.clone()
             .filter(valid(columns))
-            .select([kernels::cell_key(lat, lon, *planar, grid_m)])
-            .drop_nulls(None)
-            .unique(None, UniqueKeepStrategy::Any),
+            .select([kernels::gather_cells(lat, lon, *planar, grid_m, set.clone()).alias("n")]),
     )?;
-    let keys = df.column("cell")?.u64()?.clone();
-    let mut cells: Vec<(i64, i64)> = keys.into_no_null_iter().map(kernels::unpack_cell).collect();
+    let keys = std::mem::take(&mut *set.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?);
+    let mut cells: Vec<(i64, i64)> = keys.into_iter().map(kernels::unpack_cell).collect();
     cells.sort_unstable();
     Ok(cells)
 }
