@@ -137,6 +137,16 @@ pub struct Snap {
     pub lon: Option<f64>,
 }
 
+/// The valid rows of a point, and the most decimals each axis carries (`lat`, `lon`).
+fn most_decimals(src: &Source, columns: &Columns, lat: &str, lon: &str) -> PolarsResult<(LazyFrame, DataFrame)> {
+    let base = src.lf.clone().filter(valid(columns));
+    let decimals = collect(base.clone().select([
+        kernels::decimals(lat, src.text).max().alias("lat"),
+        kernels::decimals(lon, src.text).max().alias("lon"),
+    ]))?;
+    Ok((base, decimals))
+}
+
 /// Find the coarsest common step (0.0005°, 0.25°, …) each axis is snapped to, if any.
 ///
 /// Every candidate but the finest (2·10^-k) is a multiple of 2.5·10^-k, so a first
@@ -144,11 +154,7 @@ pub struct Snap {
 /// that sits on 2.5·10^-k (rare: most columns end the scan after the first pass).
 pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(Snap::default()) };
-    let base = src.lf.clone().filter(valid(columns));
-    let decimals = collect(base.clone().select([
-        kernels::decimals(lat, src.text).max().alias("lat"),
-        kernels::decimals(lon, src.text).max().alias("lon"),
-    ]))?;
+    let (base, decimals) = most_decimals(src, columns, lat, lon)?;
     let off = |name: &str, step: f64, alias: String| {
         let q = num(name) * lit(1.0 / step);
         (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6)).cast(DataType::UInt32).sum().alias(alias)
@@ -198,11 +204,7 @@ pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
 /// What snapping needs to know of a point's two axes, mergeable across partitions.
 pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(SnapInfo::default()) };
-    let base = src.lf.clone().filter(valid(columns));
-    let decimals = collect(base.clone().select([
-        kernels::decimals(lat, src.text).max().alias("lat"),
-        kernels::decimals(lon, src.text).max().alias("lon"),
-    ]))?;
+    let (base, decimals) = most_decimals(src, columns, lat, lon)?;
     let mut info = SnapInfo::default();
     let mut exprs = Vec::new();
     let mut tried = Vec::new();
@@ -243,10 +245,7 @@ pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
 /// The most decimals any valid coordinate of a point tag carries (both axes).
 pub fn max_decimals(src: &Source, columns: &Columns) -> PolarsResult<Option<u8>> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(None) };
-    let df = collect(src.lf.clone().filter(valid(columns)).select([
-        kernels::decimals(lat, src.text).max().alias("lat"),
-        kernels::decimals(lon, src.text).max().alias("lon"),
-    ]))?;
+    let (_, df) = most_decimals(src, columns, lat, lon)?;
     Ok(match (scalar(&df, "lat"), scalar(&df, "lon")) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0.0).max(b.unwrap_or(0.0)) as u8),
