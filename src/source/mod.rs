@@ -476,13 +476,20 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         }
         let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
             let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
-            // Text files are read whole for the checks, so they are hashed from memory.
-            digests.push((relative_id(&dataset.path, &file.path), hex::encode(Sha256::digest(&bytes))));
-            let (decoded, _) = text::decode(&bytes, declared)
-                .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
-            let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
-            text::check_structure(&decoded, sep)
-                .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
+            // Text files are read whole for the checks, so they are hashed from memory,
+            // on a thread of its own while the encoding and structure are checked.
+            let (digest, checked) = std::thread::scope(|scope| {
+                let hashing = scope.spawn(|| hex::encode(Sha256::digest(&bytes)));
+                let checked = text::decode(&bytes, declared).and_then(|(decoded, enc)| {
+                    let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+                    text::check_structure(&decoded, sep).map(|()| (decoded, enc))
+                });
+                (hashing.join(), checked)
+            });
+            let digest = digest.map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
+            digests.push((relative_id(&dataset.path, &file.path), digest));
+            let (decoded, _) =
+                checked.map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
             // Read from memory when transcoded, or when the file name is not UTF-8
             // (polars takes paths as text).
             let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
