@@ -467,10 +467,15 @@ fn prop_value(
 /// Distinct non-null values of one column, gathered as the rows stream past (memory
 /// grows with the distinct values, not the rows).
 fn distinct_values(lf: &LazyFrame, column: &str) -> PolarsResult<usize> {
+    Ok(distinct_texts(lf, column)?.len())
+}
+
+/// The distinct non-null values of one column as text, gathered as the rows stream past.
+pub(crate) fn distinct_texts(lf: &LazyFrame, column: &str) -> PolarsResult<kernels::MixSet<String>> {
     let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
     collect(lf.clone().select([kernels::gather_distinct(column, set.clone()).alias("n")]))?;
-    let n = set.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?.len();
-    Ok(n)
+    let texts = std::mem::take(&mut *set.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?);
+    Ok(texts)
 }
 
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {

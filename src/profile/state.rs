@@ -382,11 +382,6 @@ fn spacing(flat: &[f64], planar: bool) -> Option<f64> {
     axes.into_iter().reduce(f64::max)
 }
 
-fn hashes_of_text(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
-    let s = df.column(name)?.cast(&DataType::String)?;
-    Ok(s.str()?.iter().flatten().map(|v| hash_bytes(v.as_bytes())).collect())
-}
-
 fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     let s = df.column(name)?.cast(&DataType::Float64)?;
     Ok(s.f64()?.iter().flatten().collect())
@@ -430,13 +425,10 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 State::Count { n: super::scalar(&df, "n").unwrap_or(0.0) as u64 }
             }
             Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
-                let df = collect(
-                    lf.clone()
-                        .select([col(c.as_str()).alias("v")])
-                        .drop_nulls(None)
-                        .unique(None, UniqueKeepStrategy::Any),
-                )?;
-                State::Distinct { distinct: Distinct::from_hashes(hashes_of_text(&df, "v")?) }
+                let texts = super::distinct_texts(&lf, c)?;
+                State::Distinct {
+                    distinct: Distinct::from_hashes(texts.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
+                }
             }
             Need::Distinct(columns @ Columns::Pair { lat, lon, .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { lat, lon, .. }, .. } => {
