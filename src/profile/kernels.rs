@@ -316,7 +316,7 @@ pub fn gather_distinct(column: &str, into: Arc<Mutex<MixSet<String>>>) -> Expr {
 /// `(row, col)` as a key; `None` outside ±2^31 (a grid far finer than any pack's).
 pub fn pack_cell(r: i64, c: i64) -> Option<u64> {
     let (r, c) = (r.checked_add(CELL_BIAS)?, c.checked_add(CELL_BIAS)?);
-    ((0..1 << 32).contains(&r) && (0..1 << 32).contains(&c)).then(|| ((r as u64) << 32) | c as u64)
+    ((0..1 << 32).contains(&r) && (0..1 << 32).contains(&c)).then_some(((r as u64) << 32) | c as u64)
 }
 
 pub fn unpack_cell(key: u64) -> (i64, i64) {

@@ -393,16 +393,7 @@ fn prop_value(
             // Resolutions come in few distinct steps: count rows per value (a streaming
             // group-by) and take the percentile from the counts; sort only when the
             // percentile's histogram bin holds several values.
-            let df = collect(
-                lf.clone()
-                    .select([per_row.clone().alias("r")])
-                    .drop_nulls(None)
-                    .group_by([col("r")])
-                    .agg([len().alias("n")]),
-            )?;
-            let r = df.column("r")?.f64()?.clone();
-            let n = df.column("n")?.cast(&DataType::UInt64)?;
-            let hist = sketch::Hist::from_counts(r.into_no_null_iter().zip(n.u64()?.into_no_null_iter()));
+            let hist = resolution_hist(lf, per_row.clone(), None)?;
             match hist.quantile(0.05) {
                 Some((lo, hi)) if lo == hi => PropValue::Ready(Some(lo)),
                 None => PropValue::Ready(None),
@@ -462,6 +453,20 @@ fn prop_value(
         }
         _ => PropValue::Ready(None),
     })
+}
+
+/// Rows per distinct per-row resolution, as a histogram; `weight` names a column
+/// whose value counts each row that many times (a join side weighted by the other's
+/// rows per key).
+pub fn resolution_hist(lf: &LazyFrame, per_row: Expr, weight: Option<&str>) -> PolarsResult<sketch::Hist> {
+    let (select, count) = match weight {
+        Some(w) => (vec![per_row.alias("r"), col(w)], col(w).sum().cast(DataType::Float64).alias("n")),
+        None => (vec![per_row.alias("r")], len().cast(DataType::Float64).alias("n")),
+    };
+    let df = collect(lf.clone().select(select).drop_nulls(None).group_by([col("r")]).agg([count]))?;
+    let r = df.column("r")?.f64()?.clone();
+    let n = df.column("n")?.f64()?.clone();
+    Ok(sketch::Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64))))
 }
 
 /// Distinct non-null values of one column, gathered as the rows stream past (memory

@@ -472,11 +472,7 @@ fn prop_state(
         (Prop::ResolutionM, _, _) => {
             let snap = snaps.get(columns).copied().unwrap_or_default();
             let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
-            let df = collect(
-                lf.clone().select([per_row.alias("r")]).drop_nulls(None).group_by([col("r")]).agg([len().alias("n")]),
-            )?;
-            let (r, n) = (floats(&df, "r")?, floats(&df, "n")?);
-            State::Hist { hist: Hist::from_counts(r.into_iter().zip(n.into_iter().map(|x| x as u64))) }
+            State::Hist { hist: super::resolution_hist(lf, per_row, None)? }
         }
         (Prop::ExtentKm, None, Columns::Pair { lat, lon, planar }) => {
             let ok = valid(columns);

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use super::assess::Task;
 use crate::evaluate::{self, Evaluation};
 use crate::link::view::Pair;
-use crate::profile::{self, sketch::Hist, Group, Need, RowFilter, Snap, Source, Values};
+use crate::profile::{self, Group, Need, RowFilter, Snap, Source, Values};
 use crate::rules::Prop;
 use crate::tag::Columns;
 
@@ -100,18 +100,7 @@ pub fn assess(pair: &Pair, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation
                     let side = side_of(&columns_of_need(need));
                     let snap = snaps.get(columns).copied().unwrap_or_default();
                     let per_row = profile::row_resolution(columns, true, snap, *accuracy_m);
-                    let df = profile::collect(
-                        joined[side]
-                            .clone()
-                            .select([per_row.alias("r"), col(WEIGHT)])
-                            .drop_nulls(None)
-                            .group_by([col("r")])
-                            .agg([col(WEIGHT).sum().alias("n")]),
-                    )?;
-                    let r = df.column("r")?.f64()?.clone();
-                    let n = df.column("n")?.f64()?.clone();
-                    let hist =
-                        Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64)));
+                    let hist = profile::resolution_hist(&joined[side], per_row, Some(WEIGHT))?;
                     // The bin's low end when it holds several values: finer, so fail closed.
                     values.insert(need.key(), hist.quantile(0.05).map(|(lo, _)| lo));
                 }
