@@ -72,6 +72,10 @@ pub enum Command {
         /// Colour in text output.
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// Columns that look like positions but that no pack binds make the scan
+        /// incomplete (exit 3) instead of a note in the report.
+        #[arg(long)]
+        strict: bool,
     },
     /// Write a mergeable profile of one dataset or partition (DESIGN §9).
     Profile {
@@ -250,6 +254,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             format,
             output,
             color,
+            strict,
         } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
@@ -291,6 +296,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 fixes: !no_fix_search,
                 cache: incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten(),
                 calendar,
+                strict,
                 ..scan::Options::new(paths, now())
             };
             let mut result = match scan::run(&catalog, &options) {

@@ -89,7 +89,7 @@ pub fn apply(lf: &LazyFrame, bindings: &Bindings, action: Action, tag: &str, val
 /// Divides by the power of ten (never multiplies by 10^-k: DESIGN §10).
 fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
     let round = |c: &str| {
-        let x = col(c).cast(DataType::Float64);
+        let x = profile::coord(c);
         let rounded = if k >= 0 {
             let scale = 10f64.powi(k);
             (x * lit(scale)).round(0, RoundMode::HalfAwayFromZero) / lit(scale)
@@ -127,7 +127,8 @@ pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
     // 1. Round a point tag: the most decimals that clears, over every point tag.
     let mut best: Option<Change> = None;
     for (tag, columns) in bound(&[TagKind::Point, TagKind::Xy]) {
-        let Some(k0) = profile::max_decimals(src, columns)? else { continue };
+        // Degrees–minutes–seconds carry no decimals: rounding them writes decimal degrees.
+        let k0 = profile::max_decimals(src, columns)?.unwrap_or(6);
         let planar = matches!(columns, Columns::Pair { planar: true, .. });
         let lowest = if planar { -3 } else { 0 };
         for k in (lowest..i32::from(k0)).rev() {

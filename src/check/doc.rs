@@ -17,7 +17,7 @@ use crate::profile::{self, Snap, Source};
 use crate::rules::{Catalog, TagKind};
 use crate::scan::PackRef;
 use crate::source::{self, Dataset, InputError, Manifest};
-use crate::tag::{self, Binding, Columns};
+use crate::tag::{Binding, Columns};
 
 pub const FORMAT: &str = "mosaic/profile";
 pub const VERSION: u32 = 1;
@@ -159,11 +159,10 @@ impl Profile {
 /// (partitions profiled apart name the dataset they belong to).
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
-    let frame = source::open(dataset).map_err(ProfileError::Input)?;
+    let crate::scan::read::Read { frame, tagging, rows, .. } =
+        crate::scan::read::read(dataset, catalog, &id).map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
-    let tagging = tag::tag(&id, &names, dataset.manifest.as_ref(), catalog).map_err(ProfileError::Input)?;
     let src = Source { lf: &frame.lf, text: frame.text };
-    let rows = profile::row_count(&frame.lf).map_err(|e| pe(&id, e))?;
 
     // Groups: every item's plan on the tags this dataset has, items sharing filters together.
     let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();

@@ -63,6 +63,7 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
                     column: b.columns.label(),
                     tag: tag.clone(),
                     how: b.how,
+                    note: None,
                 });
             }
         }

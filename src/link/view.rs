@@ -47,11 +47,9 @@ pub struct View {
 pub fn canonical(tag: &str, columns: &Columns) -> Columns {
     match columns {
         Columns::One(_) => Columns::One(tag.to_string()),
-        Columns::Pair { planar: false, .. } => {
-            Columns::Pair { lat: format!("{tag}.lat"), lon: format!("{tag}.lon"), planar: false }
-        }
-        Columns::Pair { planar: true, .. } => {
-            Columns::Pair { lat: format!("{tag}.y"), lon: format!("{tag}.x"), planar: true }
+        Columns::Pair { planar: false, .. } => Columns::pair(format!("{tag}.lat"), format!("{tag}.lon")),
+        Columns::Pair { planar: true, crs, .. } => {
+            Columns::Pair { lat: format!("{tag}.y"), lon: format!("{tag}.x"), planar: true, crs: crs.clone() }
         }
     }
 }

@@ -43,7 +43,12 @@ pub fn decimals_text(s: &str) -> Option<u8> {
 /// Quantization step of one axis for a row: its decimals, or the column's coarser
 /// snapping step when the whole column sits on one.
 pub fn axis_step(decimals: u8, snap: Option<f64>) -> f64 {
-    let step = 10f64.powi(-i32::from(decimals));
+    snapped_step(10f64.powi(-i32::from(decimals)), snap)
+}
+
+/// The step of one axis for a row: the step of its last digit, or the column's
+/// coarser snapping step when the whole column sits on one.
+pub fn snapped_step(step: f64, snap: Option<f64>) -> f64 {
     snap.map_or(step, |s| s.max(step))
 }
 

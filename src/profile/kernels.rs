@@ -12,6 +12,69 @@ use super::geo;
 use super::Snap;
 use crate::tag::Columns;
 
+/// A coordinate written as text: a decimal number (step 10^-decimals) or
+/// degrees–minutes–seconds (step of the last unit), as `(degrees, step in degrees)`.
+pub fn parse_coordinate(text: &str) -> Option<(f64, f64)> {
+    let s = text.trim();
+    if let Ok(value) = s.parse::<f64>() {
+        let decimals = geo::decimals_text(s)?;
+        return value.is_finite().then(|| (value, 10f64.powi(-i32::from(decimals))));
+    }
+    crate::source::values::parse_dms(s).ok().flatten()
+}
+
+/// Per-row coordinate values with the step of their last digit: text as written
+/// (decimals, or the last unit of degrees–minutes–seconds), or binary floats.
+fn values_with_steps(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, f64)>>> {
+    let series = column.as_materialized_series();
+    if text && series.dtype() == &DataType::String {
+        return Ok(series.str()?.iter().map(|v| parse_coordinate(v?)).collect());
+    }
+    let floats = series.cast(&DataType::Float64)?;
+    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, 10f64.powi(-i32::from(geo::decimals_f64(x)?)))))).collect())
+}
+
+/// A coordinate column as numbers (see [`coord`]).
+fn coordinates(column: &Column) -> PolarsResult<Series> {
+    let s = column.as_materialized_series();
+    if s.dtype() != &DataType::String {
+        return s.cast(&DataType::Float64);
+    }
+    let out: Float64Chunked = s.str()?.iter().map(|v| parse_coordinate(v?).map(|(x, _)| x)).collect();
+    Ok(out.with_name(column.name().clone()).into_series())
+}
+
+/// Coordinates as numbers: numeric columns cast, text parsed as a decimal number or
+/// degrees–minutes–seconds (null where it is neither).
+pub fn coord(column: &str) -> Expr {
+    col(column)
+        .map(|c: Column| Ok(coordinates(&c)?.into_column()), |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)))
+}
+
+/// 1 where a coordinate is written as degrees–minutes–seconds but malformed
+/// (minutes or seconds ≥ 60, …), else 0: such text is refused, never read as invalid.
+pub fn malformed_dms(column: &str) -> Expr {
+    col(column).map(
+        |c: Column| {
+            let s = c.as_materialized_series();
+            let out: UInt32Chunked = if s.dtype() == &DataType::String {
+                s.str()?
+                    .iter()
+                    .map(|v| {
+                        Some(u32::from(v.is_some_and(|t| {
+                            parse_coordinate(t).is_none() && crate::source::values::parse_dms(t).is_err()
+                        })))
+                    })
+                    .collect()
+            } else {
+                UInt32Chunked::full(c.name().clone(), 0, c.len())
+            };
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+    )
+}
+
 /// Per-row coordinate values with their decimals: text as written, or binary floats.
 fn values_with_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, u8)>>> {
     let series = column.as_materialized_series();
@@ -50,23 +113,23 @@ pub fn decimals(column: &str, text: bool) -> Expr {
 /// each axis, the coarser axis after converting longitude at the row's latitude.
 /// A declared accuracy replaces it. Invalid coordinates give null.
 pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Option<f64>) -> Expr {
-    let Columns::Pair { lat, lon, planar } = columns.clone() else { return lit(NULL).cast(DataType::Float64) };
+    let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(NULL).cast(DataType::Float64) };
     col(lat.as_str()).map_many(
         move |cols: &mut [Column]| {
-            let ys = values_with_decimals(&cols[0], text)?;
-            let xs = values_with_decimals(&cols[1], text)?;
+            let ys = values_with_steps(&cols[0], text)?;
+            let xs = values_with_steps(&cols[1], text)?;
             let out: Float64Chunked = ys
                 .into_iter()
                 .zip(xs)
                 .map(|(y, x)| {
-                    let ((yv, yd), (xv, xd)) = (y?, x?);
+                    let ((yv, ystep), (xv, xstep)) = (y?, x?);
                     if !planar && (yv.abs() > 90.0 || xv.abs() > 180.0) {
                         return None;
                     }
                     if let Some(a) = accuracy_m {
                         return Some(a);
                     }
-                    let (ys, xs) = (geo::axis_step(yd, snap.lat), geo::axis_step(xd, snap.lon));
+                    let (ys, xs) = (geo::snapped_step(ystep, snap.lat), geo::snapped_step(xstep, snap.lon));
                     Some(if planar { ys.max(xs) } else { geo::resolution_m(yv, ys, xs) })
                 })
                 .collect();
@@ -119,9 +182,9 @@ pub fn quantize(column: &str, k: i32) -> Expr {
                     .iter()
                     .map(|v| {
                         let v = v?;
-                        match v.trim().parse::<f64>() {
-                            Ok(x) if x.is_finite() => Some(format!("{:.places$}", round(x))),
-                            _ => Some(v.to_string()),
+                        match parse_coordinate(v) {
+                            Some((x, _)) => Some(format!("{:.places$}", round(x))),
+                            None => Some(v.to_string()),
                         }
                     })
                     .collect();
@@ -217,25 +280,41 @@ const CELL_BIAS: i64 = 1 << 31;
 
 /// Each position's cell on the coverage grid (see `geo::cell`) as one 64-bit key:
 /// row and column packed into 32 bits each, so distinct cells are a one-column unique.
-pub fn cell_key(lat: &str, lon: &str, planar: bool, grid_m: f64) -> Expr {
-    col(lat)
+/// Planar metres with a known projection are converted to degrees first, so their
+/// cells line up with every other dataset's; planar metres with none use a metre grid.
+pub fn cell_key(columns: &Columns, grid_m: f64) -> Expr {
+    let Columns::Pair { lat, lon, planar, crs } = columns.clone() else { return lit(NULL).cast(DataType::UInt64) };
+    col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
-                let ys = cols[0].cast(&DataType::Float64)?;
-                let xs = cols[1].cast(&DataType::Float64)?;
+                let ys = coordinates(&cols[0])?;
+                let xs = coordinates(&cols[1])?;
+                let convert = match crs.as_deref() {
+                    Some(proj) => {
+                        Some(crate::source::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?)
+                    }
+                    None => None,
+                };
                 let out: UInt64Chunked = ys
                     .f64()?
                     .iter()
                     .zip(xs.f64()?.iter())
                     .map(|(y, x)| {
                         let (y, x) = (y?, x?);
-                        let (r, c) = if planar { geo::cell_planar(y, x, grid_m) } else { geo::cell(y, x, grid_m) };
+                        let (r, c) = match &convert {
+                            Some(to) => {
+                                let (lon, lat) = to.convert(x, y)?;
+                                geo::cell(lat, lon, grid_m)
+                            }
+                            None if planar => geo::cell_planar(y, x, grid_m),
+                            None => geo::cell(y, x, grid_m),
+                        };
                         pack_cell(r, c)
                     })
                     .collect();
                 Ok(out.into_column())
             },
-            &[col(lon)],
+            &[col(lon.as_str())],
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt64)),
         )
         .alias("cell")
@@ -275,8 +354,8 @@ pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
 
 /// Gather each position's cell key into `into` as the rows stream past (bounded memory:
 /// only the distinct cells are kept). The expression's value is the count of rows seen.
-pub fn gather_cells(lat: &str, lon: &str, planar: bool, grid_m: f64, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
-    cell_key(lat, lon, planar, grid_m)
+pub fn gather_cells(columns: &Columns, grid_m: f64, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
+    cell_key(columns, grid_m)
         .map(
             move |c: Column| {
                 let keys = c.u64()?;

@@ -7,7 +7,9 @@ mod kernels;
 pub mod sketch;
 pub mod state;
 
-pub use kernels::{coarsen_time, epoch_seconds, float_text, quantize, row_resolution};
+pub use kernels::{
+    coarsen_time, coord, epoch_seconds, float_text, malformed_dms, parse_coordinate, quantize, row_resolution,
+};
 pub use state::{AxisInfo, SnapInfo, State};
 
 use std::collections::BTreeMap;
@@ -94,12 +96,12 @@ pub(crate) fn num(column: &str) -> Expr {
 pub(crate) fn valid(columns: &Columns) -> Expr {
     match columns {
         Columns::One(c) => col(c.as_str()).is_not_null(),
-        Columns::Pair { lat, lon, planar: true } => num(lat).is_finite().and(num(lon).is_finite()),
-        Columns::Pair { lat, lon, .. } => num(lat)
+        Columns::Pair { lat, lon, planar: true, .. } => coord(lat).is_finite().and(coord(lon).is_finite()),
+        Columns::Pair { lat, lon, .. } => coord(lat)
             .gt_eq(lit(-90.0))
-            .and(num(lat).lt_eq(lit(90.0)))
-            .and(num(lon).gt_eq(lit(-180.0)))
-            .and(num(lon).lt_eq(lit(180.0))),
+            .and(coord(lat).lt_eq(lit(90.0)))
+            .and(coord(lon).gt_eq(lit(-180.0)))
+            .and(coord(lon).lt_eq(lit(180.0))),
     }
 }
 
@@ -126,8 +128,14 @@ pub(crate) fn scalar(df: &DataFrame, name: &str) -> Option<f64> {
 /// Rows of a frame. Counted with the in-memory engine: the streaming engine of
 /// polars 0.55 panics on a plain count over a union of files.
 pub fn row_count(lf: &LazyFrame) -> PolarsResult<u64> {
-    let df = lf.clone().select([len().cast(DataType::UInt64).alias("n")]).collect()?;
+    let df = lf.clone().select([rows_expr(lf)?.cast(DataType::UInt64).alias("n")]).collect()?;
     Ok(scalar(&df, "n").unwrap_or(0.0) as u64)
+}
+
+/// Rows of a frame: its features when its rows are the vertices of geometries.
+pub fn rows_expr(lf: &LazyFrame) -> PolarsResult<Expr> {
+    let features = lf.clone().collect_schema()?.contains(crate::source::geometry::FEATURE);
+    Ok(if features { col(crate::source::geometry::FEATURE).n_unique() } else { len() })
 }
 
 /// Snapping steps of a point's two axes, measured on the unfiltered data.
@@ -156,7 +164,7 @@ pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(Snap::default()) };
     let (base, decimals) = most_decimals(src, columns, lat, lon)?;
     let off = |name: &str, step: f64, alias: String| {
-        let q = num(name) * lit(1.0 / step);
+        let q = coord(name) * lit(1.0 / step);
         (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6)).cast(DataType::UInt32).sum().alias(alias)
     };
     let axes: Vec<(&str, &String, Vec<f64>)> = [("lat", lat), ("lon", lon)]
@@ -218,7 +226,7 @@ pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
         }
         for list in [k, k + 1] {
             for (i, step) in geo::snap_candidates(list).into_iter().enumerate() {
-                let q = num(name) * lit(1.0 / step);
+                let q = coord(name) * lit(1.0 / step);
                 let off = (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6));
                 let alias = format!("{axis}_{list}_{i}");
                 exprs.push(off.cast(DataType::UInt32).sum().alias(alias.as_str()));
@@ -286,7 +294,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
         let alias = |suffix: &str| format!("m{i}_{suffix}");
         match need {
             Need::Rows => {
-                aggs.push(len().alias(alias("v").as_str()));
+                aggs.push(rows_expr(&lf)?.alias(alias("v").as_str()));
                 post.push((key, Post::Scalar(alias("v"))));
             }
             Need::Has(columns) => {
@@ -404,11 +412,11 @@ fn prop_value(
             }
         }
         (Prop::ExtentKm, None) => {
-            let Columns::Pair { lat, lon, planar } = columns else { unreachable!("pair checked above") };
+            let Columns::Pair { lat, lon, planar, .. } = columns else { unreachable!("pair checked above") };
             let ok = valid(columns);
             for (c, suffix) in [(lat, "lat"), (lon, "lon")] {
-                aggs.push(num(c).filter(ok.clone()).min().alias(alias(&format!("{suffix}_min")).as_str()));
-                aggs.push(num(c).filter(ok.clone()).max().alias(alias(&format!("{suffix}_max")).as_str()));
+                aggs.push(coord(c).filter(ok.clone()).min().alias(alias(&format!("{suffix}_min")).as_str()));
+                aggs.push(coord(c).filter(ok.clone()).max().alias(alias(&format!("{suffix}_max")).as_str()));
             }
             PropValue::Deferred(Post::Extent {
                 lat_min: alias("lat_min"),
@@ -488,7 +496,7 @@ pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsRes
     let df = collect(
         lf.clone()
             .filter(valid(columns))
-            .select([num(lat).alias("a"), num(lon).alias("b")])
+            .select([coord(lat).alias("a"), coord(lon).alias("b")])
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().alias("n")]),
     )?;
@@ -498,12 +506,12 @@ pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsRes
 /// Distinct occupied cells of a point (or xy) tag on the coverage grid, sorted. The
 /// cells are gathered as the rows stream past: memory grows with the cells, not the rows.
 pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsResult<Vec<(i64, i64)>> {
-    let Columns::Pair { lat, lon, planar } = columns else { return Ok(vec![]) };
+    if !matches!(columns, Columns::Pair { .. }) {
+        return Ok(vec![]);
+    }
     let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
     collect(
-        lf.clone()
-            .filter(valid(columns))
-            .select([kernels::gather_cells(lat, lon, *planar, grid_m, set.clone()).alias("n")]),
+        lf.clone().filter(valid(columns)).select([kernels::gather_cells(columns, grid_m, set.clone()).alias("n")]),
     )?;
     let keys = std::mem::take(&mut *set.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?);
     let mut cells: Vec<(i64, i64)> = keys.into_iter().map(kernels::unpack_cell).collect();
@@ -516,11 +524,11 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
 /// spacing. `None` when the positions do not form rows or columns (scattered points:
 /// fewer than 10 % of positions have a neighbour on the same line).
 fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
-    let Columns::Pair { lat, lon, planar } = columns else { return Ok(None) };
+    let Columns::Pair { lat, lon, planar, .. } = columns else { return Ok(None) };
     let points = lf
         .clone()
         .filter(valid(columns))
-        .select([num(lat).alias("a"), num(lon).alias("b")])
+        .select([coord(lat).alias("a"), coord(lon).alias("b")])
         .unique(None, UniqueKeepStrategy::Any);
     let mut axes = Vec::new();
     for (line, along) in [("a", "b"), ("b", "a")] {

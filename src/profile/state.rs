@@ -392,7 +392,7 @@ fn distinct_points(lf: &LazyFrame, columns: &Columns, lat: &str, lon: &str) -> P
     let df = collect(
         lf.clone()
             .filter(valid(columns))
-            .select([num(lat).alias("a"), num(lon).alias("b")])
+            .select([super::coord(lat).alias("a"), super::coord(lon).alias("b")])
             .unique(None, UniqueKeepStrategy::Any),
     )?;
     Ok((floats(&df, "a")?, floats(&df, "b")?))
@@ -474,13 +474,13 @@ fn prop_state(
             let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
             State::Hist { hist: super::resolution_hist(lf, per_row, None)? }
         }
-        (Prop::ExtentKm, None, Columns::Pair { lat, lon, planar }) => {
+        (Prop::ExtentKm, None, Columns::Pair { lat, lon, planar, .. }) => {
             let ok = valid(columns);
             let df = collect(lf.clone().select([
-                num(lat).filter(ok.clone()).min().alias("a0"),
-                num(lat).filter(ok.clone()).max().alias("a1"),
-                num(lon).filter(ok.clone()).min().alias("b0"),
-                num(lon).filter(ok).max().alias("b1"),
+                super::coord(lat).filter(ok.clone()).min().alias("a0"),
+                super::coord(lat).filter(ok.clone()).max().alias("a1"),
+                super::coord(lon).filter(ok.clone()).min().alias("b0"),
+                super::coord(lon).filter(ok).max().alias("b1"),
             ]))?;
             let g = |n: &str| super::scalar(&df, n);
             State::Extent { lat: [g("a0"), g("a1")], lon: [g("b0"), g("b1")], planar: *planar }

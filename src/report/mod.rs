@@ -51,7 +51,21 @@ pub struct ScanV1 {
     pub inputs: Vec<InputV1>,
     pub tagging: Vec<TaggingV1>,
     pub skipped: Vec<String>,
+    /// Columns whose values look like positions (WKT, `lng,lat` text, degrees–minutes–
+    /// seconds, latitude/longitude numbers) that no pack binds: map them in a manifest.
+    /// With `--strict` they make the scan incomplete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unbound: Vec<UnboundV1>,
     pub stats: StatsV1,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnboundV1 {
+    pub input: String,
+    /// The column, or columns (comma-separated) that look like a latitude/longitude pair.
+    pub columns: String,
+    pub looks_like: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -78,8 +92,11 @@ pub struct TaggingV1 {
     pub input: String,
     pub column: String,
     pub tag: String,
-    /// `manifest | name | pattern`.
+    /// `manifest | name | pattern | geometry`.
     pub how: String,
+    /// What was read from the values: axes swapped, the order of a one-column pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -218,9 +235,19 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     column: t.column.clone(),
                     tag: t.tag.clone(),
                     how: t.how.name().into(),
+                    note: t.note.clone(),
                 })
                 .collect(),
             skipped: result.skipped.clone(),
+            unbound: result
+                .unbound
+                .iter()
+                .map(|u| UnboundV1 {
+                    input: u.input.clone(),
+                    columns: u.columns.clone(),
+                    looks_like: u.looks_like.clone(),
+                })
+                .collect(),
             stats: StatsV1 {
                 candidates: result.stats.candidates,
                 pruned: result.stats.pruned,

@@ -109,7 +109,12 @@ pub fn render(result: &ScanResult, color: bool) -> String {
         let _ =
             writeln!(out, "{}", p.dim("tags inferred (check them; correct with a <dataset>.mosaic.toml manifest):"));
         for t in &result.tagging {
-            let _ = writeln!(out, "{}", p.dim(&format!("  {}: {} → {} ({})", t.input, t.column, t.tag, t.how.name())));
+            let note = t.note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}",
+                p.dim(&format!("  {}: {} → {} ({}{note})", t.input, t.column, t.tag, t.how.name()))
+            );
         }
         out.push('\n');
     }
@@ -124,6 +129,20 @@ pub fn render(result: &ScanResult, color: bool) -> String {
                 result.started.date_naive()
             ))
         );
+    }
+    if !result.unbound.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow("looks like positions, not bound — map it in a manifest (<dataset>.mosaic.toml):")
+        );
+        for u in &result.unbound {
+            let _ = writeln!(out, "{}", p.yellow(&format!("  {}: {} ({})", u.input, u.columns, u.looks_like)));
+        }
+        out.push('\n');
+    }
+    if result.inputs.is_empty() && result.errors.is_empty() {
+        let _ = writeln!(out, "{}", p.red("nothing was evaluated: no data file among the inputs"));
     }
     if !result.skipped.is_empty() {
         let _ = writeln!(out, "{}", p.dim(&format!("skipped (not a data file): {}", result.skipped.join(", "))));

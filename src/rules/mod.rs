@@ -200,6 +200,23 @@ pub struct Tag {
     pub pattern: Option<Regex>,
     pub crs: Option<String>,
     pub unit: Option<String>,
+    /// Point tags: lower-cased names of one-column positions (`lng,lat` text).
+    pub pair_columns: Vec<String>,
+    /// Point tags: the order of one-column positions, when declared.
+    pub order: Option<crate::source::geometry::Order>,
+    /// Point tags: projected northing and easting names, and their system.
+    pub xy_columns: (Vec<String>, Vec<String>),
+    pub xy_crs: Option<XyCrs>,
+    /// Point tags: a declared geometry binds the tag.
+    pub geometry: bool,
+}
+
+/// The projected system of a point tag's x/y columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct XyCrs {
+    pub epsg: u32,
+    /// proj string converting it to longitude/latitude.
+    pub proj: String,
 }
 
 /// One catalog item after validation.

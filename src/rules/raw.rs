@@ -64,7 +64,8 @@ pub struct RawHeader {
 pub struct RawTag {
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
-    /// Column names, matched case-insensitively.
+    /// Column names, matched case-insensitively (point tags: columns holding both
+    /// coordinates in one value, `lng,lat` text).
     #[serde(default)]
     pub columns: Vec<String>,
     /// Regex on column names.
@@ -76,12 +77,22 @@ pub struct RawTag {
     /// Longitude column names (point tags).
     #[serde(default)]
     pub lon: Vec<String>,
-    /// Easting column names in metres (xy tags).
+    /// Easting column names in metres (xy tags; point tags with `xy_crs`).
     #[serde(default)]
     pub x: Vec<String>,
-    /// Northing column names in metres (xy tags).
+    /// Northing column names in metres (xy tags; point tags with `xy_crs`).
     #[serde(default)]
     pub y: Vec<String>,
+    /// EPSG code of projected x/y columns on a point tag: CGCS2000 Gauss–Krüger zones
+    /// (4491–4554, zone-prefixed eastings included), 3857, UTM (326xx, 327xx).
+    #[schemars(with = "Option<u32>")]
+    pub xy_crs: Option<Spanned<i64>>,
+    /// Order of one-column positions named in `columns` (point tags): `lonlat` or
+    /// `latlon`; when absent it is read from value ranges where they are unambiguous.
+    #[schemars(with = "Option<String>")]
+    pub order: Option<Spanned<String>>,
+    /// A declared geometry (GeoJSON, Shapefile, WKT …) binds this point tag (default true).
+    pub geometry: Option<bool>,
     /// Datum: wgs84 | gcj02 | bd09 | cgcs2000 (resolution does not depend on it).
     #[schemars(with = "Option<String>")]
     pub crs: Option<Spanned<String>>,

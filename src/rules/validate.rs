@@ -41,9 +41,11 @@ pub struct PackError {
     pub problems: Vec<Problem>,
 }
 
+/// The headline names the file and how many problems it has; each problem is shown
+/// once, below it, with its line, column and caret.
 fn summary(problems: &[Problem]) -> String {
     match problems {
-        [one] => format!("{} (line {}, column {})", one.message, one.line, one.column),
+        [_] => "1 problem".to_string(),
         many => format!("{} problems", many.len()),
     }
 }
@@ -199,10 +201,64 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
         TagKind::Xy => (lower(&raw.y), lower(&raw.x)),
         _ => (lower(&raw.columns), vec![]),
     };
-    if kind.is_spatial() && (columns.is_empty() || columns2.is_empty()) {
-        let axes = if kind == TagKind::Point { "`lat` and `lon`" } else { "`x` and `y`" };
-        c.push(spanned.span(), format!("{} tag `{name}` needs {axes} column names", kind.name()), "tag");
+    let pair_columns = if kind == TagKind::Point { lower(&raw.columns) } else { vec![] };
+    let xy_columns = if kind == TagKind::Point { (lower(&raw.y), lower(&raw.x)) } else { (vec![], vec![]) };
+    if kind == TagKind::Xy && (columns.is_empty() || columns2.is_empty()) {
+        c.push(spanned.span(), format!("xy tag `{name}` needs `x` and `y` column names"), "tag");
     }
+    if kind == TagKind::Point {
+        if columns.is_empty() != columns2.is_empty() {
+            c.push(spanned.span(), format!("point tag `{name}` needs both `lat` and `lon` column names"), "tag");
+        }
+        if xy_columns.0.is_empty() != xy_columns.1.is_empty() {
+            c.push(spanned.span(), format!("point tag `{name}` needs both `x` and `y` column names"), "tag");
+        }
+        if !xy_columns.0.is_empty() && raw.xy_crs.is_none() {
+            c.push(
+                spanned.span(),
+                format!(
+                    "point tag `{name}` lists projected `x`/`y` columns without `xy_crs` (an EPSG code, e.g. 4527)"
+                ),
+                "tag",
+            );
+        }
+        if columns.is_empty() && pair_columns.is_empty() && xy_columns.0.is_empty() && raw.geometry == Some(false) {
+            c.push(
+                spanned.span(),
+                format!("point tag `{name}` binds nothing: give `lat`/`lon`, one-column `columns`, or `x`/`y` with `xy_crs`"),
+                "tag",
+            );
+        }
+    }
+    let xy_crs = raw.xy_crs.as_ref().and_then(|code| {
+        if kind != TagKind::Point {
+            c.push(code.span(), "`xy_crs` is for point tags (an xy tag is planar with no known system)", "xy_crs");
+            return None;
+        }
+        let epsg = u32::try_from(*code.get_ref()).unwrap_or(0);
+        match crate::source::crs::epsg(epsg) {
+            Ok(crate::source::crs::Crs::Projected(proj)) => Some(super::XyCrs { epsg, proj }),
+            Ok(crate::source::crs::Crs::Geographic) => {
+                c.push(
+                    code.span(),
+                    format!("EPSG:{epsg} is geographic (degrees): name its columns in `lat`/`lon`"),
+                    "xy_crs",
+                );
+                None
+            }
+            Err(e) => {
+                c.push(code.span(), e, "xy_crs");
+                None
+            }
+        }
+    });
+    let order = raw.order.as_ref().and_then(|o| match crate::source::geometry::Order::parse(o.get_ref()) {
+        Some(order) => Some(order),
+        None => {
+            c.push(o.span(), format!("unknown order `{}`; known: lonlat, latlon", o.get_ref()), "order");
+            None
+        }
+    });
     if !kind.is_spatial() && columns.is_empty() && pattern.is_none() {
         c.push(spanned.span(), format!("tag `{name}` needs `columns` or `pattern`"), "tag");
     }
@@ -219,6 +275,11 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
         pattern,
         crs: raw.crs.as_ref().map(|s| s.get_ref().clone()),
         unit: raw.unit.clone(),
+        pair_columns,
+        order,
+        xy_columns,
+        xy_crs,
+        geometry: kind == TagKind::Point && raw.geometry != Some(false),
     })
 }
 

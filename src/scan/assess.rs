@@ -80,6 +80,6 @@ pub fn coverage(src: &Source, task: Task) -> PolarsResult<Option<crate::decide::
         grid_m *= 2.0;
     }
     cells.sort_unstable();
-    let planar = matches!(binding.columns, crate::tag::Columns::Pair { planar: true, .. });
+    let planar = binding.columns.planar_cells();
     Ok(Some(crate::decide::Coverage { tag: tag.to_string(), grid_m, planar, cells }))
 }

@@ -302,11 +302,7 @@ fn view_origin<'a>(
     move |tag| {
         let m = members[*view.origin.get(tag)?];
         let b = prepared[m].tagging.packs.get(&pack.id)?.get(tag)?;
-        Some(Origin {
-            dataset: prepared[m].dataset.id.clone(),
-            columns: b.columns.names().iter().map(|s| s.to_string()).collect(),
-            kind: b.kind,
-        })
+        Some(Origin::of(&prepared[m].dataset.id, b))
     }
 }
 

@@ -12,24 +12,36 @@ use super::Prepared;
 use crate::decide::Fix;
 use crate::profile::Source;
 use crate::remedy::{self, Action, Change};
-use crate::rules::TagKind;
 use crate::source::{Format, InputError};
 
 /// Where a tag of a checked frame comes from: dataset id and its own column names.
 pub struct Origin {
     pub dataset: String,
     pub columns: Vec<String>,
-    pub kind: TagKind,
+    /// Coordinates in metres (xy tags, projected point tags).
+    pub planar: bool,
+}
+
+impl Origin {
+    /// The origin of a binding of `dataset`.
+    pub fn of(dataset: &str, b: &crate::tag::Binding) -> Self {
+        Origin {
+            dataset: dataset.to_string(),
+            columns: b.columns.names().iter().map(|s| s.to_string()).collect(),
+            planar: matches!(b.columns, crate::tag::Columns::Pair { planar: true, .. }),
+        }
+    }
 }
 
 fn describe(change: &Change, origin: &Origin) -> String {
     let tag = change.tag.as_deref().unwrap_or("?");
-    let columns = origin.columns.join(", ");
+    // Columns derived from one (`location·lat`, `geometry·lon`) are named by it.
+    let bases: std::collections::BTreeSet<&str> =
+        origin.columns.iter().map(|c| c.rsplit_once('·').map_or(c.as_str(), |(base, _)| base)).collect();
+    let columns = bases.into_iter().collect::<Vec<_>>().join(", ");
     let at = format!("{tag} ({columns}) in {}", origin.dataset);
     match (change.action, change.value) {
-        (Action::Round, Some(k)) if origin.kind == TagKind::Xy => {
-            format!("round {at} to {} m", 10f64.powi(-(k as i32)))
-        }
+        (Action::Round, Some(k)) if origin.planar => format!("round {at} to {} m", 10f64.powi(-(k as i32))),
         (Action::Round, Some(k)) => {
             let metres = 10f64.powi(-(k as i32)) * crate::profile::geo::M_PER_DEG;
             format!("round {at} to {k} decimals (≈{})", human_metres(metres))
@@ -83,11 +95,7 @@ pub fn search(
 pub fn single(src: &Source, task: Task, prepared: &Prepared) -> PolarsResult<Option<Fix>> {
     search(src, task, true, &|tag| {
         let b = prepared.tagging.packs.get(&task.pack.id)?.get(tag)?;
-        Some(Origin {
-            dataset: prepared.dataset.id.clone(),
-            columns: b.columns.names().iter().map(|s| s.to_string()).collect(),
-            kind: b.kind,
-        })
+        Some(Origin::of(&prepared.dataset.id, b))
     })
 }
 
@@ -115,12 +123,31 @@ pub fn write(
     let mut written = Vec::new();
     for (id, columns) in changes {
         let Some(p) = prepared.iter().find(|p| p.dataset.id == id) else { continue };
+        if let Some(g) = &p.frame.geometry {
+            return Err(InputError::new(
+                id,
+                "fix",
+                format!(
+                    "cannot write a remediated copy: its positions are the geometries of `{}` ({:?}); \
+                     apply the fix where the geometries are produced and scan the result",
+                    g.column, p.dataset.format
+                ),
+            ));
+        }
         let present: Vec<(&str, Action, Option<f64>)> = columns
             .into_iter()
             .filter(|(column, _)| p.frame.columns.iter().any(|(n, _)| n == column))
             .map(|(column, (action, value))| (column, action, value))
             .collect();
-        let lf = remedy::apply_columns(p.frame.lf.clone(), &present);
+        let mut lf = remedy::apply_columns(p.frame.lf.clone(), &present);
+        // One-column positions are written back as one column, in their own order.
+        for (column, order) in &p.tagging.derived {
+            let (lat, lon) = crate::source::geometry::pair_columns(column);
+            let (first, second) =
+                if *order == crate::source::geometry::Order::LonLat { (&lon, &lat) } else { (&lat, &lon) };
+            let joined = crate::source::geometry::pair_join(first, second);
+            lf = lf.with_column(joined.alias(column.as_str())).drop(by_name([lat.as_str(), lon.as_str()], true, false));
+        }
         let text = matches!(p.dataset.format, Format::Csv | Format::Tsv);
         let name = id.trim_start_matches("published:").trim_end_matches('/');
         let stem = name.rsplit_once('.').filter(|_| p.dataset.path.is_file()).map_or(name, |(s, _)| s);

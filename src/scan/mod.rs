@@ -9,6 +9,7 @@ mod combine;
 mod fix;
 pub mod incremental;
 mod pair;
+pub mod read;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,10 +20,10 @@ use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::decide::{self, Combination, Contributor, Finding};
-use crate::profile::{self, Source};
+use crate::profile::Source;
 use crate::rules::Catalog;
 use crate::source::{self, Dataset, Frame, InputError, MissingPath};
-use crate::tag::{self, Inference, Tagging};
+use crate::tag::{Inference, Tagging};
 use assess::{assess, Task};
 
 /// What to scan and when "now" is (pinned for reproducible output).
@@ -43,6 +44,8 @@ pub struct Options {
     /// Incremental scan: cache file profiles in this directory and re-read only new
     /// or changed files (see `incremental`).
     pub cache: Option<PathBuf>,
+    /// Columns that look like positions but that no pack binds make the scan incomplete.
+    pub strict: bool,
 }
 
 /// What to compute for each hold besides the finding itself.
@@ -64,6 +67,7 @@ impl Options {
             coverage: false,
             fixes: true,
             cache: None,
+            strict: false,
         }
     }
 }
@@ -117,6 +121,8 @@ pub struct ScanResult {
     pub inputs: Vec<InputSummary>,
     pub tagging: Vec<Inference>,
     pub skipped: Vec<String>,
+    /// Columns that look like positions but that no pack binds.
+    pub unbound: Vec<read::Unbound>,
     pub stats: Stats,
     pub findings: Vec<Finding>,
     pub errors: Vec<InputError>,
@@ -152,6 +158,7 @@ impl ScanResult {
             inputs: vec![],
             tagging: vec![],
             skipped: vec![],
+            unbound: vec![],
             stats: Stats::default(),
             findings: vec![],
             errors: vec![],
@@ -170,11 +177,12 @@ impl ScanResult {
     }
 
     /// `hold` if any finding holds (even with unreadable inputs), else `incomplete`
-    /// if an input could not be read, else `warn` or `pass`.
+    /// if an input could not be read or nothing at all was evaluated (DESIGN §3a:
+    /// never a silent pass), else `warn` or `pass`.
     pub fn verdict(&self) -> Verdict {
         if self.findings.iter().any(Finding::holds) {
             Verdict::Hold
-        } else if !self.errors.is_empty() {
+        } else if !self.errors.is_empty() || self.inputs.is_empty() {
             Verdict::Incomplete
         } else if !self.findings.is_empty() {
             Verdict::Warn
@@ -222,6 +230,7 @@ pub(crate) struct Prepared {
     pub met: std::collections::BTreeSet<(String, String)>,
     findings: Vec<Finding>,
     evaluated: u64,
+    unbound: Vec<read::Unbound>,
 }
 
 impl Prepared {
@@ -280,6 +289,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
                 result.stats.evaluated += p.evaluated;
                 result.inputs.push(p.summary.clone());
                 result.tagging.extend(p.tagging.inferences(&p.dataset.id));
+                result.unbound.append(&mut p.unbound);
                 result.findings.append(&mut p.findings);
                 prepared.push(p);
             }
@@ -308,6 +318,16 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
 
     result.inputs.sort_by(|a, b| a.id.cmp(&b.id));
     result.tagging.sort();
+    result.unbound.sort();
+    if options.strict {
+        result.errors.extend(result.unbound.iter().map(|u| {
+            InputError::new(
+                &u.input,
+                "unbound",
+                format!("{} look like {} but no pack binds them", u.columns, u.looks_like),
+            )
+        }));
+    }
     result.errors.sort();
     result.findings.sort_by(|a, b| (&a.pack, &a.item, &a.datasets).cmp(&(&b.pack, &b.item, &b.datasets)));
     Ok(result)
@@ -323,17 +343,9 @@ fn prepare(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Result<Prepared, InputError> {
-    let frame = {
-        let _t = crate::trace::span(|| format!("open {}", dataset.id));
-        source::open(dataset)?
-    };
-    let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
-    let tagging = tag::tag(&dataset.id, &names, dataset.manifest.as_ref(), catalog)?;
-    let rows = {
-        let _t = crate::trace::span(|| format!("rows {}", dataset.id));
-        profile::row_count(&frame.lf).map_err(|e| profile_error(&dataset.id, &e))?
-    };
+    let read::Read { frame, tagging, rows, unbound } = read::read(dataset, catalog, &dataset.id)?;
     let mut prepared = Prepared {
+        unbound,
         dataset: dataset.clone(),
         summary: InputSummary {
             id: dataset.id.clone(),

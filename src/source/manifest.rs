@@ -23,6 +23,10 @@ pub struct Manifest {
     /// Columns never tagged by inference.
     #[serde(default)]
     pub ignore: Vec<String>,
+    /// EPSG code of projected x/y columns mapped as `tag.x`/`tag.y` (or named by a
+    /// point tag's `x`/`y`), replacing the tag's `xy_crs`: e.g. 4527 for CGCS2000
+    /// 3° Gauss–Krüger zone 39.
+    pub xy_crs: Option<u32>,
     /// Declared positional accuracy in metres (e.g. jittered points); replaces
     /// the resolution read from decimals for every point tag.
     pub accuracy_m: Option<f64>,

@@ -1,21 +1,35 @@
 //! Datasets: discovery of files, directories and hive-partitioned tables under
 //! the scan paths, their sidecar manifests, and opening them as polars lazy frames.
+//! Each format is read by one reader (`json`, `sheet`, `shapefile`, `gpkg`, `xml`, or
+//! polars for Parquet, CSV and IPC) into a table; geometries become one row per
+//! vertex (`geometry`), and columns whose values look like positions are noted for
+//! tagging and for `scan.unbound` (DESIGN §3a).
 //!
 //! Discovery follows DESIGN §3 with one documented refinement (docs/decisions.md):
 //! a subdirectory is one dataset when its files share one format and one set of
 //! columns (or it is hive-partitioned); otherwise each of its children is looked at
 //! the same way, so a tree of unrelated files is not forced into one dataset.
 
+pub mod crs;
+pub mod geometry;
+pub mod gpkg;
+pub mod json;
 pub mod manifest;
+pub mod shapefile;
+pub mod sheet;
 pub mod text;
+pub mod values;
+pub mod xml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crs::Crs;
+use geometry::{Exploded, Form, Geometry, Order};
 pub use manifest::Manifest;
 use text::Encoding;
 
@@ -27,25 +41,82 @@ pub enum Format {
     Tsv,
     Ipc,
     NdJson,
+    Json,
+    GeoJson,
+    /// Workbooks (xlsx, xlsm, xlsb, xls, ods): one dataset per sheet.
+    Sheet,
+    Shapefile,
+    /// GeoPackage: one dataset per table.
+    GeoPackage,
+    Kml,
+    Kmz,
+    Gpx,
 }
 
 impl Format {
     pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
         Some(match ext.as_str() {
-            "parquet" => Format::Parquet,
+            "parquet" | "geoparquet" => Format::Parquet,
             "csv" => Format::Csv,
             "tsv" => Format::Tsv,
             "arrow" | "ipc" | "feather" => Format::Ipc,
-            "ndjson" | "jsonl" => Format::NdJson,
+            "ndjson" | "jsonl" | "geojsonl" | "geojsonseq" => Format::NdJson,
+            "json" => Format::Json,
+            "geojson" => Format::GeoJson,
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Format::Sheet,
+            "shp" => Format::Shapefile,
+            "gpkg" => Format::GeoPackage,
+            "kml" => Format::Kml,
+            "kmz" => Format::Kmz,
+            "gpx" => Format::Gpx,
             _ => return None,
         })
     }
 
     /// Text formats carry decimals as written; binary formats carry floats.
     pub fn is_text(self) -> bool {
-        matches!(self, Format::Csv | Format::Tsv | Format::NdJson)
+        !matches!(self, Format::Parquet | Format::Ipc)
     }
+
+    /// Formats whose files hold several tables (a dataset per sheet or table).
+    fn has_parts(self) -> bool {
+        matches!(self, Format::Sheet | Format::GeoPackage)
+    }
+
+    /// Formats polars reads lazily from the file itself.
+    fn is_polars(self) -> bool {
+        matches!(self, Format::Parquet | Format::Csv | Format::Tsv | Format::Ipc)
+    }
+}
+
+/// Data formats mosaic knows but cannot read: such a file is that dataset's error
+/// (never `skipped`, never a silent pass), with what to do about it.
+pub fn unreadable(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "dbf" | "shx" if shapefile::sidecar(path, "shp").is_none() => {
+            "a Shapefile part without its .shp: the geometries are missing; provide the .shp beside it"
+        }
+        "mdb" | "accdb" => "an Access database: export its tables to CSV or Parquet to check them",
+        "sav" | "zsav" | "dta" | "sas7bdat" | "xpt" | "rdata" | "rds" => {
+            "a statistics package's data file: export it to CSV or Parquet to check it"
+        }
+        "zip" | "7z" | "rar" | "tar" | "tgz" => "an archive: unpack it and scan what it holds",
+        "gz" | "bz2" | "xz" | "zst" if name.contains(".csv.") || name.contains(".json") || name.contains(".tsv.") => {
+            "a compressed data file: decompress it and scan the result"
+        }
+        "gz" | "bz2" | "xz" | "zst" => "a compressed file: decompress it and scan the result",
+        "gml" | "gdb" | "tab" | "mif" | "mid" | "dxf" | "dwg" | "e00" | "osm" | "pbf" | "fgb" | "mbtiles"
+        | "sqlite" | "db" => {
+            "a geodata or database format mosaic does not read: convert it to GeoPackage, GeoJSON or Parquet"
+        }
+        "tif" | "tiff" | "img" | "dem" | "asc" | "nc" | "hdf" | "h5" | "grd" => {
+            "raster or array data mosaic does not read: export its positions (or grid) to a table"
+        }
+        _ => return None,
+    })
 }
 
 /// One file of a dataset, with the hive partition values in its path.
@@ -53,6 +124,8 @@ impl Format {
 pub struct DataFile {
     pub path: PathBuf,
     pub partitions: Vec<(String, String)>,
+    /// The sheet or table of a file holding several (`file.xlsx#Sheet1`).
+    pub part: Option<String>,
 }
 
 /// A dataset: one file, or a directory of files with one schema.
@@ -160,15 +233,75 @@ pub fn relative_id(root: &Path, path: &Path) -> String {
 }
 
 fn add_file(found: &mut Discovery, path: &Path, id: &str, published: bool) {
-    if is_manifest(path) {
+    if is_manifest(path) || is_sidecar(path) {
         return;
     }
     let Some(format) = Format::of(path) else {
-        found.skipped.push(id.to_string());
+        match unreadable(path) {
+            Some(why) => found.errors.push(InputError::new(id, "unsupported-format", why)),
+            None => found.skipped.push(id.to_string()),
+        }
         return;
     };
-    let files = vec![DataFile { path: path.to_path_buf(), partitions: vec![] }];
+    if format == Format::Json && !is_json_table(path) {
+        found.skipped.push(id.to_string());
+        return;
+    }
+    if format.has_parts() {
+        match parts(path, format) {
+            Ok(parts) if !parts.iter().any(|(_, table)| *table) => {
+                found.errors.push(InputError::new(id, "empty", "holds no sheet or table with a header row"))
+            }
+            Ok(parts) => {
+                for (part, table) in parts {
+                    if !table {
+                        found.skipped.push(format!("{id}#{part}"));
+                        continue;
+                    }
+                    let files =
+                        vec![DataFile { path: path.to_path_buf(), partitions: vec![], part: Some(part.clone()) }];
+                    push_dataset(found, path, &format!("{id}#{part}"), format, files, published);
+                }
+            }
+            Err(e) => found.errors.push(InputError::new(id, e.kind, e.message)),
+        }
+        return;
+    }
+    let files = vec![DataFile { path: path.to_path_buf(), partitions: vec![], part: None }];
     push_dataset(found, path, id, format, files, published);
+}
+
+/// A `.json` file that holds a table (see [`json::is_table`]); unreadable files count
+/// as tables so that opening them reports why.
+fn is_json_table(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return true };
+    match text::decode(&bytes, None) {
+        Ok((decoded, _)) => std::str::from_utf8(&decoded).map_or(true, json::is_table),
+        Err(_) => true,
+    }
+}
+
+/// A file read together with another (a Shapefile's `.dbf`, `.prj`, …).
+fn is_sidecar(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let shp_xml = path.to_string_lossy().to_ascii_lowercase().ends_with(".shp.xml");
+    (shapefile::SIDECARS.contains(&ext.as_str()) && shapefile::sidecar(path, "shp").is_some()) || shp_xml
+}
+
+/// The sheets or tables of a file holding several, each with whether it is a table.
+fn parts(path: &Path, format: Format) -> Result<Vec<(String, bool)>, ReadError> {
+    match format {
+        Format::Sheet => {
+            let bytes = std::fs::read(path).map_err(|e| ReadError::new("io", e.to_string()))?;
+            sheet::sheets(bytes, &extension(path))
+        }
+        Format::GeoPackage => Ok(gpkg::tables(path)?.into_iter().map(|t| (t, true)).collect()),
+        _ => Ok(vec![]),
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
 }
 
 /// Add a dataset with its sidecar manifest; a manifest that does not load makes the
@@ -236,9 +369,23 @@ fn data_files(dir: &Path, errors: &mut Vec<InputError>, skipped: &mut Vec<String
                     p.push(pair);
                 }
                 stack.push((child, p, depth + 1));
+            } else if Format::of(&child) == Some(Format::Json) && !is_json_table(&child) {
+                skipped.push(format!("{id}/{}", relative_id(dir, &child)));
+            } else if Format::of(&child).is_some_and(|f| !f.has_parts()) {
+                files.push(DataFile { path: child, partitions: parts.clone(), part: None });
+            } else if is_manifest(&child) || is_sidecar(&child) {
             } else if Format::of(&child).is_some() {
-                files.push(DataFile { path: child, partitions: parts.clone() });
-            } else if !is_manifest(&child) {
+                errors.push(InputError::new(
+                    id,
+                    "schema",
+                    format!(
+                        "{}: a workbook or GeoPackage inside a partitioned table; scan it on its own",
+                        child.display()
+                    ),
+                ));
+            } else if let Some(why) = unreadable(&child) {
+                errors.push(InputError::new(format!("{id}/{}", relative_id(dir, &child)), "unsupported-format", why));
+            } else {
                 skipped.push(format!("{id}/{}", relative_id(dir, &child)));
             }
         }
@@ -285,7 +432,7 @@ fn shares_one_schema(dir: &Path) -> bool {
         return false;
     }
     let formats: BTreeSet<_> = files.iter().filter_map(|f| Format::of(&f.path)).collect();
-    if formats.len() != 1 {
+    if formats.len() != 1 || !formats.iter().all(|f| f.is_polars() || *f == Format::NdJson) {
         return false;
     }
     let mut columns = files.iter().map(|f| column_names(&f.path));
@@ -308,7 +455,7 @@ fn column_names(path: &Path) -> Option<Vec<String>> {
         let sep = if format == Format::Tsv { b'\t' } else { b',' };
         return Some(first.split(|b| *b == sep).map(|c| String::from_utf8_lossy(c).trim().to_string()).collect());
     }
-    let file = DataFile { path: path.to_path_buf(), partitions: vec![] };
+    let file = DataFile { path: path.to_path_buf(), partitions: vec![], part: None };
     let lf = scan_file(&file, format, None).ok()?;
     let mut lf = lf;
     let schema = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lf.collect_schema())).ok()?.ok()?;
@@ -331,11 +478,44 @@ fn add_dir_dataset(found: &mut Discovery, dir: &Path, id: &str, published: bool)
 /// A dataset opened for profiling.
 pub struct Frame {
     pub lf: LazyFrame,
-    /// Column names in file order with their polars types.
+    /// Column names in file order with their polars types (the hidden feature id aside).
     pub columns: Vec<(String, DataType)>,
     /// Text sources: coordinates are read as strings so decimals are counted as written.
     pub text: bool,
     pub sha256: String,
+    /// The vertex columns of the dataset's geometry, when it has one.
+    pub geometry: Option<Exploded>,
+    /// Rows are vertices of features: `rows` counts distinct feature ids.
+    pub features: bool,
+    /// Columns whose values look like positions, from a sample (tagging, `scan.unbound`).
+    pub forms: BTreeMap<String, Form>,
+    /// One-column positions and the order their values' ranges show (`None`: ambiguous).
+    pub pairs: BTreeMap<String, Option<Order>>,
+}
+
+/// A reader's failure, with a kind for the report.
+#[derive(Clone, Debug)]
+pub struct ReadError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ReadError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        ReadError { kind, message: message.into() }
+    }
+
+    /// The same error, placed (`record 3: …`).
+    pub fn at(self, place: &str) -> Self {
+        ReadError { kind: self.kind, message: format!("{place}: {}", self.message) }
+    }
+}
+
+/// What a reader gives: the table's rows, and its declared geometry if any.
+#[derive(Debug)]
+pub struct Table {
+    pub df: DataFrame,
+    pub geometry: Option<Geometry>,
 }
 
 fn polars_path(path: &Path) -> PlRefPath {
@@ -351,6 +531,14 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
         Format::NdJson => {
             LazyJsonLineReader::new(path).with_infer_schema_length(std::num::NonZeroUsize::new(10_000)).finish()?
         }
+        Format::Json
+        | Format::GeoJson
+        | Format::Sheet
+        | Format::Shapefile
+        | Format::GeoPackage
+        | Format::Kml
+        | Format::Kmz
+        | Format::Gpx => polars_bail!(ComputeError: "not a format polars scans"),
         Format::Csv | Format::Tsv => {
             let reader = match text {
                 Some(bytes) => LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([bytes.into()]))),
@@ -458,7 +646,8 @@ fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std:
 }
 
 /// Open a dataset as one lazy frame, checking what can be checked before profiling:
-/// encodings, CSV structure, Parquet/IPC footers, one schema across files.
+/// encodings, CSV structure, Parquet/IPC footers, one schema across files. A
+/// geometry (declared or found in a column's values) becomes one row per vertex.
 pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
     let declared = match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
@@ -469,88 +658,76 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
     };
     let mut frames = Vec::new();
     let mut schema: Option<Vec<(String, DataType)>> = None;
-    for file in &dataset.files {
+    let mut exploded: Option<Exploded> = None;
+    for (index, file) in dataset.files.iter().enumerate() {
         let meta = std::fs::metadata(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
         if meta.len() == 0 {
             return Err(read_error(dataset, file, "empty", "file is empty (0 bytes)"));
         }
-        let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
-            let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
-            // Text files are read whole for the checks, so they are hashed from memory,
-            // on a thread of its own while the encoding and structure are checked.
-            let (digest, checked) = std::thread::scope(|scope| {
-                let hashing = scope.spawn(|| hex::encode(Sha256::digest(&bytes)));
-                let checked = text::decode(&bytes, declared).and_then(|(decoded, enc)| {
-                    let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
-                    text::check_structure(&decoded, sep).map(|()| (decoded, enc))
-                });
-                (hashing.join(), checked)
-            });
-            let digest = digest.map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
-            digests.push((relative_id(&dataset.path, &file.path), digest));
-            let (decoded, _) =
-                checked.map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
-            // Read from memory when transcoded, or when the file name is not UTF-8
-            // (polars takes paths as text).
-            let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
-                || bytes.starts_with(b"\xEF\xBB\xBF")
-                || file.path.to_str().is_none();
-            transcoded.then(|| decoded.into_owned())
+        let (lf, geometry) = if dataset.format.is_polars() {
+            let lf = open_polars_file(dataset, file, declared, &mut digests)?;
+            let sample = guarded(|| lf.clone().limit(SAMPLE_ROWS).collect())
+                .map_err(|m| read_error(dataset, file, "corrupt", m))?;
+            match found_geometry(&sample).map_err(|m| read_error(dataset, file, "geometry", m))? {
+                None => (lf, None),
+                Some((name, form)) => {
+                    let df = guarded(|| lf.clone().collect()).map_err(|m| read_error(dataset, file, "corrupt", m))?;
+                    let vertices = geometry::parse_column(
+                        df.column(&name).map_err(|e| read_error(dataset, file, "corrupt", e))?,
+                        form,
+                    )
+                    .map_err(|m| read_error(dataset, file, "geometry", m))?;
+                    let g = Geometry { column: name, vertices, crs: Crs::Geographic, declared: false };
+                    let (df, e) = geometry::explode(&df, g, (index as u64) << 32)
+                        .map_err(|e| read_error(dataset, file, "geometry", clean_polars_error(&e)))?;
+                    (df.lazy(), Some(e))
+                }
+            }
         } else {
-            if file.path.to_str().is_none() {
-                return Err(read_error(dataset, file, "name", "the file name is not valid UTF-8; rename the file"));
+            let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+            digests.push((relative_id(&dataset.path, &file.path), hex::encode(Sha256::digest(&bytes))));
+            let table = read_table(file, dataset.format, bytes, declared)
+                .map_err(|e| read_error(dataset, file, e.kind, e.message))?;
+            let Table { df, geometry } = table;
+            let geometry = match geometry {
+                Some(g) => Some(g),
+                None => match found_geometry(&df.head(Some(SAMPLE_ROWS as usize)))
+                    .map_err(|m| read_error(dataset, file, "geometry", m))?
+                {
+                    None => None,
+                    Some((name, form)) => {
+                        let column = df.column(&name).map_err(|e| read_error(dataset, file, "corrupt", e))?;
+                        let vertices = geometry::parse_column(column, form)
+                            .map_err(|m| read_error(dataset, file, "geometry", m))?;
+                        Some(Geometry { column: name, vertices, crs: Crs::Geographic, declared: false })
+                    }
+                },
+            };
+            match geometry {
+                None => (df.lazy(), None),
+                Some(g) => {
+                    let (df, e) = geometry::explode(&df, g, (index as u64) << 32)
+                        .map_err(|e| read_error(dataset, file, "geometry", clean_polars_error(&e)))?;
+                    (df.lazy(), Some(e))
+                }
             }
-            if dataset.format == Format::Parquet {
-                check_parquet_magic(&file.path).map_err(|m| read_error(dataset, file, "corrupt", m))?;
-            }
-            None
         };
-        // Binary files are hashed on a thread of their own while the checks below
-        // (the footer, the sandboxed decode) run.
-        let hashing = (!dataset.format.is_text()).then(|| {
-            let path = file.path.clone();
-            std::thread::spawn(move || {
-                let _t = crate::trace::span(|| format!("sha256 {}", path.display()));
-                hash_file(&path)
-            })
-        });
-        let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut lf = scan_file(file, dataset.format, transcoded)?;
-            let s = lf.collect_schema()?;
-            Ok::<_, PolarsError>((lf, s))
-        }));
-        let (lf, file_schema) = match scanned {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Err(read_error(dataset, file, "corrupt", clean_polars_error(&e))),
-            Err(_) => {
-                return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)"))
-            }
-        };
-        if matches!(dataset.format, Format::Parquet | Format::Ipc) {
-            if let Some(decoder) = DECODER.get() {
-                let _t = crate::trace::span(|| format!("sandboxed decode {}", file.path.display()));
-                sandboxed_decode(decoder, &file.path, dataset.format)
-                    .map_err(|m| read_error(dataset, file, "corrupt", m))?;
-            }
-        }
-        if let Some(h) = hashing {
-            let digest = h
-                .join()
-                .map_err(|_| read_error(dataset, file, "io", "hashing failed"))?
-                .map_err(|e| read_error(dataset, file, "io", e))?;
-            digests.push((relative_id(&dataset.path, &file.path), digest));
-        }
+        let mut lf = lf;
+        let file_schema = guarded(|| lf.collect_schema()).map_err(|m| read_error(dataset, file, "corrupt", m))?;
         let cols: Vec<(String, DataType)> = file_schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
         let names: BTreeSet<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
         if names.len() != cols.len() {
             return Err(read_error(dataset, file, "schema", "duplicate column names"));
         }
         match &schema {
-            None => schema = Some(cols),
+            None => {
+                schema = Some(cols);
+                exploded = geometry;
+            }
             Some(first) => {
                 let first_names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
                 let these: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
-                if first_names != these {
+                if first_names != these || exploded != geometry {
                     return Err(read_error(
                         dataset,
                         file,
@@ -566,14 +743,188 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         }
         frames.push(lf);
     }
-    let columns = schema.unwrap_or_default();
+    let columns: Vec<(String, DataType)> =
+        schema.unwrap_or_default().into_iter().filter(|(n, _)| n != geometry::FEATURE).collect();
     let lf = if frames.len() == 1 {
         frames.pop().unwrap_or_default()
     } else {
         concat(frames, UnionArgs { rechunk: false, parallel: true, to_supertypes: true, ..Default::default() })
             .map_err(|e| InputError::new(&dataset.id, "schema", clean_polars_error(&e)))?
     };
-    Ok(Frame { lf, columns, text: dataset.format.is_text(), sha256: combine_digests(&digests) })
+    let (forms, pairs) =
+        column_forms(&lf, &columns, exploded.as_ref()).map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
+    Ok(Frame {
+        lf,
+        columns,
+        text: dataset.format.is_text(),
+        sha256: combine_digests(&digests),
+        features: exploded.is_some(),
+        geometry: exploded,
+        forms,
+        pairs,
+    })
+}
+
+/// Rows sampled to recognise what a column's values are.
+const SAMPLE_ROWS: u32 = 1000;
+
+/// Run a polars call, turning an error or a panic into a message.
+fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(clean_polars_error(&e)),
+        Err(_) => Err("the reader failed on this file (malformed content)".into()),
+    }
+}
+
+/// The one column of a sample whose values are geometries, if any. Two or more are
+/// an error: which one holds the positions would be a guess.
+fn found_geometry(sample: &DataFrame) -> Result<Option<(String, Form)>, String> {
+    let found: Vec<(String, Form)> = sample
+        .columns()
+        .iter()
+        .filter_map(|c| geometry::sniff(c).filter(|f| f.is_geometry()).map(|f| (c.name().to_string(), f)))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        many => Err(format!(
+            "several columns hold geometries ({}); mosaic reads one geometry per table — publish the others apart",
+            many.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// What the values of each column look like (sampled), and for one-column positions the
+/// order their full ranges show.
+fn column_forms(
+    lf: &LazyFrame,
+    columns: &[(String, DataType)],
+    exploded: Option<&Exploded>,
+) -> Result<(BTreeMap<String, Form>, BTreeMap<String, Option<Order>>), String> {
+    let vertex = |n: &str| exploded.is_some_and(|e| e.lat == n || e.lon == n);
+    let wanted: Vec<Expr> = columns.iter().filter(|(n, _)| !vertex(n)).map(|(n, _)| col(n.as_str())).collect();
+    let mut forms = BTreeMap::new();
+    let mut pairs = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok((forms, pairs));
+    }
+    let sample = guarded(|| lf.clone().select(wanted).limit(SAMPLE_ROWS).collect())?;
+    for column in sample.columns() {
+        if let Some(form) = geometry::sniff(column) {
+            forms.insert(column.name().to_string(), form);
+        }
+    }
+    for (name, form) in &forms {
+        if *form == Form::Pair {
+            let whole = guarded(|| lf.clone().select([col(name.as_str())]).collect())?;
+            let column = whole.column(name).map_err(|e| e.to_string())?;
+            pairs.insert(name.clone(), geometry::pair_order(column)?);
+        }
+    }
+    Ok((forms, pairs))
+}
+
+/// Read one file of a format mosaic parses itself.
+fn read_table(file: &DataFile, format: Format, bytes: Vec<u8>, declared: Option<Encoding>) -> Result<Table, ReadError> {
+    let as_text = |bytes: &[u8]| -> Result<String, ReadError> {
+        let (decoded, _) = text::decode(bytes, declared)
+            .map_err(|e| ReadError::new(e.kind, format!("line {}: {}", e.line, e.message)))?;
+        String::from_utf8(decoded.into_owned()).map_err(|e| ReadError::new("encoding", e.to_string()))
+    };
+    let part = file.part.as_deref().unwrap_or_default();
+    match format {
+        Format::Json => json::read_json(&as_text(&bytes)?),
+        Format::NdJson => json::read_ndjson(&as_text(&bytes)?),
+        Format::GeoJson => json::read_geojson(&as_text(&bytes)?),
+        Format::Kml => xml::read_kml(&bytes),
+        Format::Kmz => xml::read_kmz(&bytes),
+        Format::Gpx => xml::read_gpx(&bytes),
+        Format::Shapefile => shapefile::read(&file.path, &bytes, declared),
+        Format::GeoPackage => gpkg::read(&file.path, part),
+        Format::Sheet => sheet::read(bytes, &extension(&file.path), part)?
+            .ok_or_else(|| ReadError::new("empty", format!("sheet `{part}` has no header row"))),
+        Format::Parquet | Format::Csv | Format::Tsv | Format::Ipc => {
+            Err(ReadError::new("internal", "read by polars, not by a table reader"))
+        }
+    }
+}
+
+/// One Parquet, IPC or CSV file as a lazy frame, after the checks that come first
+/// (encoding and structure of text, magic bytes of Parquet, the sandboxed decode).
+fn open_polars_file(
+    dataset: &Dataset,
+    file: &DataFile,
+    declared: Option<Encoding>,
+    digests: &mut Vec<(String, String)>,
+) -> Result<LazyFrame, InputError> {
+    let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
+        let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+        // Text files are read whole for the checks, so they are hashed from memory,
+        // on a thread of its own while the encoding and structure are checked.
+        let (digest, checked) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| hex::encode(Sha256::digest(&bytes)));
+            let checked = text::decode(&bytes, declared).and_then(|(decoded, enc)| {
+                let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+                text::check_structure(&decoded, sep).map(|()| (decoded, enc))
+            });
+            (hashing.join(), checked)
+        });
+        let digest = digest.map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
+        digests.push((relative_id(&dataset.path, &file.path), digest));
+        let (decoded, _) =
+            checked.map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
+        // Read from memory when transcoded, or when the file name is not UTF-8
+        // (polars takes paths as text).
+        let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
+            || bytes.starts_with(b"\xEF\xBB\xBF")
+            || file.path.to_str().is_none();
+        transcoded.then(|| decoded.into_owned())
+    } else {
+        if file.path.to_str().is_none() {
+            return Err(read_error(dataset, file, "name", "the file name is not valid UTF-8; rename the file"));
+        }
+        if dataset.format == Format::Parquet {
+            check_parquet_magic(&file.path).map_err(|m| read_error(dataset, file, "corrupt", m))?;
+        }
+        None
+    };
+    // Binary files are hashed on a thread of their own while the checks below
+    // (the footer, the sandboxed decode) run.
+    let hashing = (!dataset.format.is_text()).then(|| {
+        let path = file.path.clone();
+        std::thread::spawn(move || {
+            let _t = crate::trace::span(|| format!("sha256 {}", path.display()));
+            hash_file(&path)
+        })
+    });
+    let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut lf = scan_file(file, dataset.format, transcoded)?;
+        let s = lf.collect_schema()?;
+        Ok::<_, PolarsError>((lf, s))
+    }));
+    let (lf, _) = match scanned {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(read_error(dataset, file, "corrupt", clean_polars_error(&e))),
+        Err(_) => {
+            return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)"))
+        }
+    };
+    if matches!(dataset.format, Format::Parquet | Format::Ipc) {
+        if let Some(decoder) = DECODER.get() {
+            let _t = crate::trace::span(|| format!("sandboxed decode {}", file.path.display()));
+            sandboxed_decode(decoder, &file.path, dataset.format)
+                .map_err(|m| read_error(dataset, file, "corrupt", m))?;
+        }
+    }
+    if let Some(h) = hashing {
+        let digest = h
+            .join()
+            .map_err(|_| read_error(dataset, file, "io", "hashing failed"))?
+            .map_err(|e| read_error(dataset, file, "io", e))?;
+        digests.push((relative_id(&dataset.path, &file.path), digest));
+    }
+    Ok(lf)
 }
 
 /// Polars errors carry a backtrace hint and context lines; keep the first line a user can act on.

@@ -1,0 +1,212 @@
+//! Read one dataset for evaluation: open it (source), bind its columns to the packs'
+//! tags (tag), add the columns one-column positions are read into, and check what
+//! only the values can tell (DESIGN §3a): axes swapped (latitudes in the longitude
+//! column) are swapped back and noted; metres in degree columns, eastings that do
+//! not fit their zone and malformed degrees–minutes–seconds are that dataset's error.
+//! Columns whose values look like positions but that no pack binds are listed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::profile::{self, coord};
+use crate::rules::Catalog;
+use crate::source::geometry::{self, Form, Order};
+use crate::source::{self, crs, Dataset, Frame, InputError};
+use crate::tag::{self, Columns, Layout, Tagging};
+
+/// A dataset opened and tagged, with its row (feature) count.
+pub struct Read {
+    pub frame: Frame,
+    pub tagging: Tagging,
+    pub rows: u64,
+    /// Columns that look like positions but that no pack binds.
+    pub unbound: Vec<Unbound>,
+}
+
+/// A `scan.unbound` entry: columns whose values look like positions, not bound.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unbound {
+    pub input: String,
+    pub columns: String,
+    pub looks_like: String,
+}
+
+fn error(id: &str, e: &PolarsError) -> InputError {
+    InputError::new(id, "corrupt", source::clean_polars_error(e))
+}
+
+/// Open, tag and check one dataset; `id` names it in errors.
+pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, InputError> {
+    let mut frame = {
+        let _t = crate::trace::span(|| format!("open {id}"));
+        source::open(dataset)?
+    };
+    let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
+    let layout = Layout { columns: &names, geometry: frame.geometry.as_ref(), pairs: &frame.pairs };
+    let mut tagging = tag::tag(id, layout, dataset.manifest.as_ref(), catalog)?;
+    add_derived(&mut frame, &tagging.derived);
+    check_positions(&frame, &mut tagging, id)?;
+    let rows = {
+        let _t = crate::trace::span(|| format!("rows {id}"));
+        profile::row_count(&frame.lf).map_err(|e| error(id, &e))?
+    };
+    let unbound = unbound(id, &frame, &tagging);
+    Ok(Read { frame, tagging, rows, unbound })
+}
+
+/// The two parts of every one-column position a pack binds, as text columns.
+fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
+    if derived.is_empty() {
+        return;
+    }
+    let mut exprs = Vec::new();
+    for (column, order) in derived {
+        let (lat, lon) = geometry::pair_columns(column);
+        let (lat_part, lon_part) = if *order == Order::LonLat { (1, 0) } else { (0, 1) };
+        exprs.push(geometry::pair_part(column, lat_part).alias(lat.as_str()));
+        exprs.push(geometry::pair_part(column, lon_part).alias(lon.as_str()));
+        frame.columns.push((lat, DataType::String));
+        frame.columns.push((lon, DataType::String));
+    }
+    frame.lf = frame.lf.clone().with_columns(exprs);
+}
+
+/// Swap latitude and longitude where the values say so; refuse what cannot be read.
+fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<(), InputError> {
+    let pairs: BTreeSet<Columns> = tagging
+        .packs
+        .values()
+        .flat_map(|b| b.values())
+        .filter(|b| b.kind.is_spatial())
+        .map(|b| b.columns.clone())
+        .filter(|c| matches!(c, Columns::Pair { planar: false, .. } | Columns::Pair { crs: Some(_), .. }))
+        .collect();
+    for columns in pairs {
+        let Columns::Pair { lat, lon, crs, .. } = &columns else { continue };
+        // Fractions of the finite values of each axis (NaN and ±inf count as neither).
+        let (y, x) = (coord(lat), coord(lon));
+        let frac = |e: Expr, axis: &Expr| e.filter(axis.clone().is_finite()).cast(DataType::Float64).mean();
+        let mut exprs = vec![
+            profile::malformed_dms(lat).sum().alias("bad_lat"),
+            profile::malformed_dms(lat).arg_max().alias("at_lat"),
+            profile::malformed_dms(lon).sum().alias("bad_lon"),
+            profile::malformed_dms(lon).arg_max().alias("at_lon"),
+            frac(y.clone().abs().gt(lit(1000.0)), &y).alias("metres_lat"),
+            frac(x.clone().abs().gt(lit(1000.0)), &x).alias("metres_lon"),
+            frac(y.clone().abs().gt(lit(90.0)).and(y.clone().abs().lt_eq(lit(180.0))), &y).alias("lat_over"),
+            frac(x.clone().abs().gt(lit(90.0)), &x).alias("lon_over"),
+        ];
+        if let Some(proj) = crs {
+            let x0 = crs::false_easting(proj).unwrap_or(0.0);
+            exprs.push(frac((x.clone() - lit(x0)).abs().gt(lit(600_000.0)), &x).alias("off_zone"));
+            exprs.push(x.median().alias("x_median"));
+        }
+        let df = frame.lf.clone().select(exprs).collect().map_err(|e| error(id, &e))?;
+        let get = |name: &str| profile::scalar(&df, name).unwrap_or(0.0);
+        for (bad, at, column) in [("bad_lat", "at_lat", lat), ("bad_lon", "at_lon", lon)] {
+            if get(bad) > 0.0 {
+                let row = get(at) as usize + 1;
+                let value = first_value(frame, column, row).unwrap_or_default();
+                return Err(InputError::new(id, "coordinates", format!("column `{column}`, row {row}: {value}")));
+            }
+        }
+        if let Some(proj) = crs {
+            if get("off_zone") > 0.5 {
+                if let Some(zoned) = crs::rezone(proj, get("x_median")) {
+                    let moved =
+                        Columns::Pair { lat: lat.clone(), lon: lon.clone(), planar: true, crs: Some(zoned.clone()) };
+                    replace(tagging, &columns, &moved);
+                    let zone = (get("x_median") / 1_000_000.0).floor();
+                    tagging.notes.insert(
+                        moved.label(),
+                        format!("eastings carry zone prefix {zone}: read in Gauss–Krüger zone {zone}"),
+                    );
+                    continue;
+                }
+                return Err(InputError::new(
+                    id,
+                    "coordinates",
+                    format!(
+                        "eastings in `{lon}` do not fit their coordinate system (false easting {} m): \
+                         a zone-prefixed easting needs a prefixed EPSG code (e.g. 4527) and a plain one a CM code (e.g. 4548)",
+                        crs::false_easting(proj).unwrap_or(0.0)
+                    ),
+                ));
+            }
+            continue;
+        }
+        if get("metres_lat") > 0.5 || get("metres_lon") > 0.5 {
+            return Err(InputError::new(
+                id,
+                "coordinates",
+                format!(
+                    "`{}` holds values in the thousands: projected metres, not degrees; bind them as `x`/`y` \
+                     with the tag's `xy_crs` (or, for a Shapefile, provide its .prj)",
+                    columns.label()
+                ),
+            ));
+        }
+        if get("lat_over") > 0.5 && get("lon_over") == 0.0 {
+            let swapped = Columns::Pair { lat: lon.clone(), lon: lat.clone(), planar: false, crs: None };
+            replace(tagging, &columns, &swapped);
+            tagging
+                .notes
+                .insert(swapped.label(), format!("axes swapped: `{lat}` holds longitudes and `{lon}` latitudes"));
+        }
+    }
+    Ok(())
+}
+
+/// Bind every tag bound to `from` to `to` instead.
+fn replace(tagging: &mut Tagging, from: &Columns, to: &Columns) {
+    for bindings in tagging.packs.values_mut() {
+        for b in bindings.values_mut().filter(|b| b.columns == *from) {
+            b.columns = to.clone();
+        }
+    }
+}
+
+/// The text of row `row` (1-based) of a column, for an error message.
+fn first_value(frame: &Frame, column: &str, row: usize) -> Option<String> {
+    let df = frame.lf.clone().select([col(column).cast(DataType::String)]).slice(row as i64 - 1, 1).collect().ok()?;
+    Some(df.column(column).ok()?.str().ok()?.get(0)?.to_string())
+        .map(|v| crate::source::values::parse_dms(&v).err().unwrap_or(v))
+}
+
+/// Columns whose values look like positions and that no pack binds.
+fn unbound(id: &str, frame: &Frame, tagging: &Tagging) -> Vec<Unbound> {
+    let bound: BTreeSet<&str> = tagging
+        .packs
+        .values()
+        .flat_map(|b| b.values())
+        .flat_map(|b| b.columns.names())
+        .chain(tagging.derived.keys().map(String::as_str))
+        .collect();
+    let geometry_bound = frame.geometry.as_ref().is_some_and(|g| bound.contains(g.lat.as_str()));
+    let mut out = Vec::new();
+    if let Some(g) = frame.geometry.as_ref().filter(|_| !geometry_bound) {
+        out.push(Unbound { input: id.into(), columns: g.column.clone(), looks_like: "geometries".into() });
+    }
+    let mut numbers: Vec<&str> = Vec::new();
+    for (column, form) in &frame.forms {
+        if bound.contains(column.as_str()) {
+            continue;
+        }
+        match form {
+            Form::Latitude | Form::Longitude => numbers.push(column),
+            f => out.push(Unbound { input: id.into(), columns: column.clone(), looks_like: f.describe().into() }),
+        }
+    }
+    let longitudes = numbers.iter().filter(|c| frame.forms[**c] == Form::Longitude).count();
+    if numbers.len() >= 2 && (longitudes >= 1 || numbers.len() >= 2) {
+        out.push(Unbound {
+            input: id.into(),
+            columns: numbers.join(","),
+            looks_like: "latitude/longitude numbers with 3 or more decimals".into(),
+        });
+    }
+    out.sort();
+    out
+}
