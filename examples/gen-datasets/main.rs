@@ -14,23 +14,23 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 /// splitmix64: small, fast, and the same on every machine.
-struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[(self.next() % items.len() as u64) as usize]
     }
 }
@@ -276,6 +276,8 @@ fn dem(rng: &mut Rng, step_deg: f64, km: f64) -> DataFrame {
     df!("lat" => lat, "lon" => lon, "elevation_m" => elev).unwrap()
 }
 
+mod formats;
+
 fn main() {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "datasets".into()));
     let mut rng = Rng(20_260_101);
@@ -329,6 +331,7 @@ fn main() {
     health_genetics(&root.join("health-genetics"), &mut Rng(20_261_126));
     meteorology_hydrology(&root.join("meteorology-hydrology"), &mut Rng(20_261_127));
     science_technology(&root.join("science-technology"), &mut Rng(20_261_128));
+    formats::all(&root.join("formats"), &mut Rng(20_261_130));
 }
 
 /// An imagery catalog: one row per tile, centres on a lattice finer than the pack's
