@@ -61,6 +61,146 @@ fn generated(name: &str, bytes: Vec<u8>, want: Want) -> Case {
 
 const CORRUPT: &[&str] = &["corrupt", "reader-panic"];
 
+fn xlsx() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["site_id", "lat", "lon"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..200u32 {
+        sheet.write_string(r, 0, format!("S{r}")).unwrap();
+        sheet.write_number(r, 1, 30.0 + f64::from(r) * 1e-4).unwrap();
+        sheet.write_number(r, 2, 114.0 + f64::from(r) * 1e-4).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// A `.shp` of `n` points.
+fn shp(n: usize) -> Vec<u8> {
+    let mut b = vec![0u8; 100];
+    b[..4].copy_from_slice(&9994i32.to_be_bytes());
+    b[28..32].copy_from_slice(&1000i32.to_le_bytes());
+    b[32..36].copy_from_slice(&1i32.to_le_bytes());
+    for i in 0..n {
+        b.extend((i as i32 + 1).to_be_bytes());
+        b.extend(10i32.to_be_bytes());
+        b.extend(1i32.to_le_bytes());
+        b.extend((114.0 + i as f64 * 0.01).to_le_bytes());
+        b.extend(30.1f64.to_le_bytes());
+    }
+    b
+}
+
+/// A `.dbf` with one character field `id` and `n` records.
+fn dbf(n: usize) -> Vec<u8> {
+    let mut b = vec![3u8, 126, 1, 1];
+    b.extend((n as u32).to_le_bytes());
+    b.extend(65u16.to_le_bytes());
+    b.extend(9u16.to_le_bytes());
+    b.extend([0u8; 20]);
+    let mut d = [0u8; 32];
+    d[..2].copy_from_slice(b"id");
+    d[11] = b'C';
+    d[16] = 8;
+    b.extend(d);
+    b.push(0x0D);
+    for i in 0..n {
+        b.extend(format!(" F{i:07}").as_bytes());
+    }
+    b.push(0x1A);
+    b
+}
+
+/// A KMZ whose document expands 1000:1 (20 MiB of spaces).
+fn zip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut zip = ::zip::ZipWriter::new(&mut buf);
+    let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
+    zip.start_file("doc.kml", options).unwrap();
+    zip.write_all(b"<kml>").unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..20 {
+        zip.write_all(&chunk).unwrap();
+    }
+    zip.write_all(b"</kml>").unwrap();
+    zip.finish().unwrap();
+    buf.into_inner()
+}
+
+/// Cases for the formats of DESIGN §3a: each a named error, never a pass.
+fn format_cases() -> Vec<Case> {
+    let workbook = xlsx();
+    let mut encrypted = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    encrypted.extend(vec![0u8; 4096]);
+    let several = |name: &str, files: Vec<(&str, Vec<u8>)>, want: Want| Case {
+        id: name.to_string(),
+        files: files.into_iter().map(|(n, b)| (PathBuf::from(n), b)).collect(),
+        want,
+    };
+    let polyconic = r#"PROJCS["x",GEOGCS["GCS_WGS_1984"],PROJECTION["Polyconic"],PARAMETER["central_meridian",117]]"#;
+    vec![
+        generated("truncated.xlsx", workbook[..workbook.len() / 2].to_vec(), Want::Error(&["corrupt"])),
+        generated("encrypted.xlsx", encrypted, Want::Error(&["encrypted"])),
+        generated(
+            "unknown-geometry.geojson",
+            br#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Circle","coordinates":[114.1,30.1]}}]}"#.to_vec(),
+            Want::Error(&["geometry"]),
+        ),
+        generated(
+            "nan.geojson",
+            br#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[NaN,30.1]}}]}"#.to_vec(),
+            Want::Error(&["corrupt", "geometry"]),
+        ),
+        generated(
+            "infinite.geojson",
+            br#"{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1e999,30.1]}}"#.to_vec(),
+            Want::Error(&["geometry"]),
+        ),
+        generated("no-dbf.shp", shp(3), Want::Error(&["missing-sidecar"])),
+        several("mismatch.shp", vec![("mismatch.shp", shp(3)), ("mismatch.dbf", dbf(2))], Want::Error(&["record-mismatch"])),
+        several(
+            "polyconic.shp",
+            vec![("polyconic.shp", shp(2)), ("polyconic.dbf", dbf(2)), ("polyconic.prj", polyconic.as_bytes().to_vec())],
+            Want::Error(&["crs"]),
+        ),
+        generated("lonely.dbf", dbf(2), Want::Error(&["unsupported-format"])),
+        generated(
+            "wkt-garbage.csv",
+            b"site_id,geometry
+S1,POINT (114.1 30.1)
+S2,POINT (114.2 30.2)
+S3,POINT (11a 30.3)
+S4,POINT (114.4 30.4)
+".to_vec(),
+            Want::Error(&["geometry"]),
+        ),
+        generated(
+            "dms-minutes.csv",
+            "site_id,lat,lon
+S1,30°17′58.2″N,114°10′01.5″E
+S2,30°65′00.0″N,114°10′01.5″E
+".as_bytes().to_vec(),
+            Want::Error(&["coordinates"]),
+        ),
+        generated(
+            "ambiguous-pair.csv",
+            b"site_id,location\nS1,\"30.123456,60.654321\"\nS2,\"31.123456,61.654321\"\n".to_vec(),
+            Want::Error(&["ambiguous-order"]),
+        ),
+        generated(
+            "projected-degrees.csv",
+            b"site_id,lat,lon
+S1,3400123.456,39500123.456
+S2,3400223.456,39500223.456
+".to_vec(),
+            Want::Error(&["coordinates"]),
+        ),
+        generated("bomb.kmz", zip_bomb(), Want::Error(&["zip-bomb"])),
+        generated("archive.zip", b"PK".iter().copied().chain([0u8; 18]).collect(), Want::Error(&["unsupported-format"])),
+    ]
+}
+
 fn cases() -> Vec<Case> {
     let good = good_parquet();
     let n = good.len();
@@ -115,6 +255,9 @@ fn cases() -> Vec<Case> {
         committed("manifest-missing-column.csv", Want::Error(&["manifest"])),
         committed("bad-manifest.csv", Want::Error(&["manifest"])),
     ]
+    .into_iter()
+    .chain(format_cases())
+    .collect()
 }
 
 fn place(dir: &Path, case: &Case) {

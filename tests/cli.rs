@@ -298,3 +298,22 @@ fn every_bundled_pack_validates_and_documents_every_item() {
         assert_eq!(text.contains("level:"), secret, "{item}: a level exactly when it can be a secret:\n{text}");
     }
 }
+
+#[test]
+fn an_invalid_pack_is_reported_once_with_its_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::root().join("rules/energy.toml")).unwrap();
+    let path = tmp.path().join("energy.toml");
+    std::fs::write(&path, text.replace("distinct(site) >= 20", "distinct(sitee) >= 20")).unwrap();
+    for args in [
+        vec!["rules", "validate", path.to_str().unwrap()],
+        vec!["scan", "datasets/energy", "--rules", path.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.matches("unknown tag `sitee`").count(), 1, "the problem is shown once: {err}");
+        assert!(err.contains("energy.toml:"), "with file and line: {err}");
+        assert!(err.contains("invalid rule pack"), "{err}");
+    }
+}

@@ -125,3 +125,106 @@ proptest! {
         scan_bytes("fuzz.ndjson", &bytes)?;
     }
 }
+
+/// Seeds for the position parsers: valid values the mutations start from.
+const WKT_SEEDS: &[&str] = &[
+    "POINT (114.123456 30.654321)",
+    "LINESTRING (114.1 30.1, 114.2 30.2)",
+    "MULTIPOLYGON (((1 2, 3 4, 5 6, 1 2)))",
+    "SRID=4326;POINT Z (1 2 3)",
+];
+
+fn mutate(seed: &str, at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut b = seed.as_bytes().to_vec();
+    let at = at % (b.len() + 1);
+    b.splice(at..at.min(b.len()), bytes.iter().copied());
+    b
+}
+
+proptest! {
+    #![proptest_config(cases(512))]
+
+    #[test]
+    fn position_text_parsers_never_panic(seed in 0usize..4, at in 0usize..64, bytes in prop::collection::vec(any::<u8>(), 0..8), text in "\\PC{0,60}") {
+        use mosaic::source::values;
+        let mutated = String::from_utf8_lossy(&mutate(WKT_SEEDS[seed], at, &bytes)).into_owned();
+        for t in [mutated.as_str(), text.as_str()] {
+            let _ = values::parse_wkt(t);
+            let _ = values::parse_geojson(t);
+            let _ = values::parse_pair(t);
+            let _ = values::parse_dms(t);
+            let _ = values::looks_like_wkt(t);
+            let _ = mosaic::profile::parse_coordinate(t);
+        }
+    }
+
+    #[test]
+    fn dms_like_text_parses_or_is_refused(d in 0u32..200, m in 0u32..70, s in 0.0f64..70.0, h in "[NSEW]?") {
+        use mosaic::source::values::parse_dms;
+        let text = format!("{d}°{m}′{s:.1}″{h}");
+        match parse_dms(&text) {
+            Ok(Some((v, step))) => {
+                prop_assert!(m < 60 && s < 60.0 && v.abs() <= 180.0, "{text} → {v}");
+                prop_assert!((step - 0.1 / 3600.0).abs() < 1e-12);
+            }
+            Ok(None) => prop_assert!(false, "{text} is DMS"),
+            Err(e) => prop_assert!(
+                m >= 60 || s >= 59.95 || f64::from(d) + f64::from(m) / 60.0 + s / 3600.0 > 180.0,
+                "{text}: {e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn binary_geometry_parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        use mosaic::source::{shapefile, values};
+        let _ = values::parse_wkb(&bytes);
+        let _ = values::parse_gpkg(&bytes);
+        let _ = values::looks_like_wkb(&bytes);
+        let _ = shapefile::read_shp(&bytes);
+        let _ = shapefile::read_dbf(&bytes, None, None);
+    }
+
+    #[test]
+    fn mutated_wkb_never_panics(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let mut wkb = vec![1u8];
+        wkb.extend(3u32.to_le_bytes());
+        wkb.extend(1u32.to_le_bytes());
+        wkb.extend(4u32.to_le_bytes());
+        for v in [114.1f64, 30.1, 114.2, 30.2, 114.2, 30.1, 114.1, 30.1] {
+            wkb.extend(v.to_le_bytes());
+        }
+        for (at, value) in flips {
+            let i = at.index(wkb.len());
+            wkb[i] = value;
+        }
+        let _ = mosaic::source::values::parse_wkb(&wkb);
+    }
+
+    #[test]
+    fn json_and_xml_readers_never_panic(text in "[\\[\\]{}\",:0-9.a-zA-Z<>/= ]{0,200}") {
+        use mosaic::source::{json, xml};
+        let _ = json::read_json(&text);
+        let _ = json::read_geojson(&text);
+        let _ = json::read_ndjson(&text);
+        let _ = xml::read_kml(text.as_bytes());
+        let _ = xml::read_gpx(text.as_bytes());
+        let _ = xml::read_kmz(text.as_bytes());
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(32))]
+
+    #[test]
+    fn reading_arbitrary_geojson_never_panics(
+        coords in prop::collection::vec("[0-9.eE+\\-NaI]{0,12}", 0..8),
+        kind in "(Point|LineString|Polygon|MultiPoint|Circle|)",
+    ) {
+        let text = format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[{{\"type\":\"Feature\",\"properties\":{{\"site_id\":\"S1\"}},\"geometry\":{{\"type\":\"{kind}\",\"coordinates\":[{}]}}}}]}}",
+            coords.join(",")
+        );
+        scan_bytes("fuzz.geojson", text.as_bytes())?;
+    }
+}

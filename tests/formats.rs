@@ -1,0 +1,149 @@
+//! Real releases (DESIGN §3a): the same register holds in every form a release takes,
+//! a scan that reads nothing is never a pass, positions no pack binds are reported,
+//! axes written the wrong way round are swapped back, and a verified fix on a
+//! one-column position is written back as one column.
+
+mod common;
+
+use std::fs;
+
+use serde_json::Value;
+
+fn holds_with(dir: &str) -> Vec<String> {
+    let (code, report) = common::json(&["scan", dir, "--format", "json", "--no-fix-search"]);
+    assert_eq!(code, 1, "{dir}: {report}");
+    report["findings"].as_array().unwrap().iter().map(|f| f["item"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn every_form_of_the_register_holds_like_its_lat_lon_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, f64, f64)> =
+        (0..30).map(|i| (format!("S{i:03}"), 30.1 + f64::from(i) * 0.0137, 114.2 + f64::from(i) * 0.0191)).collect();
+    let write = |name: &str, header: &str, f: &dyn Fn(&(String, f64, f64)) -> String| {
+        let mut s = format!("site_id,voltage_kv,{header}\n");
+        for r in &rows {
+            s += &format!("{},500,{}\n", r.0, f(r));
+        }
+        fs::write(tmp.path().join(name), s).unwrap();
+    };
+    write("latlon.csv", "lat,lon", &|r| format!("{:.6},{:.6}", r.1, r.2));
+    write("location.csv", "location", &|r| format!("\"{:.6},{:.6}\"", r.2, r.1));
+    write("wkt.csv", "geometry", &|r| format!("POINT ({:.6} {:.6})", r.2, r.1));
+    write("swapped.csv", "lat,lon", &|r| format!("{:.6},{:.6}", r.2, r.1));
+    let dms = |v: f64, h: char| {
+        let t = (v * 36_000.0).round();
+        let (d, m, s) = ((t / 36_000.0).floor(), ((t % 36_000.0) / 600.0).floor(), (t % 600.0) / 10.0);
+        format!("{d}°{m:02}'{s:04.1}\"{h}")
+    };
+    write("dms.csv", "lat,lon", &|r| format!("{},{}", dms(r.1, 'N'), dms(r.2, 'E')));
+    let features: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                r#"{{"type":"Feature","properties":{{"site_id":"{}","voltage_kv":500}},"geometry":{{"type":"Point","coordinates":[{:.6},{:.6}]}}}}"#,
+                r.0, r.2, r.1
+            )
+        })
+        .collect();
+    fs::write(
+        tmp.path().join("sites.geojson"),
+        format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",")),
+    )
+    .unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["site_id", "voltage_kv", "lat", "lon"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = 1 + i as u32;
+        sheet.write_string(row, 0, &r.0).unwrap();
+        sheet.write_number(row, 1, 500.0).unwrap();
+        sheet.write_number(row, 2, (r.1 * 1e6).round() / 1e6).unwrap();
+        sheet.write_number(row, 3, (r.2 * 1e6).round() / 1e6).unwrap();
+    }
+    book.save(tmp.path().join("sites.xlsx")).unwrap();
+
+    let want = holds_with(tmp.path().join("latlon.csv").to_str().unwrap());
+    assert_eq!(want, vec!["energy.substation-locations".to_string()]);
+    for name in ["location.csv", "wkt.csv", "swapped.csv", "dms.csv", "sites.geojson", "sites.xlsx"] {
+        assert_eq!(holds_with(tmp.path().join(name).to_str().unwrap()), want, "{name}");
+    }
+    // The swap is reported where the tagging is.
+    let (_, report) = common::json(&["scan", tmp.path().join("swapped.csv").to_str().unwrap(), "--format", "json"]);
+    let notes: Vec<&Value> =
+        report["scan"]["tagging"].as_array().unwrap().iter().filter(|t| t["note"].is_string()).collect();
+    assert!(notes.iter().any(|t| t["note"].as_str().unwrap().contains("axes swapped")), "{report}");
+}
+
+#[test]
+fn a_scan_that_reads_nothing_is_incomplete() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("README.md"), "# notes\n").unwrap();
+    fs::write(tmp.path().join("map.png"), [0x89u8, b'P', b'N', b'G']).unwrap();
+    let (code, report) = common::json(&["scan", tmp.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!((code, report["verdict"].as_str()), (3, Some("incomplete")), "{report}");
+    assert_eq!(report["scan"]["skipped"].as_array().unwrap().len(), 2);
+    let text = common::run(&["scan", tmp.path().to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("nothing was evaluated"));
+    // A known data format mosaic cannot read is an error, not a skip.
+    fs::write(tmp.path().join("survey.mdb"), b"\0\x01\0\0Standard Jet DB").unwrap();
+    let (code, report) = common::json(&["scan", tmp.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 3, "{report}");
+    assert_eq!(report["errors"][0]["input"], "survey.mdb");
+    assert_eq!(report["errors"][0]["kind"], "unsupported-format");
+}
+
+#[test]
+fn positions_no_pack_binds_are_listed_and_strict_fails_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("plot,where,y,x\n");
+    for i in 0..40 {
+        let v = f64::from(i);
+        csv += &format!(
+            "P{i},\"{:.5},{:.5}\",{:.5},{:.5}\n",
+            114.2 + v * 0.01,
+            30.1 + v * 0.01,
+            30.1 + v * 0.01,
+            114.2 + v * 0.01
+        );
+    }
+    let path = tmp.path().join("plots.csv");
+    fs::write(&path, csv).unwrap();
+    let (code, report) = common::json(&["scan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{report}");
+    let unbound = report["scan"]["unbound"].as_array().unwrap();
+    let columns: Vec<&str> = unbound.iter().map(|u| u["columns"].as_str().unwrap()).collect();
+    assert!(columns.contains(&"where"), "{unbound:?}");
+    assert!(columns.iter().any(|c| c.contains('x') && c.contains('y')), "{unbound:?}");
+    let text = String::from_utf8_lossy(&common::run(&["scan", path.to_str().unwrap()]).stdout).to_string();
+    assert!(text.contains("looks like positions, not bound"), "{text}");
+    let (code, report) = common::json(&["scan", path.to_str().unwrap(), "--format", "json", "--strict"]);
+    assert_eq!((code, report["verdict"].as_str()), (3, Some("incomplete")), "{report}");
+    assert!(report["errors"].as_array().unwrap().iter().all(|e| e["kind"] == "unbound"));
+}
+
+#[test]
+fn a_fix_on_a_one_column_position_is_written_back_as_one_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fixed");
+    let (code, report) =
+        common::json(&["scan", "datasets/formats/location-hold", "--format", "json", "--fix", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    let fixed = fs::read_to_string(out.join("substations.csv")).unwrap();
+    let header = fixed.lines().next().unwrap();
+    assert_eq!(header, "site_id,name,voltage_kv,facility_type,location", "{fixed}");
+    assert!(fixed.lines().nth(1).unwrap().contains(".") && !fixed.contains('·'), "{fixed}");
+    let (code, report) = common::json(&["scan", out.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "the fixed copy is clean: {report}");
+}
+
+#[test]
+fn the_findings_schema_documents_the_new_fields() {
+    let out = common::run(&["schema", "findings"]);
+    let schema = String::from_utf8_lossy(&out.stdout).to_string();
+    for field in ["unbound", "looks_like", "note"] {
+        assert!(schema.contains(field), "{field} in {schema}");
+    }
+}
