@@ -147,3 +147,41 @@ fn the_findings_schema_documents_the_new_fields() {
         assert!(schema.contains(field), "{field} in {schema}");
     }
 }
+
+#[test]
+fn a_projected_geoparquet_is_read_in_its_declared_system() {
+    use polars::io::parquet::write::KeyValueMetadata;
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    // 60 control points in CGCS2000 3° zone 39 (EPSG:4527), millimetre eastings/northings.
+    let mut ids = Vec::new();
+    let mut wkb = Vec::new();
+    for i in 0..60 {
+        let (x, y) = (39_500_000.0 + f64::from(i) * 731.123, 3_400_000.0 + f64::from(i) * 517.457);
+        let mut b = vec![1u8];
+        b.extend(1u32.to_le_bytes());
+        b.extend(f64::to_le_bytes(x));
+        b.extend(f64::to_le_bytes(y));
+        ids.push(format!("GK{i:03}"));
+        wkb.push(b);
+    }
+    let mut df = df!("facility_id" => ids).unwrap();
+    df.with_column(Column::new("geometry".into(), wkb.iter().map(|b| b.as_slice()).collect::<Vec<&[u8]>>())).unwrap();
+    let write = |name: &str, geo: &str, df: &mut DataFrame| {
+        let metadata = KeyValueMetadata::from_static(vec![("geo".to_string(), geo.to_string())]);
+        let file = fs::File::create(tmp.path().join(name)).unwrap();
+        ParquetWriter::new(file).with_key_value_metadata(Some(metadata)).finish(df).unwrap();
+    };
+    let declared = r#"{"version":"1.1.0","primary_column":"geometry","columns":{"geometry":{"encoding":"WKB","crs":{"id":{"authority":"EPSG","code":4527}}}}}"#;
+    write("declared.parquet", declared, &mut df);
+    let (code, report) =
+        common::json(&["scan", tmp.path().join("declared.parquet").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["findings"][0]["item"], "surveying.facility-positions", "{report}");
+    // Without the system, metres in degree positions are refused, never passed.
+    let bare = r#"{"version":"1.1.0","primary_column":"geometry","columns":{"geometry":{"encoding":"WKB"}}}"#;
+    write("bare.parquet", bare, &mut df);
+    let (code, report) = common::json(&["scan", tmp.path().join("bare.parquet").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 3, "{report}");
+    assert_eq!(report["errors"][0]["kind"], "coordinates", "{report}");
+}

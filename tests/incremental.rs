@@ -112,3 +112,47 @@ fn a_nightly_scan_reads_only_what_changed_and_warns_of_new_holds() {
     let verify = common::run(&["ledger", "verify", "--ledger", ledger.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", common::stderr(&verify));
 }
+
+#[test]
+fn workbook_sheets_and_shapefile_parts_are_cached_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    common::copy_dir(&common::root().join("datasets/formats/shapefile-gbk-hold"), &lake.join("grid"));
+    common::copy_dir(&common::root().join("datasets/formats/xlsx-hold"), &lake.join("book"));
+    std::fs::remove_file(lake.join("grid/expected.json")).unwrap();
+    std::fs::remove_file(lake.join("book/expected.json")).unwrap();
+    // A second sheet holding a table of its own.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (name, lat) in [("甲", "30.123456"), ("乙", "31.1")] {
+        let sheet = book.add_worksheet();
+        sheet.set_name(name).unwrap();
+        for (c, v) in ["site_id", "lat", "lon"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *v).unwrap();
+        }
+        sheet.write_string(1, 0, "S1").unwrap();
+        sheet.write_string(1, 1, lat).unwrap();
+        sheet.write_string(1, 2, "114.2").unwrap();
+    }
+    book.save(lake.join("book/two.xlsx")).unwrap();
+    let ledger = tmp.path().join("ledger.db");
+    let (code, first) = scan(&lake, &ledger);
+    assert_eq!(code, 1, "{first}");
+    let (_, full_report) = full(&lake);
+    assert_eq!(findings(&first), findings(&full_report), "same findings as a full scan");
+    let inputs = |r: &Value| r["scan"]["inputs"].as_array().unwrap().len();
+    assert_eq!(inputs(&first), inputs(&full_report), "every sheet is a dataset: {first}");
+    let (_, second) = scan(&lake, &ledger);
+    assert_eq!(stats(&second).0, 0, "nothing changed, nothing profiled: {second}");
+    // Changing only the attribute table changes the Shapefile's content.
+    let dbf = lake.join("grid/变电站.dbf");
+    let mut bytes = std::fs::read(&dbf).unwrap();
+    // The last record's voltage (a 6-byte numeric field before the 12-byte type field).
+    let at = bytes.len() - 1 - 12 - 1;
+    assert!(bytes[at].is_ascii_digit());
+    bytes[at] = b'1';
+    std::fs::write(&dbf, bytes).unwrap();
+    let (_, third) = scan(&lake, &ledger);
+    assert_eq!(stats(&third).0, 1, "the changed .dbf is read again: {third}");
+    let (_, full_again) = full(&lake);
+    assert_eq!(findings(&third), findings(&full_again));
+}

@@ -400,3 +400,29 @@ pub fn all(root: &Path, rng: &mut Rng) {
     write_text(&root.join("gauss-kruger-hold/控制点.csv"), &gauss_kruger(rng, 60, 3, None));
     write_text(&root.join("gauss-kruger-near/控制点.csv"), &gauss_kruger(rng, 60, 0, Some(100.0)));
 }
+
+/// `n` substations (a quarter ≥ 500 kV) at 6 decimals in CSV, Parquet, GeoParquet,
+/// GeoJSON, Shapefile and xlsx: the same points in each, for the format benchmark.
+pub fn bench(dir: &Path, n: usize, rng: &mut Rng) {
+    fs::create_dir_all(dir).unwrap();
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            let v = if i % 4 == 0 { 500 } else { 220 };
+            (
+                format!("S{i:07}"),
+                format!("站{i}"),
+                v,
+                "变电站".to_string(),
+                round(28.0 + rng.range(0.0, 8.0), 6),
+                round(110.0 + rng.range(0.0, 10.0), 6),
+            )
+        })
+        .collect();
+    write_text(&dir.join("points.csv"), &csv(&rows, "lat,lon", |r| format!("{:.6},{:.6}", r.4, r.5)));
+    super::write_parquet(&dir.join("points.parquet"), &mut super::substations_df(&rows));
+    geoparquet(&dir.join("points-geo.parquet"), &rows);
+    let features: Vec<String> = rows.iter().map(point_feature).collect();
+    write_text(&dir.join("points.geojson"), &feature_collection(&features));
+    shapefile(&dir.join("shp"), "points", &rows);
+    xlsx(&dir.join("points.xlsx"), &rows);
+}

@@ -279,6 +279,13 @@ fn dem(rng: &mut Rng, step_deg: f64, km: f64) -> DataFrame {
 mod formats;
 
 fn main() {
+    // `-- --bench-formats DIR N`: the same N points in every format, for benches/RESULTS.md.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--bench-formats") {
+        let n = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+        formats::bench(&PathBuf::from(&args[2]), n, &mut Rng(20_261_131));
+        return;
+    }
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "datasets".into()));
     let mut rng = Rng(20_260_101);
 

@@ -60,11 +60,26 @@ impl Cache {
     }
 }
 
+/// Size and modification time of a file and of the sidecars read with it (a
+/// Shapefile's `.dbf`, `.prj`, `.cpg`): total size, latest time.
 fn stat(path: &Path) -> std::io::Result<(u64, i128)> {
-    let meta = std::fs::metadata(path)?;
-    let mtime =
-        meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or_default();
-    Ok((meta.len(), mtime))
+    let one = |p: &Path| -> std::io::Result<(u64, i128)> {
+        let meta = std::fs::metadata(p)?;
+        let mtime =
+            meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or_default();
+        Ok((meta.len(), mtime))
+    };
+    let (mut size, mut mtime) = one(path)?;
+    if source::Format::of(path) == Some(source::Format::Shapefile) {
+        for ext in ["dbf", "prj", "cpg"] {
+            if let Some(p) = source::shapefile::sidecar(path, ext) {
+                let (s, m) = one(&p)?;
+                size += s;
+                mtime = mtime.max(m);
+            }
+        }
+    }
+    Ok((size, mtime))
 }
 
 /// How one file's profile was obtained.
@@ -86,14 +101,14 @@ fn file_profile(
     let (size, mtime_ns) = stat(&file.path).map_err(io)?;
     let sha256 = match seen {
         Some(s) if s.size == size && s.mtime_ns == mtime_ns => s.sha256.clone(),
-        _ => source::hash_file(&file.path).map_err(io)?,
+        _ => source::hash_content(&file.path).map_err(io)?,
     };
     let now = Seen { size, mtime_ns, sha256: sha256.clone() };
     let mut key = Sha256::new();
     for part in [
         format!("{}/{}", doc::FORMAT, doc::VERSION),
         sha256,
-        format!("{:?}", file.partitions),
+        format!("{:?} {:?}", file.partitions, file.part),
         serde_json::to_string(&dataset.manifest).unwrap_or_default(),
         packs.to_string(),
     ] {
@@ -138,7 +153,10 @@ fn dataset_profile(
     let mut digests = Vec::new();
     let (mut profiled, mut reused) = (0, 0);
     for file in &dataset.files {
-        let key = file.path.display().to_string();
+        let key = match &file.part {
+            Some(part) => format!("{}#{part}", file.path.display()),
+            None => file.path.display().to_string(),
+        };
         let (got, now) = file_profile(catalog, dataset, file, cache.index.get(&key), cache, packs)?;
         digests.push((source::relative_id(&dataset.path, &file.path), now.sha256.clone()));
         seen.push((key, now));

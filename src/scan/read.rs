@@ -199,8 +199,18 @@ fn unbound(id: &str, frame: &Frame, tagging: &Tagging) -> Vec<Unbound> {
             f => out.push(Unbound { input: id.into(), columns: column.clone(), looks_like: f.describe().into() }),
         }
     }
+    // A latitude-like and a longitude-like column (one beyond ±90) make a pair; two
+    // columns within ±90 only when their names say so (measurements are numbers too).
     let longitudes = numbers.iter().filter(|c| frame.forms[**c] == Form::Longitude).count();
-    if numbers.len() >= 2 && (longitudes >= 1 || numbers.len() >= 2) {
+    let named = |c: &str| {
+        let c = c.to_lowercase();
+        ["lat", "lon", "lng", "coord", "经", "纬", "坐标", "north", "east"].iter().any(|h| c.contains(h))
+            || c == "x"
+            || c == "y"
+    };
+    let pair = (longitudes >= 1 && longitudes < numbers.len())
+        || (numbers.len() >= 2 && numbers.iter().filter(|c| named(c)).count() >= 2);
+    if pair {
         out.push(Unbound {
             input: id.into(),
             columns: numbers.join(","),

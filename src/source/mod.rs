@@ -616,6 +616,26 @@ fn check_parquet_magic(path: &Path) -> Result<(), String> {
     }
 }
 
+/// The digest of a file's content together with the sidecars read with it (a
+/// Shapefile's `.dbf`, `.prj`, `.cpg`): changing any of them changes the dataset.
+fn with_sidecars(path: &Path, digest: String) -> std::io::Result<String> {
+    if Format::of(path) != Some(Format::Shapefile) {
+        return Ok(digest);
+    }
+    let mut parts = vec![("shp".to_string(), digest)];
+    for ext in ["dbf", "prj", "cpg"] {
+        if let Some(p) = shapefile::sidecar(path, ext) {
+            parts.push((ext.to_string(), hash_file(&p)?));
+        }
+    }
+    Ok(combine_digests(&parts))
+}
+
+/// sha256 of a data file's content, its sidecars included (see `open`).
+pub fn hash_content(path: &Path) -> std::io::Result<String> {
+    with_sidecars(path, hash_file(path)?)
+}
+
 /// sha256 of one file, streamed.
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
@@ -677,7 +697,13 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
                         form,
                     )
                     .map_err(|m| read_error(dataset, file, "geometry", m))?;
-                    let g = Geometry { column: name, vertices, crs: Crs::Geographic, declared: false };
+                    let crs = match (dataset.format, form) {
+                        (Format::Parquet, Form::Wkb) => {
+                            geoparquet_crs(&file.path, &name).map_err(|m| read_error(dataset, file, "crs", m))?
+                        }
+                        _ => Crs::Geographic,
+                    };
+                    let g = Geometry { column: name, vertices, crs, declared: false };
                     let (df, e) = geometry::explode(&df, g, (index as u64) << 32)
                         .map_err(|e| read_error(dataset, file, "geometry", clean_polars_error(&e)))?;
                     (df.lazy(), Some(e))
@@ -685,7 +711,9 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             }
         } else {
             let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
-            digests.push((relative_id(&dataset.path, &file.path), hex::encode(Sha256::digest(&bytes))));
+            let digest = with_sidecars(&file.path, hex::encode(Sha256::digest(&bytes)))
+                .map_err(|e| read_error(dataset, file, "io", e))?;
+            digests.push((relative_id(&dataset.path, &file.path), digest));
             let table = read_table(file, dataset.format, bytes, declared)
                 .map_err(|e| read_error(dataset, file, e.kind, e.message))?;
             let Table { df, geometry } = table;
@@ -763,6 +791,36 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         forms,
         pairs,
     })
+}
+
+/// The coordinate system GeoParquet's `geo` metadata gives a geometry column:
+/// longitude/latitude (OGC:CRS84) when it names none, else its EPSG code.
+fn geoparquet_crs(path: &Path, column: &str) -> Result<Crs, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = guarded(|| Ok(reader.get_metadata()?.clone()))?;
+    let Some(geo) = metadata
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|kv| kv.iter().find(|k| k.key == "geo").and_then(|k| k.value.clone()))
+    else {
+        return Ok(Crs::Geographic);
+    };
+    let geo: serde_json::Value = serde_json::from_str(&geo).map_err(|e| format!("GeoParquet `geo` metadata: {e}"))?;
+    let crs = &geo["columns"][column]["crs"];
+    if crs.is_null() {
+        return Ok(Crs::Geographic);
+    }
+    let id = &crs["id"];
+    let code = match (id["authority"].as_str(), &id["code"]) {
+        (Some(a), code) if a.eq_ignore_ascii_case("EPSG") => code.as_u64().or_else(|| code.as_str()?.parse().ok()),
+        (Some(a), code) if a.eq_ignore_ascii_case("OGC") && code.as_str() == Some("CRS84") => Some(4326),
+        _ => crs.as_str().and_then(|s| s.rsplit(':').next()?.parse().ok()),
+    };
+    match code {
+        Some(code) => crs::epsg(code as u32),
+        None => Err(format!("GeoParquet column `{column}` names a coordinate system mosaic does not know: {crs}")),
+    }
 }
 
 /// Rows sampled to recognise what a column's values are.
