@@ -76,6 +76,10 @@ pub enum Command {
         /// incomplete (exit 3) instead of a note in the report.
         #[arg(long)]
         strict: bool,
+        /// Language of the text and HTML reports (default: from the locale; notices
+        /// are always Chinese).
+        #[arg(long, value_enum)]
+        lang: Option<report::Lang>,
     },
     /// Write a mergeable profile of one dataset or partition (DESIGN §9).
     Profile {
@@ -119,6 +123,9 @@ pub enum Command {
         /// Write the report to FILE instead of stdout.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Language of the text and HTML reports (default: from the locale).
+        #[arg(long, value_enum)]
+        lang: Option<report::Lang>,
     },
     /// Inspect and check rule packs.
     Rules {
@@ -255,6 +262,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             output,
             color,
             strict,
+            lang,
         } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
@@ -350,7 +358,10 @@ pub fn run(cli: Cli) -> ExitStatus {
                     }
                 }
             }
-            if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, color)) {
+            if let Err(status) = write_output(
+                output.as_ref(),
+                &report::render(&result, &catalog, format, color, lang.unwrap_or_else(report::Lang::from_env)),
+            ) {
                 return status;
             }
             result.exit_status()
@@ -360,7 +371,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             Err(status) => status,
         },
         Command::Merge { profiles, id, output } => crate::check::cmd::merge(&profiles, &output, id.as_deref()),
-        Command::Check { profiles, packs, max_combo, format, output } => {
+        Command::Check { profiles, packs, max_combo, format, output, lang } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,
@@ -383,7 +394,10 @@ pub fn run(cli: Cli) -> ExitStatus {
             for e in &result.errors {
                 eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
             }
-            if let Err(status) = write_output(output.as_ref(), &report::render(&result, &catalog, format, false)) {
+            if let Err(status) = write_output(
+                output.as_ref(),
+                &report::render(&result, &catalog, format, false, lang.unwrap_or_else(report::Lang::from_env)),
+            ) {
                 return status;
             }
             result.exit_status()
@@ -487,7 +501,11 @@ fn rules_command(command: RulesCommand) -> ExitStatus {
 
 /// `rules explain`: the item's own documentation, as `docs/rules.md` prints it.
 pub fn explain(pack: &Pack, item: &rules::Item) -> String {
-    let mut s = format!("{} — {}\n\n", item.id, item.name);
+    let mut s = format!("{} — {}\n", item.id, item.name);
+    if item.zh.name != item.name {
+        s += &format!("{}\n", item.zh.name);
+    }
+    s.push('\n');
     s += &format!(
         "pack:        {} {} ({}){}\n",
         pack.id,
@@ -519,6 +537,9 @@ pub fn explain(pack: &Pack, item: &rules::Item) -> String {
         s += &format!("field:       {} (保守国家秘密法 第13条)\n", item.art13);
     }
     s += &format!("\nharm:        {}\n", item.harm);
+    if item.zh.harm != item.harm {
+        s += &format!("危害:        {}\n", item.zh.harm);
+    }
     let basis: Vec<&String> = pack.basis.iter().chain(&item.basis).collect();
     if !basis.is_empty() {
         s += &format!("basis:       {}\n", basis.iter().map(|b| b.as_str()).collect::<Vec<_>>().join("; "));
@@ -535,5 +556,8 @@ pub fn explain(pack: &Pack, item: &rules::Item) -> String {
     }
     s += &format!("near miss:   warns at {:.0} % of a threshold\n", pack.warn_at * 100.0);
     s += &format!("remediation: {}\n", item.remediation);
+    if item.zh.remediation != item.remediation {
+        s += &format!("处理方式:    {}\n", item.zh.remediation);
+    }
     s
 }

@@ -92,6 +92,10 @@ pub struct Finding {
     pub addressee: Option<String>,
     pub deadline: Option<NaiveDate>,
     pub remediation: String,
+    /// The item's name and remediation in Chinese (the evidence carries its own words).
+    pub zh: crate::rules::Chinese,
+    /// How the datasets combine, in Chinese with the pack's labels (`按厂站关联`).
+    pub zh_combination: String,
     /// The smallest change found that clears the finding, verified by re-evaluation.
     pub fix: Option<Fix>,
     /// A recorded determination of this very finding (same id: same pack, item and
@@ -185,6 +189,11 @@ pub fn decide(
     let mut datasets: Vec<String> = contributors.iter().map(|c| c.id.to_string()).collect();
     datasets.sort();
     let shas: Vec<&str> = contributors.iter().map(|c| c.sha256).collect();
+    let zh_combination = match (combination.kind.as_str(), combination.keys.as_slice()) {
+        ("join", keys) => format!("按{}关联", keys.iter().map(|k| pack.label(k)).collect::<Vec<_>>().join("、")),
+        ("union", _) => "多次发布合并".to_string(),
+        _ => "单一数据集".to_string(),
+    };
     let mut finding = Finding {
         id: finding_id(&pack.id, &item.id, &shas),
         outcome: Outcome::NearThreshold,
@@ -200,6 +209,8 @@ pub fn decide(
         addressee: None,
         deadline: None,
         remediation: item.remediation.clone(),
+        zh: item.zh.clone(),
+        zh_combination,
         fix: None,
         determination: None,
         coverage: None,
@@ -234,6 +245,7 @@ pub fn decide(
             value: None,
             holds: true,
             band: None,
+            words: format!("数据提供方主张应当公开：{claim}"),
         });
     } else if contributors.iter().all(Contributor::is_published) {
         finding.outcome = Outcome::Exposure;

@@ -20,6 +20,9 @@ pub struct Evidence {
     /// on a join judged from profiles); the criterion holds if any value in it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub band: Option<[f64; 2]>,
+    /// The criterion and its value in Chinese words, for notices and Chinese reports.
+    #[serde(skip)]
+    pub words: String,
 }
 
 /// Estimated metrics: `Need::key` → the interval the value lies in.
@@ -155,7 +158,8 @@ pub fn judge_banded(
             met = false;
             near_all &= near(criterion, value, pack.warn_at);
         }
-        evidence.push(Evidence { condition: criterion.to_string(), value: value.map(round_sig), holds, band });
+        let words = crate::rules::words::criterion(pack, criterion, value.map(round_sig), holds);
+        evidence.push(Evidence { condition: criterion.to_string(), value: value.map(round_sig), holds, band, words });
     }
     Evaluation { met, near: !met && near_all, evidence }
 }

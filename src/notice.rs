@@ -133,18 +133,28 @@ pub fn build(detail: &HoldDetail, org: &Org, number: &str, today: NaiveDate) -> 
         addressee: detail.hold.addressee.clone(),
         reporting_unit: unset(&org.name, "name"),
         data,
-        combination: match f.combination.kind.as_str() {
-            "join" => format!("按 {} 关联", f.combination.keys.join("、")),
-            "union" => "多次发布合并".to_string(),
+        combination: match (&f.zh, f.combination.kind.as_str()) {
+            (Some(z), _) => z.combination.clone(),
+            (None, "join") => format!("按 {} 关联", f.combination.keys.join("、")),
+            (None, "union") => "多次发布合并".to_string(),
             _ => "单一数据集".to_string(),
         },
+        // In Chinese words: findings recorded before they carried them show the item as written.
         criterion: Criterion {
             item: f.item.clone(),
-            name: f.item_name.clone(),
+            name: f.zh.as_ref().map_or_else(|| f.item_name.clone(), |z| z.item_name.clone()),
             pack: f.pack.clone(),
-            outcome: f.outcome.clone(),
-            evidence: f.evidence.iter().map(|e| (e.condition.clone(), e.value, e.holds)).collect(),
-            remediation: f.remediation.clone(),
+            outcome: crate::rules::words::outcome(&f.outcome).to_string(),
+            evidence: f
+                .evidence
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let words = f.zh.as_ref().and_then(|z| z.criteria.get(i)).cloned();
+                    (words.unwrap_or_else(|| e.condition.clone()), e.value, e.holds)
+                })
+                .collect(),
+            remediation: f.zh.as_ref().map_or_else(|| f.remediation.clone(), |z| z.remediation.clone()),
         },
         measures,
         requested,
@@ -154,7 +164,7 @@ pub fn build(detail: &HoldDetail, org: &Org, number: &str, today: NaiveDate) -> 
         date: chinese_date(today),
         attachments: vec![
             format!("发现记录 {}（sha256 {}）", f.id, hex::encode(Sha256::digest(finding_json.as_bytes()))),
-            format!("暂控记录 hold {}（mosaic 台账）", detail.hold.id),
+            format!("暂控记录第 {} 号（数据审查台账）", detail.hold.id),
         ],
         hold: detail.hold.id,
         finding: f.id.clone(),

@@ -392,6 +392,32 @@ fn hostile_packs_are_refused_with_file_and_line() {
         ),
         ("unknown-key", format!("{header}{}\ninclude = [\"other.toml\"]\n", item("t.a", "\"has(p)\"")), "include"),
         ("not-toml", "[pack\nid = ".to_string(), "pack"),
+        // A pack whose notices go to a Chinese authority needs clean Chinese texts.
+        (
+            "no-chinese",
+            header.replace("authority = \"a\"", "authority = \"国家测试局\"") + &item("t.a", "\"has(p)\""),
+            "needs a chinese",
+        ),
+        (
+            "control-character",
+            format!("{header}{}", item("t.a", "\"has(p)\""))
+                .replace("harm = \"h\"", "harm = { zh = \"危\\u0007害\", en = \"h\" }"),
+            "control character",
+        ),
+        (
+            "unbalanced",
+            format!("{header}{}", item("t.a", "\"has(p)\""))
+                .replace("remediation = \"r\"", "remediation = { zh = \"取整（到三位\", en = \"r\" }"),
+            "never closed",
+        ),
+        (
+            "long-label",
+            header.replace(
+                "kind = \"point\"",
+                "kind = \"point\"\nlabel = \"一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十\"",
+            ) + &item("t.a", "\"has(p)\""),
+            "one short line",
+        ),
     ];
     for (name, text, needle) in cases {
         let path = tmp.path().join(format!("{name}.toml"));

@@ -44,10 +44,10 @@ y = ["northing"]
 
 [[item]]
 id = "hydro-test.dense-series"
-name = "Hourly levels over a year at many gauges"
+name = { zh = "多个水位站全年逐小时水位", en = "Hourly levels over a year at many gauges" }
 level = "秘密"
-harm = "h"
-remediation = "Publish daily means."
+harm = "逐小时水位暴露调度规律。"
+remediation = { zh = "改为公布日均值。", en = "Publish daily means." }
 where = ["basin == '长江'"]
 when = [
   "has(gauge, obs_time, level_m)",
@@ -60,18 +60,18 @@ when = [
 
 [[item]]
 id = "hydro-test.snapped-positions"
-name = "Gauge positions"
+name = { zh = "水位站位置", en = "Gauge positions" }
 level = "秘密"
-harm = "h"
-remediation = "r"
+harm = "位置精确。"
+remediation = "坐标取整。"
 when = ["has(at)", "at.resolution_m < 60"]
 
 [[item]]
 id = "hydro-test.planar"
-name = "Planar survey points"
+name = { zh = "平面测量点", en = "Planar survey points" }
 level = "秘密"
-harm = "h"
-remediation = "r"
+harm = "测量点精确。"
+remediation = "降低精度。"
 where = ["grid.resolution_m <= 1"]
 when = ["grid.resolution_m <= 1", "grid.extent_km > 1", "rows >= 4"]
 "#;

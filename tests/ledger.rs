@@ -93,7 +93,8 @@ fn full_cycle_scan_hold_notice_determine_release() {
         "国家能源局：",
         "某市数据资源局",
         "energy.substation-locations",
-        "position.resolution\\_m &lt; 50",
+        "坐标精度约 0.111 米，细于 50 米的门槛",
+        "先行保密并报告",
         "暂停发布",
         "请求事项",
         "2026-12-07",
@@ -445,4 +446,66 @@ fn a_revised_pack_re_evaluates_held_findings() {
     assert_eq!(code(&ws.run(&["scan", "data", "--ledger", "l.db", "--rules", "energy.toml"])), 0);
     assert_eq!(ws.holds_at("l.db")[0]["state"], "closed");
     assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).starts_with("ok:"));
+}
+
+/// English words a notice may carry: ids, hashes, file names, units and the hash's name.
+fn english_words(text: &str, allowed: &[String]) -> Vec<String> {
+    let mut rest = text.to_string();
+    let mut allowed = allowed.to_vec();
+    allowed.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for a in &allowed {
+        rest = rest.replace(a.as_str(), " ");
+    }
+    let hex = regex::Regex::new(r"\b[0-9a-f]{16,64}\b").unwrap();
+    let rest = hex.replace_all(&rest, " ").to_string();
+    let units = ["kV", "km", "m", "sha", "SHA"];
+    let word = regex::Regex::new(r"[A-Za-z]{2,}").unwrap();
+    word.find_iter(&rest).map(|m| m.as_str().to_string()).filter(|w| !units.contains(&w.as_str())).collect()
+}
+
+#[test]
+fn every_holding_scenario_gives_a_notice_in_chinese() {
+    let mut scenarios = Vec::new();
+    for pack in std::fs::read_dir(common::root().join("datasets")).unwrap() {
+        for s in std::fs::read_dir(pack.unwrap().path()).unwrap() {
+            let s = s.unwrap().path();
+            let expected = std::fs::read_to_string(s.join("expected.json")).unwrap_or_default();
+            if expected.contains("\"verdict\": \"hold\"") && !s.join("published").is_dir() {
+                scenarios.push(s);
+            }
+        }
+    }
+    scenarios.sort();
+    assert!(scenarios.len() >= 20, "{scenarios:?}");
+    let mut failures = Vec::new();
+    for scenario in &scenarios {
+        let ws = Workspace::new(ORG);
+        let rel = scenario.strip_prefix(common::root().join("datasets")).unwrap().to_string_lossy().to_string();
+        ws.copy(&rel, "data");
+        let out = ws.run(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
+        assert_eq!(out.status.code(), Some(1), "{rel}: {}", common::stderr(&out));
+        let holds: Value =
+            serde_json::from_str(&ws.ok(&["hold", "list", "--format", "json", "--ledger", "l.db"])).unwrap();
+        for hold in holds.as_array().unwrap() {
+            let id = hold["id"].to_string();
+            let md = ws.ok(&["notice", "render", &id, "--ledger", "l.db", "--format", "md"]);
+            let json: Value =
+                serde_json::from_str(&ws.ok(&["notice", "render", &id, "--ledger", "l.db", "--format", "json"]))
+                    .unwrap();
+            let mut allowed: Vec<String> =
+                json["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+            for key in ["item", "pack"] {
+                allowed.push(json["criterion"][key].as_str().unwrap().to_string());
+            }
+            // Markdown escapes `_` and `#` in names.
+            let escaped: Vec<String> =
+                allowed.iter().map(|a| a.replace('_', "\\_").replace('[', "\\[").replace(']', "\\]")).collect();
+            allowed.extend(escaped);
+            let words = english_words(&md, &allowed);
+            if !words.is_empty() {
+                failures.push(format!("{rel} hold {id}: English words {words:?} in\n{md}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

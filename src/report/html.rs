@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::Lang;
 use crate::decide::{Coverage, Finding};
 use crate::notice::html_escape as e;
 use crate::scan::{ScanResult, Verdict};
@@ -57,14 +58,20 @@ pub fn svg(c: &Coverage) -> String {
     )
 }
 
-fn finding(out: &mut String, f: &Finding) {
+fn finding(out: &mut String, f: &Finding, lang: Lang) {
+    let zh = lang == Lang::Zh;
     let class = if f.holds() { "hold" } else { "warn" };
+    let (outcome, name) = if zh {
+        (crate::rules::words::outcome(f.outcome.name()), &f.zh.name)
+    } else {
+        (f.outcome.name(), &f.item_name)
+    };
     let _ = write!(
         out,
         "<section class=\"finding {class}\"><h3><span class=\"badge\">{}</span> {} — {}</h3>",
-        e(f.outcome.name()),
+        e(outcome),
         e(&f.item),
-        e(&f.item_name)
+        e(name)
     );
     let how = if f.combination.keys.is_empty() {
         f.combination.kind.clone()
@@ -72,31 +79,45 @@ fn finding(out: &mut String, f: &Finding) {
         format!("{} on {}", f.combination.kind, f.combination.keys.join(", "))
     };
     let datasets: Vec<String> = f.datasets.iter().map(|d| format!("<code>{}</code>", e(d))).collect();
-    let _ = write!(out, "<p>datasets: {} ({})</p><dl>", datasets.join(" + "), e(&how));
+    let labels = if zh {
+        ["数据", "标志", "密级", "保密期限", "报送", "答复期限", "发现编号"]
+    } else {
+        ["datasets", "mark", "level", "period", "report to", "deadline", "finding id"]
+    };
+    let how = if zh { f.zh_combination.clone() } else { how };
+    let _ = write!(out, "<p>{}: {} ({})</p><dl>", labels[0], datasets.join(" + "), e(&how));
     for (k, v) in [
-        ("mark", f.mark.clone()),
-        ("level", f.level.map(|l| l.as_str().to_string())),
-        ("period", f.period.clone()),
-        ("report to", f.addressee.clone()),
-        ("deadline", f.deadline.map(|d| d.to_string())),
-        ("finding id", Some(f.id.clone())),
+        (labels[1], f.mark.clone()),
+        (labels[2], f.level.map(|l| l.as_str().to_string())),
+        (labels[3], f.period.clone()),
+        (labels[4], f.addressee.clone()),
+        (labels[5], f.deadline.map(|d| d.to_string())),
+        (labels[6], Some(f.id.clone())),
     ] {
         if let Some(v) = v {
             let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", e(&v));
         }
     }
-    out.push_str("</dl><table><tr><th>criterion</th><th>value</th><th>holds</th></tr>");
+    if zh {
+        out.push_str("</dl><table><tr><th>条件</th><th>度量值</th><th>是否满足</th></tr>");
+    } else {
+        out.push_str("</dl><table><tr><th>criterion</th><th>value</th><th>holds</th></tr>");
+    }
     for ev in &f.evidence {
+        let condition = if zh { e(&ev.words) } else { format!("<code>{}</code>", e(&ev.condition)) };
         let _ = write!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            e(&ev.condition),
+            "<tr><td>{condition}</td><td>{}</td><td>{}</td></tr>",
             number(ev.value),
             if ev.holds { "✔" } else { "✘" }
         );
     }
     out.push_str("</table>");
-    let _ = write!(out, "<p>remediation: {}</p>", e(&f.remediation));
+    if zh {
+        let _ = write!(out, "<p>处理方式：{}</p>", e(&f.zh.remediation));
+    } else {
+        let _ = write!(out, "<p>remediation: {}</p>", e(&f.remediation));
+    }
     if let Some(fix) = &f.fix {
         let _ = write!(out, "<p class=\"fix\">verified fix: {}</p>", e(&fix.change));
     }
@@ -106,32 +127,57 @@ fn finding(out: &mut String, f: &Finding) {
     out.push_str("</section>");
 }
 
-pub fn render(result: &ScanResult) -> String {
+pub fn render(result: &ScanResult, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
     let verdict = crate::report::verdict_name(result.verdict());
     let holds = result.findings.iter().filter(|f| f.holds()).count();
-    let mut body = format!(
-        "<header class=\"{verdict}\"><h1>mosaic: {}</h1><p>{} hold(s), {} warning(s), {} unreadable input(s); {} input(s); started {}</p></header>",
-        verdict.to_uppercase(),
-        holds,
-        result.findings.len() - holds,
-        result.errors.len(),
-        result.inputs.len(),
-        e(&result.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    );
+    let started = e(&result.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let mut body = if zh {
+        let shown = match result.verdict() {
+            Verdict::Hold => "暂控",
+            Verdict::Incomplete => "不完整",
+            Verdict::Warn => "提示",
+            Verdict::Pass => "通过",
+        };
+        format!(
+            "<header class=\"{verdict}\"><h1>数据发布前审查：{shown}</h1><p>暂控 {} 项，提示 {} 项，无法读取 {} 项；数据 {} 个；审查时间 {started}</p></header>",
+            holds,
+            result.findings.len() - holds,
+            result.errors.len(),
+            result.inputs.len(),
+        )
+    } else {
+        format!(
+            "<header class=\"{verdict}\"><h1>mosaic: {}</h1><p>{} hold(s), {} warning(s), {} unreadable input(s); {} input(s); started {started}</p></header>",
+            verdict.to_uppercase(),
+            holds,
+            result.findings.len() - holds,
+            result.errors.len(),
+            result.inputs.len(),
+        )
+    };
     if result.verdict() == Verdict::Hold {
-        body.push_str("<p class=\"note\">Held data must not be released until the authority named decides (待定密（先行保密）: not a secret mark).</p>");
+        body.push_str(if zh {
+            "<p class=\"note\">暂控数据在所列机关作出决定前不得发布（待定密（先行保密）不是密级标志）。</p>"
+        } else {
+            "<p class=\"note\">Held data must not be released until the authority named decides (待定密（先行保密）: not a secret mark).</p>"
+        });
     }
     for f in result.findings.iter().filter(|f| f.holds()).chain(result.findings.iter().filter(|f| !f.holds())) {
-        finding(&mut body, f);
+        finding(&mut body, f, lang);
     }
     if !result.errors.is_empty() {
-        body.push_str("<h2>Unreadable inputs</h2><ul>");
+        body.push_str(if zh { "<h2>无法读取的数据</h2><ul>" } else { "<h2>Unreadable inputs</h2><ul>" });
         for err in &result.errors {
             let _ = write!(body, "<li><code>{}</code>: {} ({})</li>", e(&err.input), e(&err.message), e(&err.kind));
         }
         body.push_str("</ul>");
     }
-    body.push_str("<h2>Inputs</h2><table><tr><th>dataset</th><th>rows</th><th>sha256</th><th>tags</th></tr>");
+    body.push_str(if zh {
+        "<h2>审查的数据</h2><table><tr><th>数据</th><th>行数</th><th>内容哈希（sha256）</th><th>标签</th></tr>"
+    } else {
+        "<h2>Inputs</h2><table><tr><th>dataset</th><th>rows</th><th>sha256</th><th>tags</th></tr>"
+    });
     for i in &result.inputs {
         let tags: Vec<String> = i.tags.iter().map(|(t, c)| format!("{} ← {}", e(t), e(c))).collect();
         let _ = write!(
@@ -150,7 +196,8 @@ pub fn render(result: &ScanResult) -> String {
         s.candidates, s.pruned, s.joined, s.evaluated
     );
     format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>mosaic: {verdict}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>mosaic: {verdict}</title><style>{CSS}</style></head><body>{body}</body></html>\n",
+        if lang == Lang::Zh { "zh-CN" } else { "en" }
     )
 }
 

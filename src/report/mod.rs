@@ -140,6 +140,22 @@ pub struct FindingV1 {
     /// `not_secret` determination means it does not hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determination: Option<DeterminationV1>,
+    /// The finding in Chinese words, for the people who decide (notices, `hold show`,
+    /// `--lang zh`): item name, outcome, each criterion as a sentence, remediation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zh: Option<ChineseV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChineseV1 {
+    pub item_name: String,
+    pub outcome: String,
+    /// How the datasets combine, with the pack's labels for key tags.
+    pub combination: String,
+    /// One sentence per `evidence` entry, in the same order.
+    pub criteria: Vec<String>,
+    pub remediation: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -285,6 +301,13 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     value: x.value,
                     evidence: evidence_v1(&x.evidence),
                 }),
+                zh: Some(ChineseV1 {
+                    item_name: f.zh.name.clone(),
+                    outcome: crate::rules::words::outcome(f.outcome.name()).to_string(),
+                    combination: f.zh_combination.clone(),
+                    criteria: f.evidence.iter().map(|e| e.words.clone()).collect(),
+                    remediation: f.zh.remediation.clone(),
+                }),
                 determination: f.determination.as_ref().map(|d| DeterminationV1 {
                     hold: d.hold,
                     decision: d.decision.clone(),
@@ -314,8 +337,32 @@ pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(FindingsV1)).unwrap_or_default()
 }
 
-/// Render a scan result in `format`. `color` applies to text only.
-pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: bool) -> String {
+/// Language of the reports meant for people (text, HTML); notices are always Chinese.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// From the locale: Chinese when `LC_ALL`, `LC_MESSAGES` or `LANG` (the first set)
+    /// is a Chinese locale, else English.
+    pub fn from_env() -> Lang {
+        let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        if locale.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// Render a scan result in `format`. `color` applies to text only; `lang` to text and HTML.
+pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: bool, lang: Lang) -> String {
     match format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&findings_v1(result)).unwrap_or_default();
@@ -323,7 +370,7 @@ pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: boo
             s
         }
         Format::Sarif => sarif::render(result, catalog),
-        Format::Text => text::render(result, color),
-        Format::Html => html::render(result),
+        Format::Text => text::render(result, color, lang),
+        Format::Html => html::render(result, lang),
     }
 }

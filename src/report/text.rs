@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::Lang;
 use crate::decide::{Finding, Outcome};
 use crate::scan::ScanResult;
 
@@ -39,7 +40,45 @@ fn number(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v}"))
 }
 
-fn finding(out: &mut String, f: &Finding, p: &Paint) {
+fn finding_zh(out: &mut String, f: &Finding, p: &Paint) {
+    let words = crate::rules::words::outcome(f.outcome.name());
+    let head = match f.outcome {
+        o if o.holds() => p.red(&format!("暂控  {words}")),
+        Outcome::NearThreshold => p.yellow(&format!("提示  {words}")),
+        _ => p.dim(&format!("记录  {words}")),
+    };
+    let _ = writeln!(out, "{head}  {} — {}", p.bold(&f.item), f.zh.name);
+    let _ = writeln!(out, "      数据：{}（{}）", f.datasets.join(" + "), f.zh_combination);
+    if let Some(mark) = &f.mark {
+        let _ = writeln!(out, "      标志：{mark}");
+    }
+    if let (Some(level), Some(period)) = (&f.level, &f.period) {
+        let _ = writeln!(out, "      密级：{level}，保密期限：{period}");
+    }
+    if let Some(addressee) = &f.addressee {
+        let deadline = f.deadline.map(|d| format!("，{d} 前")).unwrap_or_default();
+        let _ = writeln!(out, "      报送：{addressee}{deadline}");
+    }
+    for e in &f.evidence {
+        let tick = if e.holds { p.red("✔") } else { p.dim("✘") };
+        let approximate = if e.band.is_some() { "（估计值）" } else { "" };
+        let _ = writeln!(out, "      {tick} {}{approximate}", e.words);
+    }
+    let _ = writeln!(out, "      处理方式：{}", f.zh.remediation);
+    if let Some(d) = &f.determination {
+        let _ = writeln!(out, "      已确定：{}（暂控 {}，{}）：{}", d.decision, d.hold, d.decided, d.basis);
+    }
+    if let Some(fix) = &f.fix {
+        let _ = writeln!(out, "      已验证的处理：{}", fix.change);
+    }
+    let _ = writeln!(out, "      编号：{}", p.dim(&f.id));
+    out.push('\n');
+}
+
+fn finding(out: &mut String, f: &Finding, p: &Paint, lang: Lang) {
+    if lang == Lang::Zh {
+        return finding_zh(out, f, p);
+    }
     let head = match f.outcome {
         o if o.holds() => p.red(&format!("HOLD  {}", o.name())),
         Outcome::NearThreshold => p.yellow("WARN  near_threshold"),
@@ -90,14 +129,14 @@ fn finding(out: &mut String, f: &Finding, p: &Paint) {
     out.push('\n');
 }
 
-pub fn render(result: &ScanResult, color: bool) -> String {
+pub fn render(result: &ScanResult, color: bool, lang: Lang) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
     for f in result.findings.iter().filter(|f| f.holds()) {
-        finding(&mut out, f, &p);
+        finding(&mut out, f, &p, lang);
     }
     for f in result.findings.iter().filter(|f| !f.holds()) {
-        finding(&mut out, f, &p);
+        finding(&mut out, f, &p, lang);
     }
     for e in &result.errors {
         let _ = writeln!(out, "{}  {}: {} ({})", p.red("ERROR"), e.input, e.message, e.kind);
@@ -155,6 +194,22 @@ pub fn render(result: &ScanResult, color: bool) -> String {
         crate::scan::Verdict::Warn => p.yellow(verdict),
         crate::scan::Verdict::Pass => p.green(verdict),
     };
+    if lang == Lang::Zh {
+        let verdict = match result.verdict() {
+            crate::scan::Verdict::Hold => p.red("暂控"),
+            crate::scan::Verdict::Incomplete => p.red("不完整"),
+            crate::scan::Verdict::Warn => p.yellow("提示"),
+            crate::scan::Verdict::Pass => p.green("通过"),
+        };
+        let _ = writeln!(
+            out,
+            "{verdict}：暂控 {holds} 项，提示 {warnings} 项，无法读取 {} 项；数据 {} 个，规则包 {} 个",
+            result.errors.len(),
+            result.inputs.len(),
+            result.packs.len()
+        );
+        return out;
+    }
     let _ = writeln!(
         out,
         "{shown}: {holds} hold(s), {warnings} warning(s), {} unreadable input(s); {} input(s), {} pack(s)",

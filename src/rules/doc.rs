@@ -38,11 +38,15 @@ fn pack(out: &mut String, pack: &Pack) {
             let _ = write!(columns, "; pattern `{}`", p.as_str().replace('|', "\\|"));
         }
         let unit = tag.unit.as_ref().map(|u| format!(" ({u})")).unwrap_or_default();
-        let _ = writeln!(out, "| `{}` | {}{unit} | {columns} |", tag.name, tag.kind.name());
+        let label = tag.label.as_ref().map(|l| format!(" {l}")).unwrap_or_default();
+        let _ = writeln!(out, "| `{}`{label} | {}{unit} | {columns} |", tag.name, tag.kind.name());
     }
     out.push('\n');
     for item in &pack.items {
         let _ = writeln!(out, "### `{}`\n\n{}\n", item.id, item.name);
+        if item.zh.name != item.name {
+            let _ = writeln!(out, "{}\n", item.zh.name);
+        }
         match item.track {
             Track::ImportantData => {
                 let _ =
@@ -68,6 +72,9 @@ fn pack(out: &mut String, pack: &Pack) {
             let _ = writeln!(out, "- field (Law Art 13): {}", item.art13);
         }
         let _ = writeln!(out, "- harm: {}", item.harm);
+        if item.zh.harm != item.harm {
+            let _ = writeln!(out, "- 危害: {}", item.zh.harm);
+        }
         if !item.basis.is_empty() {
             let _ = writeln!(out, "- item basis: {}", item.basis.join("; "));
         }
@@ -79,7 +86,11 @@ fn pack(out: &mut String, pack: &Pack) {
         for c in &item.criteria {
             let _ = writeln!(out, "  - `{c}`");
         }
-        let _ = writeln!(out, "- remediation: {}\n", item.remediation);
+        let _ = writeln!(out, "- remediation: {}", item.remediation);
+        if item.zh.remediation != item.remediation {
+            let _ = writeln!(out, "- 处理方式: {}", item.zh.remediation);
+        }
+        out.push('\n');
     }
 }
 

@@ -6,6 +6,7 @@ pub mod condition;
 pub mod doc;
 mod raw;
 mod validate;
+pub mod words;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -200,6 +201,8 @@ pub struct Tag {
     pub pattern: Option<Regex>,
     pub crs: Option<String>,
     pub unit: Option<String>,
+    /// What the tag means in Chinese (`厂站`), for sentences in notices and reports.
+    pub label: Option<String>,
     /// Point tags: lower-cased names of one-column positions (`lng,lat` text).
     pub pair_columns: Vec<String>,
     /// Point tags: the order of one-column positions, when declared.
@@ -219,11 +222,22 @@ pub struct XyCrs {
     pub proj: String,
 }
 
-/// One catalog item after validation.
+/// An item's texts for officials, in Chinese: what notices, `hold show` and the
+/// Chinese reports say (DESIGN §2 "Texts for people").
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Chinese {
+    pub name: String,
+    pub harm: String,
+    pub remediation: String,
+}
+
+/// One catalog item after validation. `name`, `harm` and `remediation` are the
+/// English (or only) texts; `zh` the Chinese ones.
 #[derive(Clone, Debug)]
 pub struct Item {
     pub id: String,
     pub name: String,
+    pub zh: Chinese,
     pub track: Track,
     pub catalog_match: bool,
     pub level: Option<Level>,
@@ -273,6 +287,11 @@ pub struct Pack {
 }
 
 impl Pack {
+    /// The Chinese label of a tag, else its name.
+    pub fn label(&self, tag: &str) -> String {
+        self.tags.get(tag).and_then(|t| t.label.clone()).unwrap_or_else(|| tag.to_string())
+    }
+
     /// Parse and validate one pack's text; `origin` names it in errors.
     pub fn parse(origin: &str, text: &str) -> Result<Pack, PackError> {
         let mut pack = validate::parse(origin, text)?;

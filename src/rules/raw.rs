@@ -98,6 +98,25 @@ pub struct RawTag {
     pub crs: Option<Spanned<String>>,
     /// Unit of a measure.
     pub unit: Option<String>,
+    /// What the tag means, in Chinese, for notices and reports (`厂站`, `坐标`).
+    #[schemars(with = "Option<String>")]
+    pub label: Option<Spanned<String>>,
+}
+
+/// A text for people: a plain string, or one per language (`{ zh = "…", en = "…" }`).
+/// Notices go to Chinese authorities and use `zh`; English reports use `en`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawText {
+    Plain(String),
+    Languages(RawLanguages),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLanguages {
+    pub zh: Option<String>,
+    pub en: Option<String>,
 }
 
 /// Period as written: `{ years = 20 }`, `{ until = "2035-12-31" }`, `{ condition = "…" }`.
@@ -120,7 +139,8 @@ pub struct RawPeriod {
 pub struct RawItem {
     #[schemars(with = "String")]
     pub id: Spanned<String>,
-    pub name: String,
+    #[schemars(with = "RawText")]
+    pub name: Spanned<RawText>,
     /// `state_secret` (default) or `important_data`.
     #[schemars(with = "Option<String>")]
     pub track: Option<Spanned<String>>,
@@ -135,7 +155,8 @@ pub struct RawItem {
     pub knowledge_scope: Option<String>,
     /// Which Law Art 13 field the harm falls under.
     pub art13: Option<String>,
-    pub harm: Option<String>,
+    #[schemars(with = "Option<RawText>")]
+    pub harm: Option<Spanned<RawText>>,
     /// Item-specific legal basis.
     #[serde(default)]
     pub basis: Vec<String>,
@@ -146,7 +167,8 @@ pub struct RawItem {
     /// Criteria, all of which must hold.
     #[schemars(with = "Vec<String>")]
     pub when: Vec<Spanned<String>>,
-    pub remediation: Option<String>,
+    #[schemars(with = "Option<RawText>")]
+    pub remediation: Option<Spanned<RawText>>,
     /// Deadline override in working days.
     pub deadline_working_days: Option<u32>,
 }

@@ -12,8 +12,8 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::condition::{self, Criterion, Filter, Metric};
-use super::raw::{RawItem, RawPack, RawPeriod, RawTag};
-use super::{Item, Level, Pack, Period, Tag, TagKind, Track};
+use super::raw::{RawItem, RawPack, RawPeriod, RawTag, RawText};
+use super::{Chinese, Item, Level, Pack, Period, Tag, TagKind, Track};
 
 /// One problem in a pack, with where it is.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -130,13 +130,15 @@ fn build(c: &mut Collector, raw: RawPack) -> Pack {
         }
     }
 
+    // Notices of a pack whose authority is Chinese are written in Chinese.
+    let chinese = has_cjk(&h.authority);
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
     for item in &raw.items {
         if !seen.insert(item.id.get_ref().clone()) {
             c.push(item.id.span(), format!("duplicate item id `{}`", item.id.get_ref()), "defined again here");
         }
-        if let Some(built) = build_item(c, item, &tags, h.deadline_working_days.unwrap_or(10)) {
+        if let Some(built) = build_item(c, item, &tags, h.deadline_working_days.unwrap_or(10), chinese) {
             items.push(built);
         }
     }
@@ -252,6 +254,14 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
             }
         }
     });
+    let label = raw.label.as_ref().and_then(|l| {
+        let text = l.get_ref().trim();
+        if text.is_empty() || text.chars().count() > 24 || text.chars().any(char::is_control) {
+            c.push(l.span(), format!("the label of tag `{name}` must be one short line (1 to 24 characters)"), "label");
+            return None;
+        }
+        Some(text.to_string())
+    });
     let order = raw.order.as_ref().and_then(|o| match crate::source::geometry::Order::parse(o.get_ref()) {
         Some(order) => Some(order),
         None => {
@@ -275,6 +285,7 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
         pattern,
         crs: raw.crs.as_ref().map(|s| s.get_ref().clone()),
         unit: raw.unit.clone(),
+        label,
         pair_columns,
         order,
         xy_columns,
@@ -283,7 +294,91 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
     })
 }
 
-fn build_item(c: &mut Collector, raw: &RawItem, tags: &BTreeMap<String, Tag>, default_deadline: u32) -> Option<Item> {
+/// Does the text hold Chinese characters?
+pub fn has_cjk(s: &str) -> bool {
+    s.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch) || ('\u{3400}'..='\u{4dbf}').contains(&ch))
+}
+
+/// Brackets, quotes and tags left open or closed twice in a text for officials.
+fn unbalanced(s: &str) -> Option<String> {
+    let pairs =
+        [('(', ')'), ('（', '）'), ('[', ']'), ('【', '】'), ('《', '》'), ('「', '」'), ('“', '”'), ('{', '}')];
+    let mut stack: Vec<char> = Vec::new();
+    for ch in s.chars() {
+        if let Some((open, _)) = pairs.iter().find(|(_, close)| *close == ch) {
+            if stack.pop() != Some(*open) {
+                return Some(format!("`{ch}` closes nothing"));
+            }
+        } else if pairs.iter().any(|(open, _)| *open == ch) {
+            stack.push(ch);
+        }
+    }
+    if let Some(open) = stack.pop() {
+        return Some(format!("`{open}` is never closed"));
+    }
+    // Tags: every `<b>` needs its `</b>` (`<br/>` closes itself).
+    let mut open: BTreeMap<String, i32> = BTreeMap::new();
+    let tags = Regex::new(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*?(/?)>").ok()?;
+    for cap in tags.captures_iter(s) {
+        if &cap[3] == "/" {
+            continue;
+        }
+        *open.entry(cap[2].to_ascii_lowercase()).or_default() += if &cap[1] == "/" { -1 } else { 1 };
+    }
+    open.into_iter().find(|(_, n)| *n != 0).map(|(tag, _)| format!("the markup tag `<{tag}>` is not balanced"))
+}
+
+/// An item's text: the English (or only) form and the Chinese one. A plain string in
+/// Chinese serves both; `chinese` packs (their authority is Chinese) need a Chinese
+/// form, which must be clean text (no control characters, balanced brackets).
+fn text(
+    c: &mut Collector,
+    id: &Spanned<String>,
+    field: &str,
+    raw: Option<&Spanned<RawText>>,
+    chinese: bool,
+) -> (String, String) {
+    let Some(raw) = raw else {
+        c.push(id.span(), format!("item `{}` needs a non-empty `{field}`", id.get_ref()), "item");
+        return (String::new(), String::new());
+    };
+    let id = id.get_ref();
+    let (en, zh) = match raw.get_ref() {
+        RawText::Plain(s) => (s.clone(), has_cjk(s).then(|| s.clone())),
+        RawText::Languages(l) => (l.en.clone().or_else(|| l.zh.clone()).unwrap_or_default(), l.zh.clone()),
+    };
+    if en.trim().is_empty() {
+        c.push(raw.span(), format!("item `{id}` needs a non-empty `{field}`"), "item");
+    }
+    match &zh {
+        Some(z) if z.chars().any(char::is_control) => {
+            c.push(raw.span(), format!("the Chinese `{field}` of `{id}` holds a control character"), field.to_string())
+        }
+        Some(z) => {
+            if let Some(why) = unbalanced(z) {
+                c.push(raw.span(), format!("the Chinese `{field}` of `{id}`: {why}"), field.to_string());
+            }
+        }
+        None if chinese => c.push(
+            raw.span(),
+            format!(
+                "item `{id}` needs a Chinese `{field}` (`{field} = {{ zh = \"…\", en = \"…\" }}`): its notices go to a Chinese authority"
+            ),
+            field.to_string(),
+        ),
+        None => {}
+    }
+    let zh = zh.unwrap_or_else(|| en.clone());
+    (en, zh)
+}
+
+fn build_item(
+    c: &mut Collector,
+    raw: &RawItem,
+    tags: &BTreeMap<String, Tag>,
+    default_deadline: u32,
+    chinese: bool,
+) -> Option<Item> {
     let id = raw.id.get_ref().clone();
     let track = match raw.track.as_ref().map(|t| t.get_ref().as_str()) {
         None | Some("state_secret") => Track::StateSecret,
@@ -315,11 +410,9 @@ fn build_item(c: &mut Collector, raw: &RawItem, tags: &BTreeMap<String, Tag>, de
         Some(p) => period(c, p),
         None => level.map(|l| Period::Years(l.default_years())),
     };
-    for (field, value) in [("harm", &raw.harm), ("remediation", &raw.remediation)] {
-        if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-            c.push(raw.id.span(), format!("item `{id}` needs a non-empty `{field}`"), "item");
-        }
-    }
+    let (name, zh_name) = text(c, &raw.id, "name", Some(&raw.name), chinese);
+    let (harm, zh_harm) = text(c, &raw.id, "harm", raw.harm.as_ref(), chinese);
+    let (remediation, zh_remediation) = text(c, &raw.id, "remediation", raw.remediation.as_ref(), chinese);
     if raw.when.is_empty() {
         c.push(raw.id.span(), format!("item `{id}` needs at least one `when` criterion"), "item");
     }
@@ -349,19 +442,20 @@ fn build_item(c: &mut Collector, raw: &RawItem, tags: &BTreeMap<String, Tag>, de
 
     Some(Item {
         id,
-        name: raw.name.clone(),
+        name,
+        zh: Chinese { name: zh_name, harm: zh_harm, remediation: zh_remediation },
         track,
         catalog_match: raw.catalog_match,
         level,
         period,
         knowledge_scope: raw.knowledge_scope.clone().unwrap_or_default(),
         art13: raw.art13.clone().unwrap_or_default(),
-        harm: raw.harm.clone().unwrap_or_default(),
+        harm,
         basis: raw.basis.clone(),
         filters,
         criteria,
         criteria_lines,
-        remediation: raw.remediation.clone().unwrap_or_default(),
+        remediation,
         deadline_working_days: raw.deadline_working_days.unwrap_or(default_deadline),
     })
 }
@@ -480,6 +574,29 @@ fn check_filter(c: &mut Collector, s: &Spanned<String>, filter: &Filter, tags: &
 mod tests {
     use super::*;
 
+    #[test]
+    fn chinese_texts_are_required_and_clean() {
+        let english = GOOD.replace("name = { zh = \"站点\", en = \"Sites\" }", "name = \"Sites\"");
+        let err = parse("demo.toml", &english).unwrap_err();
+        assert!(err.problems[0].message.contains("needs a Chinese `name`"), "{}", err.problems[0].message);
+        assert_eq!(err.problems[0].line, 19);
+        let control = GOOD.replace("位置精确。", "位置\\u0007精确。");
+        assert!(parse("demo.toml", &control).unwrap_err().problems[0].message.contains("control character"));
+        let unbalanced = GOOD.replace("取整。", "取整（到三位。");
+        assert!(parse("demo.toml", &unbalanced).unwrap_err().problems[0].message.contains("never closed"));
+        let markup = GOOD.replace("取整。", "<b>取整。");
+        assert!(parse("demo.toml", &markup).unwrap_err().problems[0].message.contains("<b>"));
+        let long = GOOD.replace(
+            "kind = \"key\"",
+            "kind = \"key\"\nlabel = \"一个非常非常非常非常非常非常非常非常非常非常非常非常长的标签\"",
+        );
+        assert!(parse("demo.toml", &long).unwrap_err().problems[0].message.contains("one short line"));
+        let foreign = GOOD
+            .replace("国家测试局", "Test Office")
+            .replace("name = { zh = \"站点\", en = \"Sites\" }", "name = \"Sites\"");
+        assert!(parse("demo.toml", &foreign).is_ok(), "a pack for a non-Chinese authority needs no Chinese texts");
+    }
+
     const GOOD: &str = r#"
 [pack]
 id = "demo"
@@ -498,10 +615,10 @@ lon = ["lon"]
 
 [[item]]
 id = "demo.sites"
-name = "Sites"
+name = { zh = "站点", en = "Sites" }
 level = "秘密"
-harm = "h"
-remediation = "r"
+harm = "位置精确。"
+remediation = "取整。"
 when = ["has(site, position)", "distinct(site) >= 2"]
 "#;
 
@@ -541,7 +658,7 @@ when = ["has(site, position)", "distinct(site) >= 2"]
 
     #[test]
     fn unknown_key_is_rejected_with_span() {
-        let bad = GOOD.replace("harm = \"h\"", "harm = \"h\"\nharms = \"x\"");
+        let bad = GOOD.replace("harm = \"位置精确。\"", "harm = \"位置精确。\"\nharms = \"x\"");
         let err = parse("demo.toml", &bad).unwrap_err();
         assert!(err.problems[0].message.contains("unknown field `harms`"), "{}", err.problems[0].message);
         assert_eq!(err.problems[0].line, 22);
@@ -549,7 +666,7 @@ when = ["has(site, position)", "distinct(site) >= 2"]
 
     #[test]
     fn duplicate_items_and_bad_regex_are_errors() {
-        let dup = format!("{GOOD}\n[[item]]\nid = \"demo.sites\"\nname = \"x\"\nlevel = \"秘密\"\nharm = \"h\"\nremediation = \"r\"\nwhen = [\"rows > 1\"]\n");
+        let dup = format!("{GOOD}\n[[item]]\nid = \"demo.sites\"\nname = \"站\"\nlevel = \"秘密\"\nharm = \"害\"\nremediation = \"改\"\nwhen = [\"rows > 1\"]\n");
         let err = parse("demo.toml", &dup).unwrap_err();
         assert!(err.problems.iter().any(|p| p.message.contains("duplicate item id")));
         let bad_re = GOOD.replace("columns = [\"site_id\"]", "columns = [\"site_id\"]\npattern = \"(unclosed\"");
