@@ -55,16 +55,16 @@ columns = ["category"]
 ITEM = """
 [[item]]
 id = "bench.{id}"
-name = "Comparison task {id}"
+name = {{ zh = "对比任务 {id}", en = "Comparison task {id}" }}
 catalog_match = false
 level = "秘密"
 period = {{ years = 10 }}
 knowledge_scope = "benchmark"
 art13 = "经济"
-harm = "Benchmark workload."
+harm = "性能对比工作负载。"
 basis = ["国家秘密定密管理规定 第35条"]
 when = [{when}]
-remediation = "Benchmark workload."
+remediation = "性能对比工作负载。"
 """
 
 # What mosaic computes for each task (exact distinct sites; resolution from the
