@@ -224,6 +224,49 @@ fn load(args: &PackArgs) -> Result<Catalog, ExitStatus> {
     Catalog::load(&args.rules, args.no_builtin).map_err(report_catalog_errors)
 }
 
+/// A scan with a ledger: each finding's determination and status, the scan recorded
+/// (holds opened, found again, closed), and holds past their deadline reported and
+/// warned of (Reg 25, 64). The summary line counts what happened.
+fn with_ledger(
+    l: &mut crate::ledger::Ledger,
+    result: &mut scan::ScanResult,
+    org: &crate::config::Org,
+) -> Result<(), crate::ledger::LedgerError> {
+    use crate::ledger::holds;
+    let known = holds::determinations(l)?;
+    let statuses = holds::statuses(l)?;
+    for f in &mut result.findings {
+        f.determination = known.get(&f.id).cloned();
+        if f.outcome.holds() {
+            f.status = Some(statuses.get(&f.id).copied().unwrap_or(crate::decide::Status::Open));
+        }
+        // The mark follows the decision: the Art 34 mark once determined secret, none
+        // once determined not secret (the provisional 待定密 no longer applies).
+        match (f.status, &f.determination) {
+            (Some(crate::decide::Status::DeterminedSecret), Some(d)) if d.mark.is_some() => f.mark = d.mark.clone(),
+            (Some(s), _) if s.cleared() => f.mark = None,
+            _ => {}
+        }
+    }
+    let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = holds::record_scan(l, &report::findings_v1(result), org, &stamp)?;
+    result.overdue = holds::overdue(l, &now().date_naive().format("%Y-%m-%d").to_string())?;
+    let overdue_warnings = holds::warn_overdue(l, r.scan, &result.overdue, &stamp)?;
+    eprintln!(
+        "ledger {}: scan {} recorded; {} hold(s) opened, {} still open, {} determined secret, {} determined not secret or released, {} closed; {} overdue; {} early warning(s)",
+        l.path.display(),
+        r.scan,
+        r.opened.len(),
+        r.still_open.len(),
+        r.determined.len(),
+        r.released.len(),
+        r.closed.len(),
+        result.overdue.len(),
+        r.warnings.len() + overdue_warnings.len()
+    );
+    Ok(())
+}
+
 /// The scan clock: `SOURCE_DATE_EPOCH` (seconds) when set, so reports are reproducible.
 pub fn now() -> DateTime<Utc> {
     std::env::var("SOURCE_DATE_EPOCH")
@@ -327,35 +370,10 @@ pub fn run(cli: Cli) -> ExitStatus {
                     output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            if let Some(l) = ledger.as_ref() {
-                match crate::ledger::holds::determinations(l) {
-                    Ok(known) => {
-                        for f in &mut result.findings {
-                            f.determination = known.get(&f.id).cloned();
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitStatus::Usage;
-                    }
-                }
-            }
             if let Some(l) = ledger.as_mut() {
-                let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                match crate::ledger::holds::record_scan(l, &report::findings_v1(&result), &config.org, &stamp) {
-                    Ok(r) => eprintln!(
-                        "ledger {}: scan {} recorded; {} hold(s) opened, {} already held, {} closed; {} early warning(s)",
-                        l.path.display(),
-                        r.scan,
-                        r.opened.len(),
-                        r.existing.len(),
-                        r.closed.len(),
-                        r.warnings.len()
-                    ),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitStatus::Usage;
-                    }
+                if let Err(e) = with_ledger(l, &mut result, &config.org) {
+                    eprintln!("error: {e}");
+                    return ExitStatus::Usage;
                 }
             }
             if let Err(status) = write_output(

@@ -27,6 +27,16 @@ pub enum ListFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateFilter {
+    Open,
+    Reported,
+    Determined,
+    Released,
+    Closed,
+    Overdue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Decision {
     Secret,
     NotSecret,
@@ -40,6 +50,13 @@ pub enum HoldCommand {
         ledger: LedgerArg,
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// Only holds in this state: open, reported, determined, released, closed, or
+        /// overdue (open or reported past the deadline, Reg 25).
+        #[arg(long, value_enum)]
+        state: Option<StateFilter>,
+        /// Only undetermined holds due within DAYS days (calendar days from today).
+        #[arg(long, value_name = "DAYS")]
+        due_within: Option<u32>,
     },
     /// Show one hold with its finding, proposals, determination and audit trail.
     Show {
@@ -114,6 +131,10 @@ pub enum NoticeCommand {
         id: i64,
         #[arg(long, value_enum, default_value_t = NoticeFormat::Md)]
         format: NoticeFormat,
+        /// A reminder (催办) of a notice the authority has not answered by its deadline,
+        /// citing the first notice's number and date.
+        #[arg(long)]
+        reminder: bool,
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -209,32 +230,50 @@ fn print(text: &str) -> ExitStatus {
 
 pub fn hold(command: HoldCommand) -> ExitStatus {
     let result = match command {
-        HoldCommand::List { ledger, format } => {
+        HoldCommand::List { ledger, format, state, due_within } => {
             let l = match open_existing(&ledger) {
                 Ok(l) => l,
                 Err(s) => return s,
             };
-            holds::list(&l).map(|rows| match format {
-                ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
-                ListFormat::Text => {
-                    let mut s = format!(
-                        "{:<4} {:<16} {:<10} {:<17} {:<10} {}\n",
-                        "id", "finding", "state", "outcome", "deadline", "addressee"
-                    );
-                    for r in rows {
-                        s += &format!(
+            let today = crate::cli::now().date_naive();
+            let undetermined = |r: &holds::HoldRow| matches!(r.state.as_str(), "open" | "reported");
+            let due = |r: &holds::HoldRow| {
+                r.deadline.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            };
+            let keep = move |r: &holds::HoldRow| {
+                let by_state = match state {
+                    None => true,
+                    Some(StateFilter::Overdue) => undetermined(r) && due(r).is_some_and(|d| d < today),
+                    Some(s) => r.state == format!("{s:?}").to_lowercase(),
+                };
+                let by_due = due_within.is_none_or(|days| {
+                    undetermined(r) && due(r).is_some_and(|d| d <= today + chrono::Days::new(u64::from(days)))
+                });
+                by_state && by_due
+            };
+            holds::list(&l).map(|rows| rows.into_iter().filter(|r| keep(r)).collect::<Vec<_>>()).map(
+                |rows| match format {
+                    ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
+                    ListFormat::Text => {
+                        let mut s = format!(
                             "{:<4} {:<16} {:<10} {:<17} {:<10} {}\n",
-                            r.id,
-                            r.finding_id,
-                            r.state,
-                            r.outcome,
-                            r.deadline.unwrap_or_else(|| "—".into()),
-                            r.addressee
+                            "id", "finding", "state", "outcome", "deadline", "addressee"
                         );
+                        for r in rows {
+                            s += &format!(
+                                "{:<4} {:<16} {:<10} {:<17} {:<10} {}\n",
+                                r.id,
+                                r.finding_id,
+                                r.state,
+                                r.outcome,
+                                r.deadline.unwrap_or_else(|| "—".into()),
+                                r.addressee
+                            );
+                        }
+                        s
                     }
-                    s
-                }
-            })
+                },
+            )
         }
         HoldCommand::Show { id, ledger } => {
             let l = match open_existing(&ledger) {
@@ -322,7 +361,7 @@ pub fn hold(command: HoldCommand) -> ExitStatus {
 }
 
 pub fn notice(command: NoticeCommand) -> ExitStatus {
-    let NoticeCommand::Render { id, format, output, ledger } = command;
+    let NoticeCommand::Render { id, format, output, ledger, reminder } = command;
     let config = match config() {
         Ok(c) => c,
         Err(s) => return s,
@@ -334,6 +373,10 @@ pub fn notice(command: NoticeCommand) -> ExitStatus {
     let today = crate::cli::now().date_naive();
     let code = config.org.doc_code.clone().unwrap_or_else(|| "数保".to_string());
     let built = holds::show(&l, id).and_then(|detail| {
+        if reminder {
+            let first = holds::first_notice(&l, id)?;
+            return Ok(notice::reminder(&detail, &config.org, &first, today));
+        }
         let number = holds::notice_number(&mut l, id, &code, today.year(), &stamp())?;
         Ok(notice::build(&detail, &config.org, &number, today))
     });
@@ -405,6 +448,24 @@ pub fn release(command: ReleaseCommand) -> ExitStatus {
                 return ExitStatus::Incomplete;
             }
         };
+        match holds::reviewed_with_other_content(&l, &dataset.path.display().to_string(), &frame.sha256) {
+            Ok(changed) if !changed.is_empty() => {
+                refused = true;
+                let ids: Vec<String> = changed.iter().map(|i| i.to_string()).collect();
+                eprintln!(
+                    "refused: {} changed since hold(s) {} reviewed it (content {}); scan it again before releasing it",
+                    dataset.id,
+                    ids.join(", "),
+                    &frame.sha256[..16.min(frame.sha256.len())]
+                );
+                if let Err(e) = holds::audit_refusal(&mut l, "release", &dataset.id, &ids, &stamp()) {
+                    return fail(e);
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
         match holds::open_holds_on(&l, &frame.sha256) {
             Ok(open) if !open.is_empty() => {
                 refused = true;

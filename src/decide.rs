@@ -101,6 +101,8 @@ pub struct Finding {
     /// A recorded determination of this very finding (same id: same pack, item and
     /// input content), from the ledger. `not_secret` means it no longer holds.
     pub determination: Option<Determined>,
+    /// Where the finding stands in the ledger (`scan --ledger`).
+    pub status: Option<Status>,
     /// Occupied cells of the finding's point tag, for the HTML report's picture
     /// (computed only when that report is asked for; never in JSON).
     #[serde(skip)]
@@ -145,11 +147,52 @@ pub struct Fix {
     pub evidence: Vec<Evidence>,
 }
 
+/// Where a finding stands in the ledger (DESIGN §8): every output shows it so, and
+/// the verdict counts it so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Held and awaiting the authority (reported or not).
+    Open,
+    /// Another unit proposed a level: protected at the highest proposed (Reg 26).
+    Disputed,
+    /// Determined a state secret: still held, under its DM25 Art 34 mark.
+    DeterminedSecret,
+    /// Determined not secret: no longer held.
+    DeterminedNotSecret,
+    /// Determined not secret (or released by hand) and its data recorded as released.
+    Released,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Disputed => "disputed",
+            Status::DeterminedSecret => "determined_secret",
+            Status::DeterminedNotSecret => "determined_not_secret",
+            Status::Released => "released",
+        }
+    }
+
+    /// A finding with this status no longer holds its data.
+    pub fn cleared(self) -> bool {
+        matches!(self, Status::DeterminedNotSecret | Status::Released)
+    }
+}
+
 impl Finding {
     /// Held unless the outcome never holds, or the authority determined this exact
-    /// finding not secret.
+    /// finding not secret (its status says so).
     pub fn holds(&self) -> bool {
-        self.outcome.holds() && !self.determination.as_ref().is_some_and(|d| d.decision == "not_secret")
+        self.outcome.holds()
+            && !self.status.is_some_and(Status::cleared)
+            && !self.determination.as_ref().is_some_and(|d| d.decision == "not_secret")
+    }
+
+    /// Shown as determined rather than as a hold or a warning.
+    pub fn determined(&self) -> bool {
+        self.outcome.holds() && !self.holds()
     }
 }
 
@@ -213,6 +256,7 @@ pub fn decide(
         zh_combination,
         fix: None,
         determination: None,
+        status: None,
         coverage: None,
     };
     if !evaluation.met {

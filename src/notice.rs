@@ -171,6 +171,25 @@ pub fn build(detail: &HoldDetail, org: &Org, number: &str, today: NaiveDate) -> 
     }
 }
 
+/// A reminder (催办) of a notice not answered by its deadline: the same report,
+/// citing the first notice's number and date and asking again for a decision.
+pub fn reminder(detail: &HoldDetail, org: &Org, first: &(String, String), today: NaiveDate) -> Notice {
+    let (number, created) = first;
+    let mut n = build(detail, org, number, today);
+    let sent = chrono::DateTime::parse_from_rfc3339(created)
+        .map(|d| chinese_date(d.date_naive()))
+        .unwrap_or_else(|_| created.clone());
+    n.number = format!("{number}（催办）");
+    n.title = format!("催办：{}", n.title);
+    n.urgency = Some("催办".to_string());
+    n.requested = format!(
+        "本单位已于{sent}以{number}报送上述事项{}，至今未收到确定意见。请尽快确定是否属于国家秘密；确定前，本单位继续采取先行保密措施。",
+        detail.hold.deadline.as_ref().map(|d| format!("，答复期限{d}已过")).unwrap_or_default()
+    );
+    n.attachments.insert(0, format!("原报告 {number}（{sent}）"));
+    n
+}
+
 fn value(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v}"))
 }

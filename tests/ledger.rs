@@ -34,6 +34,13 @@ impl Workspace {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Run a scan that holds (exit 1).
+    fn ok_or_hold(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: {}", common::stderr(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
     fn holds(&self) -> Vec<Value> {
         serde_json::from_str::<Value>(&self.ok(&["hold", "list", "--format", "json"]))
             .unwrap()
@@ -154,7 +161,8 @@ fn full_cycle_scan_hold_notice_determine_release() {
     assert_eq!(names, ["published:coordinates.parquet", "厂站台账.csv"]);
     assert_eq!(finding["determination"]["decision"], "not_secret");
     assert_eq!(finding["determination"]["basis"], "国家能源局复函");
-    assert_eq!(report["verdict"], "warn");
+    assert_eq!(finding["status"], "released");
+    assert_eq!(report["verdict"], "pass", "a determined finding neither holds nor warns");
     // Without the ledger the same scan still holds: the decision lives in the ledger.
     assert_eq!(code(&ws.run(&["scan", "next", "release"])), 1);
 }
@@ -508,4 +516,218 @@ fn every_holding_scenario_gives_a_notice_in_chinese() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The README's cycle, step by step: the text an official reads, the JSON verdict and
+/// statuses a pipeline reads, the exit code, the ledger's summary and `hold list` tell
+/// one story at every step.
+#[test]
+fn the_readme_cycle_tells_one_story_at_every_step() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "data");
+    let scan = |ws: &Workspace| {
+        let text = ws.run(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
+        let json = ws.run(&["scan", "data", "--ledger", "l.db", "--no-fix-search", "--format", "json"]);
+        let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+        (code(&text), String::from_utf8_lossy(&text.stdout).to_string(), common::stderr(&text), report)
+    };
+    let states = |ws: &Workspace| -> Vec<String> {
+        let list: Value =
+            serde_json::from_str(&ws.ok(&["hold", "list", "--format", "json", "--ledger", "l.db"])).unwrap();
+        list.as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap().to_string()).collect()
+    };
+    // 1. Scan: one hold, open.
+    let (exit, text, log, report) = scan(&ws);
+    assert_eq!(exit, 1, "{text}");
+    assert!(text.contains("HOLD  hold_and_report") && text.contains("hold: 1 hold(s), 0 warning(s)"), "{text}");
+    assert!(log.contains("1 hold(s) opened, 0 still open"), "{log}");
+    assert_eq!(report["verdict"], "hold");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(report["findings"][0]["status"], "open");
+    assert_eq!(states(&ws), ["open"]);
+    // 2. The notice is rendered (reported); the release is refused while it holds.
+    ws.ok(&["notice", "render", "1", "--ledger", "l.db"]);
+    assert_eq!(states(&ws), ["reported"]);
+    let refused = ws.run(&["release", "record", "data/coordinates.parquet", "--ledger", "l.db"]);
+    assert_eq!(code(&refused), 1, "{}", common::stderr(&refused));
+    // 3. The authority determines it not secret; the data is released.
+    ws.ok(&[
+        "hold",
+        "determine",
+        "1",
+        "--decision",
+        "not-secret",
+        "--scope",
+        "—",
+        "--handler",
+        "王五",
+        "--approver",
+        "赵六",
+        "--basis",
+        "国家能源局复函",
+        "--ledger",
+        "l.db",
+    ]);
+    assert_eq!(states(&ws), ["released"]);
+    let (exit, text, log, report) = scan(&ws);
+    assert_eq!(exit, 0, "{text}");
+    assert!(text.contains("DETERMINED  determined_not_secret") && !text.contains("HOLD"), "{text}");
+    assert!(text.contains("pass: 0 hold(s), 0 warning(s), 1 determined"), "{text}");
+    assert!(log.contains("1 determined not secret or released"), "{log}");
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["findings"][0]["status"], "determined_not_secret");
+    assert_eq!(report["findings"][0]["mark"], Value::Null, "no provisional mark once decided");
+    ws.ok(&["release", "record", "data/coordinates.parquet", "--ledger", "l.db"]);
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).contains("ok: "));
+    // 4. Scanned again: the released copy and the scanned one are one input, one finding.
+    let (exit, text, log, report) = scan(&ws);
+    assert_eq!(exit, 0, "{text}");
+    assert_eq!(text.matches("DETERMINED").count(), 1, "one block per finding: {text}");
+    assert!(!text.contains("published:"), "{text}");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["findings"][0]["status"], "released");
+    assert_eq!(report["scan"]["inputs"].as_array().unwrap().len(), 2);
+    assert!(
+        log.contains(
+            "0 hold(s) opened, 0 still open, 0 determined secret, 1 determined not secret or released, 0 closed"
+        ),
+        "{log}"
+    );
+    assert_eq!(states(&ws), ["released"]);
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).contains("ok: "));
+}
+
+#[test]
+fn overdue_holds_are_reported_warned_of_once_and_reminded() {
+    let ws = Workspace::new(ORG);
+    ws.copy("energy/substations-hold", "data");
+    ws.ok_or_hold(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
+    // Before a notice there is nothing to remind of.
+    let early = ws.run(&["notice", "render", "1", "--reminder", "--ledger", "l.db"]);
+    assert_eq!(code(&early), 2);
+    assert!(common::stderr(&early).contains("render it first"), "{}", common::stderr(&early));
+    let first = ws.ok(&["notice", "render", "1", "--ledger", "l.db"]);
+    assert!(first.contains("某数保〔2026〕1号"));
+    assert!(
+        ws.ok(&["hold", "list", "--state", "overdue", "--ledger", "l.db"]).lines().count() == 1,
+        "nothing overdue yet"
+    );
+    assert!(ws.ok(&["hold", "list", "--due-within", "30", "--ledger", "l.db"]).contains("reported"));
+    assert_eq!(ws.ok(&["hold", "list", "--due-within", "3", "--ledger", "l.db"]).lines().count(), 1);
+    // A month later the deadline (10 working days) has passed without a determination.
+    let later = (common::EPOCH.parse::<i64>().unwrap() + 30 * 86_400).to_string();
+    let at = |args: &[&str]| {
+        common::mosaic().current_dir(&ws.dir).env("SOURCE_DATE_EPOCH", &later).args(args).output().unwrap()
+    };
+    let out = at(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("OVERDUE  hold 1") && text.contains("--reminder"), "{text}");
+    assert!(common::stderr(&out).contains("1 overdue"), "{}", common::stderr(&out));
+    let out = at(&["scan", "data", "--ledger", "l.db", "--no-fix-search", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["overdue"][0]["hold"], 1, "{report}");
+    assert_eq!(report["overdue"][0]["state"], "reported");
+    let events: Value =
+        serde_json::from_slice(&at(&["ledger", "events", "--ledger", "l.db", "--format", "json"]).stdout).unwrap();
+    let overdue = events.as_array().unwrap().iter().filter(|e| e["kind"] == "overdue").count();
+    assert_eq!(overdue, 1, "warned of once, however many scans: {events}");
+    let listed =
+        String::from_utf8_lossy(&at(&["hold", "list", "--state", "overdue", "--ledger", "l.db"]).stdout).to_string();
+    assert!(listed.lines().nth(1).is_some_and(|l| l.starts_with("1 ")), "{listed}");
+    let reminder =
+        String::from_utf8_lossy(&at(&["notice", "render", "1", "--reminder", "--ledger", "l.db"]).stdout).to_string();
+    assert!(reminder.contains("催办") && reminder.contains("以某数保〔2026〕1号报送"), "{reminder}");
+    assert!(reminder.contains("2026年11月23日"), "cites the first notice's date: {reminder}");
+    assert!(at(&["ledger", "verify", "--ledger", "l.db"]).status.success());
+}
+
+#[test]
+fn refused_changes_to_a_hold_are_clear_and_audited() {
+    let ws = Workspace::new(ORG);
+    ws.copy("linkage/registry-join-hold", "data");
+    ws.ok_or_hold(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
+    // A determination dated before its hold: the clock is wrong.
+    let before = (common::EPOCH.parse::<i64>().unwrap() - 86_400).to_string();
+    let skewed = common::mosaic()
+        .current_dir(&ws.dir)
+        .env("SOURCE_DATE_EPOCH", &before)
+        .args([
+            "hold",
+            "determine",
+            "1",
+            "--decision",
+            "not-secret",
+            "--scope",
+            "—",
+            "--handler",
+            "王五",
+            "--approver",
+            "赵六",
+            "--basis",
+            "复函",
+            "--ledger",
+            "l.db",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&skewed), 2);
+    assert!(common::stderr(&skewed).contains("before hold 1 was opened"), "{}", common::stderr(&skewed));
+    ws.ok(&[
+        "hold",
+        "determine",
+        "1",
+        "--decision",
+        "not-secret",
+        "--scope",
+        "—",
+        "--handler",
+        "王五",
+        "--approver",
+        "赵六",
+        "--basis",
+        "复函",
+        "--ledger",
+        "l.db",
+    ]);
+    // A second, different decision is refused, not recorded over the first.
+    let twice = ws.run(&[
+        "hold",
+        "determine",
+        "1",
+        "--decision",
+        "secret",
+        "--level",
+        "机密",
+        "--scope",
+        "—",
+        "--handler",
+        "王五",
+        "--approver",
+        "赵六",
+        "--basis",
+        "x",
+        "--ledger",
+        "l.db",
+    ]);
+    assert_eq!(code(&twice), 2);
+    assert!(common::stderr(&twice).contains("already determined not_secret"), "{}", common::stderr(&twice));
+    // The data changes after the determination: its release is refused.
+    let path = ws.dir.join("data/厂站台账.csv");
+    // (a GBK file: its last row is written again, byte for byte)
+    let mut bytes = std::fs::read(&path).unwrap();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes).to_vec();
+    let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let last = body[start..].to_vec();
+    bytes.extend(last);
+    bytes.push(b'\n');
+    std::fs::write(&path, bytes).unwrap();
+    let changed = ws.run(&["release", "record", "data/厂站台账.csv", "--ledger", "l.db"]);
+    assert_eq!(code(&changed), 1, "{}", common::stderr(&changed));
+    assert!(common::stderr(&changed).contains("changed since hold(s) 1"), "{}", common::stderr(&changed));
+    // Every refusal is in the audit log, and the chain still verifies.
+    let conn = rusqlite::Connection::open(ws.dir.join("l.db")).unwrap();
+    let refused: i64 =
+        conn.query_row("SELECT count(*) FROM audit WHERE action LIKE '%refused'", [], |r| r.get(0)).unwrap();
+    assert_eq!(refused, 3);
+    assert!(ws.ok(&["ledger", "verify", "--ledger", "l.db"]).contains("ok: "));
 }

@@ -27,12 +27,17 @@ pub struct HoldRow {
     pub level: Option<String>,
 }
 
-/// What recording a scan did.
+/// What recording a scan did: holds opened, held ones found again by state, closed.
 #[derive(Debug, Default, Serialize)]
 pub struct Recorded {
     pub scan: i64,
     pub opened: Vec<i64>,
-    pub existing: Vec<i64>,
+    /// Found again, still awaiting the authority (open or reported).
+    pub still_open: Vec<i64>,
+    /// Found again, determined secret (still held, under its mark).
+    pub determined: Vec<i64>,
+    /// Found again, determined not secret or released.
+    pub released: Vec<i64>,
     pub closed: Vec<i64>,
     /// Early-warning events written by this scan (Reg 64).
     pub warnings: Vec<i64>,
@@ -94,14 +99,6 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
     )
     .map_err(&sql)?;
     out.scan = tx.last_insert_rowid();
-    audit(
-        &tx,
-        now,
-        "scan",
-        &format!("scan:{}", out.scan),
-        &serde_json::json!({"verdict": doc.verdict, "report_sha256": sha256(&report), "findings": doc.findings.len()}),
-    )
-    .map_err(&sql)?;
     let versions: std::collections::BTreeMap<&str, &str> =
         doc.scan.packs.iter().map(|p| (p.id.as_str(), p.version.as_str())).collect();
     for f in &doc.findings {
@@ -134,7 +131,11 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
             .map_err(&sql)?;
         match hold {
             Some((id, state)) => {
-                out.existing.push(id);
+                match state.as_str() {
+                    "determined" => out.determined.push(id),
+                    "released" | "closed" => out.released.push(id),
+                    _ => out.still_open.push(id),
+                }
                 if previous.as_deref().is_some_and(|p| p != version) {
                     // DM25 / 003 Art 12: a revised catalog re-evaluates held findings.
                     audit(&tx, now, "hold.reevaluated", &format!("hold:{id}"), &serde_json::json!({"state": state, "pack": f.pack, "from": previous, "to": version, "still_met": true}))
@@ -152,7 +153,7 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
                 let id = tx.last_insert_rowid();
                 out.opened.push(id);
                 out.warnings.push(warn(&tx, now, out.scan, "new_hold", f, Some(id)).map_err(&sql)?);
-                audit(&tx, now, "hold.open", &format!("hold:{id}"), &serde_json::json!({"state": "open", "finding": f.id, "item": f.item, "outcome": f.outcome, "addressee": addressee, "deadline": f.deadline}))
+                audit(&tx, now, "hold.open", &format!("hold:{id}"), &serde_json::json!({"state": "open", "finding": f.id, "item": f.item, "outcome": f.outcome, "addressee": addressee, "deadline": f.deadline, "scan": out.scan}))
                     .map_err(&sql)?;
             }
         }
@@ -189,6 +190,22 @@ pub fn record_scan(ledger: &mut Ledger, doc: &FindingsV1, org: &Org, now: &str) 
             out.closed.push(id);
         }
     }
+    // The scan's own audit row comes last and states what it did; `ledger verify`
+    // checks the counts against the hold events that carry this scan's id.
+    audit(
+        &tx,
+        now,
+        "scan",
+        &format!("scan:{}", out.scan),
+        &serde_json::json!({
+            "verdict": doc.verdict, "report_sha256": sha256(&report), "findings": doc.findings.len(),
+            "counts": {
+                "opened": out.opened.len(), "still_open": out.still_open.len(), "determined": out.determined.len(),
+                "released": out.released.len(), "closed": out.closed.len(),
+            },
+        }),
+    )
+    .map_err(&sql)?;
     tx.commit().map_err(&sql)?;
     Ok(out)
 }
@@ -309,9 +326,8 @@ fn state_of(ledger: &Ledger, id: i64) -> Result<(String, String, Option<String>)
 pub fn propose(ledger: &mut Ledger, id: i64, level: Level, by: &str, now: &str) -> Result<Level> {
     let (state, outcome, current) = state_of(ledger, id)?;
     if !matches!(state.as_str(), "open" | "reported") {
-        return Err(LedgerError::Usage(format!(
-            "hold {id} is {state}: levels can be proposed only before it is determined"
-        )));
+        let reason = format!("hold {id} is {state}: levels can be proposed only before it is determined");
+        return Err(refuse(ledger, id, "propose", reason, now));
     }
     if outcome == "important_data" {
         return Err(LedgerError::Usage(format!("hold {id} is important data: it never carries a secret level")));
@@ -354,12 +370,42 @@ pub struct Determination {
 pub fn determine(ledger: &mut Ledger, id: i64, d: &Determination, now: &str) -> Result<(String, Option<String>)> {
     let (state, outcome, proposed) = state_of(ledger, id)?;
     if !matches!(state.as_str(), "open" | "reported") {
-        return Err(LedgerError::Usage(format!("hold {id} is already {state}")));
+        let previous: Option<String> = ledger
+            .conn
+            .query_row("SELECT decision FROM determinations WHERE hold_id = ?1 ORDER BY id DESC LIMIT 1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| ledger.sql_error(e))?;
+        let asked = if d.secret { "secret" } else { "not_secret" };
+        let reason = match previous {
+            Some(p) if p != asked => format!(
+                "hold {id} was already determined {p}; a different decision ({asked}) is not recorded over it — \
+                 a changed determination is a new review of the data: scan it again"
+            ),
+            Some(p) => format!("hold {id} was already determined {p}"),
+            None if state == "closed" => format!(
+                "hold {id} is closed: its finding no longer appears in scans of the same data, so there is nothing to determine"
+            ),
+            None => format!("hold {id} is already {state}"),
+        };
+        return Err(refuse(ledger, id, "determine", reason, now));
+    }
+    let opened: String = ledger
+        .conn
+        .query_row("SELECT opened FROM holds WHERE id = ?1", [id], |r| r.get(0))
+        .map_err(|e| ledger.sql_error(e))?;
+    if now < opened.as_str() {
+        let reason = format!(
+            "the clock says {now}, before hold {id} was opened ({opened}): a determination cannot predate its hold; check the system clock"
+        );
+        return Err(refuse(ledger, id, "determine", reason, now));
     }
     if d.secret && outcome == "important_data" {
-        return Err(LedgerError::Usage(format!(
+        let reason = format!(
             "hold {id} is important data (data-security track): it is never a state secret; determine it not_secret to release it"
-        )));
+        );
+        return Err(refuse(ledger, id, "determine", reason, now));
     }
     let (level, period, mark) = if d.secret {
         let level = d
@@ -411,7 +457,7 @@ pub fn determine(ledger: &mut Ledger, id: i64, d: &Determination, now: &str) -> 
 pub fn release(ledger: &mut Ledger, id: i64, reason: &str, now: &str) -> Result<()> {
     let (state, _, _) = state_of(ledger, id)?;
     if matches!(state.as_str(), "released" | "closed") {
-        return Err(LedgerError::Usage(format!("hold {id} is already {state}")));
+        return Err(refuse(ledger, id, "release", format!("hold {id} is already {state}"), now));
     }
     let sql = ledger.errors();
     let tx = ledger.write()?;
@@ -455,6 +501,63 @@ pub fn notice_number(ledger: &mut Ledger, id: i64, code: &str, year: i32, now: &
         .map_err(&sql)?;
     tx.commit().map_err(&sql)?;
     Ok(number)
+}
+
+/// Held findings that name a dataset at `path` with other content than `sha256`: the
+/// data changed after its review, so the determination does not cover it.
+pub fn reviewed_with_other_content(ledger: &Ledger, path: &str, sha256: &str) -> Result<Vec<i64>> {
+    let sql = |e| ledger.sql_error(e);
+    let mut stmt = ledger
+        .conn
+        .prepare("SELECT h.id, f.inputs FROM holds h JOIN findings f ON f.id = h.finding_id WHERE h.state != 'closed' ORDER BY h.id")
+        .map_err(sql)?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, inputs)| {
+            serde_json::from_str::<Vec<serde_json::Value>>(inputs).unwrap_or_default().iter().any(|i| {
+                let same_path = i["path"].as_str().is_some_and(|p| {
+                    p == path
+                        || std::fs::canonicalize(p).ok().is_some_and(|c| Some(c) == std::fs::canonicalize(path).ok())
+                });
+                same_path && i["sha256"].as_str() != Some(sha256)
+            })
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The number and date (RFC 3339) of a hold's first notice, for a reminder.
+pub fn first_notice(ledger: &Ledger, id: i64) -> Result<(String, String)> {
+    ledger
+        .conn
+        .query_row("SELECT number, created FROM notices WHERE hold_id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(|e| ledger.sql_error(e))?
+        .ok_or_else(|| {
+            LedgerError::Usage(format!(
+                "hold {id} has no notice yet: a reminder cites the first notice — render it first (`mosaic notice render {id}`)"
+            ))
+        })
+}
+
+/// Audit a refused release of a dataset (its content changed after review).
+pub fn audit_refusal(ledger: &mut Ledger, command: &str, dataset: &str, holds: &[String], now: &str) -> Result<()> {
+    let sql = ledger.errors();
+    let tx = ledger.write()?;
+    audit(
+        &tx,
+        now,
+        &format!("{command}.refused"),
+        &format!("dataset:{dataset}"),
+        &serde_json::json!({"holds": holds, "reason": "the content changed after the holds reviewed it"}),
+    )
+    .map_err(&sql)?;
+    tx.commit().map_err(&sql)
 }
 
 /// Holds still open on data with this content hash.
@@ -501,6 +604,135 @@ pub fn released_paths(ledger: &Ledger) -> Result<Vec<std::path::PathBuf>> {
     let paths: Vec<String> =
         stmt.query_map([], |r| r.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
     Ok(paths.into_iter().map(std::path::PathBuf::from).filter(|p| p.exists()).collect())
+}
+
+/// Where each finding with a hold stands (DESIGN §8), by finding id; closed holds
+/// (the finding is no longer given) have none.
+pub fn statuses(ledger: &Ledger) -> Result<std::collections::BTreeMap<String, crate::decide::Status>> {
+    use crate::decide::Status;
+    let sql = |e| ledger.sql_error(e);
+    let released: BTreeSet<String> = {
+        let mut stmt = ledger.conn.prepare("SELECT sha256 FROM releases").map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
+        rows
+    };
+    let mut stmt = ledger
+        .conn
+        .prepare(
+            "SELECT h.finding_id, h.state,
+                    (SELECT decision FROM determinations d WHERE d.hold_id = h.id ORDER BY d.id DESC LIMIT 1),
+                    (SELECT count(*) FROM proposals p WHERE p.hold_id = h.id), f.inputs
+             FROM holds h JOIN findings f ON f.id = h.finding_id ORDER BY h.id",
+        )
+        .map_err(sql)?;
+    let rows: Vec<(String, String, Option<String>, i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .map_err(sql)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql)?;
+    let mut out = std::collections::BTreeMap::new();
+    for (finding, state, decision, proposals, inputs) in rows {
+        let shas: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&inputs)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| i["sha256"].as_str().map(String::from))
+            .collect();
+        let published = shas.iter().any(|s| released.contains(s));
+        let status = match (state.as_str(), decision.as_deref()) {
+            ("closed", _) => continue,
+            ("determined", _) => Status::DeterminedSecret,
+            ("released", Some("not_secret")) if !published => Status::DeterminedNotSecret,
+            ("released", _) => Status::Released,
+            _ if proposals > 0 => Status::Disputed,
+            _ => Status::Open,
+        };
+        out.insert(finding, status);
+    }
+    Ok(out)
+}
+
+/// Holds whose deadline has passed (`today`, YYYY-MM-DD) without a determination.
+pub fn overdue(ledger: &Ledger, today: &str) -> Result<Vec<crate::report::OverdueV1>> {
+    let sql = |e| ledger.sql_error(e);
+    let mut stmt = ledger
+        .conn
+        .prepare(
+            "SELECT id, finding_id, addressee, deadline, state FROM holds
+             WHERE state IN ('open', 'reported') AND deadline IS NOT NULL AND deadline < ?1 ORDER BY id",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([today], |r| {
+            Ok(crate::report::OverdueV1 {
+                hold: r.get(0)?,
+                finding: r.get(1)?,
+                addressee: r.get(2)?,
+                deadline: r.get(3)?,
+                state: r.get(4)?,
+            })
+        })
+        .map_err(sql)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(sql)
+}
+
+/// An early-warning event for each overdue hold not warned of before (Reg 25, 64).
+pub fn warn_overdue(
+    ledger: &mut Ledger,
+    scan: i64,
+    overdue: &[crate::report::OverdueV1],
+    now: &str,
+) -> Result<Vec<i64>> {
+    let sql = ledger.errors();
+    let tx = ledger.write()?;
+    let mut written = Vec::new();
+    for o in overdue {
+        let seen: i64 = tx
+            .query_row("SELECT count(*) FROM events WHERE kind = 'overdue' AND hold = ?1", [o.hold], |r| r.get(0))
+            .map_err(&sql)?;
+        if seen > 0 {
+            continue;
+        }
+        let detail =
+            serde_json::json!({"deadline": o.deadline, "addressee": o.addressee, "state": o.state}).to_string();
+        tx.execute(
+            "INSERT INTO events (at, scan, kind, finding_id, hold, detail) VALUES (?1, ?2, 'overdue', ?3, ?4, ?5)",
+            params![now, scan, o.finding, o.hold, detail],
+        )
+        .map_err(&sql)?;
+        let id = tx.last_insert_rowid();
+        audit(
+            &tx,
+            now,
+            "warning.overdue",
+            &format!("event:{id}"),
+            &serde_json::json!({"hold": o.hold, "deadline": o.deadline, "scan": scan}),
+        )
+        .map_err(&sql)?;
+        written.push(id);
+    }
+    tx.commit().map_err(&sql)?;
+    Ok(written)
+}
+
+/// Refuse a command on a hold: the refusal is audited (who tried what, and why it was
+/// refused), and the error says what to do.
+fn refuse(ledger: &mut Ledger, id: i64, command: &str, reason: String, now: &str) -> LedgerError {
+    let sql = ledger.errors();
+    let written = ledger.write().and_then(|tx| {
+        audit(
+            &tx,
+            now,
+            "hold.refused",
+            &format!("hold:{id}"),
+            &serde_json::json!({"command": command, "reason": reason}),
+        )
+        .map_err(&sql)?;
+        tx.commit().map_err(&sql)
+    });
+    match written {
+        Ok(()) => LedgerError::Usage(reason),
+        Err(e) => e,
+    }
 }
 
 /// The latest determination of each finding that has one, by finding id.

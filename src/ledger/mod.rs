@@ -320,8 +320,26 @@ pub fn verify(ledger: &Ledger) -> Result<Verification> {
     let mut prev = String::new();
     let mut expected_seq = 1;
     let mut states: std::collections::BTreeMap<String, String> = Default::default();
+    // What each scan's audit row says it did, and what its hold events show.
+    let mut claimed: std::collections::BTreeMap<i64, (u64, u64, i64)> = Default::default();
+    let mut done: std::collections::BTreeMap<(i64, &'static str), u64> = Default::default();
     for row in rows {
         let (seq, at, action, subject, detail, stored_prev, hash) = row.map_err(sql)?;
+        if let Ok(d) = serde_json::from_str::<serde_json::Value>(&detail) {
+            if action == "scan" {
+                if let (Some(opened), Some(closed)) = (d["counts"]["opened"].as_u64(), d["counts"]["closed"].as_u64()) {
+                    let scan = subject.trim_start_matches("scan:").parse().unwrap_or(0);
+                    claimed.insert(scan, (opened, closed, seq));
+                }
+            }
+            for (kind, name) in [("hold.open", "opened"), ("hold.close", "closed")] {
+                if action == kind {
+                    if let Some(scan) = d["scan"].as_i64() {
+                        *done.entry((scan, name)).or_default() += 1;
+                    }
+                }
+            }
+        }
         v.audit_rows += 1;
         if seq != expected_seq {
             v.problems.push(format!("audit row {seq}: expected row {expected_seq} (rows removed or inserted)"));
@@ -344,6 +362,16 @@ pub fn verify(ledger: &Ledger) -> Result<Verification> {
         prev = hash;
     }
     drop(stmt);
+    for (scan, (opened, closed, seq)) in claimed {
+        for (name, count) in [("opened", opened), ("closed", closed)] {
+            let audited = done.get(&(scan, name)).copied().unwrap_or(0);
+            if audited != count {
+                v.problems.push(format!(
+                    "scan {scan} (audit row {seq}) says {count} hold(s) {name}, but its audited events show {audited}"
+                ));
+            }
+        }
+    }
     let mut stmt = ledger.conn.prepare("SELECT id, state FROM holds ORDER BY id").map_err(sql)?;
     let holds = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(sql)?;
     for hold in holds {

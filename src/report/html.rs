@@ -61,10 +61,11 @@ pub fn svg(c: &Coverage) -> String {
 fn finding(out: &mut String, f: &Finding, lang: Lang) {
     let zh = lang == Lang::Zh;
     let class = if f.holds() { "hold" } else { "warn" };
-    let (outcome, name) = if zh {
-        (crate::rules::words::outcome(f.outcome.name()), &f.zh.name)
-    } else {
-        (f.outcome.name(), &f.item_name)
+    let (outcome, name) = match (zh, f.determined()) {
+        (true, true) => ("已确定", &f.zh.name),
+        (true, false) => (crate::rules::words::outcome(f.outcome.name()), &f.zh.name),
+        (false, true) => (f.status.map_or("determined", |s| s.name()), &f.item_name),
+        (false, false) => (f.outcome.name(), &f.item_name),
     };
     let _ = write!(
         out,

@@ -32,6 +32,10 @@ pub struct FindingsV1 {
     /// `pass | warn | hold | incomplete`.
     pub verdict: String,
     pub findings: Vec<FindingV1>,
+    /// Holds whose deadline passed without a determination (`scan --ledger`; Reg 25):
+    /// send the authority a reminder (`mosaic notice render ID --reminder`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<OverdueV1>,
     pub errors: Vec<ErrorV1>,
 }
 
@@ -140,10 +144,27 @@ pub struct FindingV1 {
     /// `not_secret` determination means it does not hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determination: Option<DeterminationV1>,
+    /// Where the finding stands in the ledger (`scan --ledger`): `open | disputed |
+    /// determined_secret | determined_not_secret | released`. `determined_not_secret`
+    /// and `released` findings do not hold and do not warn; the others hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// The finding in Chinese words, for the people who decide (notices, `hold show`,
     /// `--lang zh`): item name, outcome, each criterion as a sentence, remediation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zh: Option<ChineseV1>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueV1 {
+    pub hold: i64,
+    pub finding: String,
+    pub addressee: String,
+    /// YYYY-MM-DD, passed.
+    pub deadline: String,
+    /// `open | reported`: whether a notice was sent.
+    pub state: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -308,6 +329,7 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     criteria: f.evidence.iter().map(|e| e.words.clone()).collect(),
                     remediation: f.zh.remediation.clone(),
                 }),
+                status: f.status.map(|s| s.name().to_string()),
                 determination: f.determination.as_ref().map(|d| DeterminationV1 {
                     hold: d.hold,
                     decision: d.decision.clone(),
@@ -317,6 +339,7 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                 }),
             })
             .collect(),
+        overdue: result.overdue.clone(),
         errors: result
             .errors
             .iter()

@@ -29,6 +29,7 @@ pub fn render(result: &ScanResult, catalog: &Catalog) -> String {
         .iter()
         .map(|f| {
             let level = match f.outcome {
+                _ if f.determined() => "note",
                 o if o.holds() => "error",
                 Outcome::NearThreshold => "warning",
                 _ => "note",

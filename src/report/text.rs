@@ -40,9 +40,19 @@ fn number(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v}"))
 }
 
+fn status_zh(f: &Finding) -> &'static str {
+    match f.status {
+        Some(crate::decide::Status::Released) => "不属于国家秘密，已发布",
+        Some(crate::decide::Status::DeterminedSecret) => "属于国家秘密",
+        Some(crate::decide::Status::Disputed) => "有争议，按最高拟定密级保护",
+        _ => "不属于国家秘密",
+    }
+}
+
 fn finding_zh(out: &mut String, f: &Finding, p: &Paint) {
     let words = crate::rules::words::outcome(f.outcome.name());
     let head = match f.outcome {
+        _ if f.determined() => p.dim(&format!("已确定  {}", status_zh(f))),
         o if o.holds() => p.red(&format!("暂控  {words}")),
         Outcome::NearThreshold => p.yellow(&format!("提示  {words}")),
         _ => p.dim(&format!("记录  {words}")),
@@ -55,7 +65,7 @@ fn finding_zh(out: &mut String, f: &Finding, p: &Paint) {
     if let (Some(level), Some(period)) = (&f.level, &f.period) {
         let _ = writeln!(out, "      密级：{level}，保密期限：{period}");
     }
-    if let Some(addressee) = &f.addressee {
+    if let Some(addressee) = f.addressee.as_ref().filter(|_| !f.determined()) {
         let deadline = f.deadline.map(|d| format!("，{d} 前")).unwrap_or_default();
         let _ = writeln!(out, "      报送：{addressee}{deadline}");
     }
@@ -66,7 +76,9 @@ fn finding_zh(out: &mut String, f: &Finding, p: &Paint) {
     }
     let _ = writeln!(out, "      处理方式：{}", f.zh.remediation);
     if let Some(d) = &f.determination {
-        let _ = writeln!(out, "      已确定：{}（暂控 {}，{}）：{}", d.decision, d.hold, d.decided, d.basis);
+        let decision = if d.decision == "secret" { "属于国家秘密" } else { "不属于国家秘密" };
+        let mark = d.mark.as_ref().map(|m| format!("，标志 {m}")).unwrap_or_default();
+        let _ = writeln!(out, "      已确定：{decision}（暂控 {}，{}{mark}）：{}", d.hold, d.decided, d.basis);
     }
     if let Some(fix) = &f.fix {
         let _ = writeln!(out, "      已验证的处理：{}", fix.change);
@@ -80,6 +92,7 @@ fn finding(out: &mut String, f: &Finding, p: &Paint, lang: Lang) {
         return finding_zh(out, f, p);
     }
     let head = match f.outcome {
+        _ if f.determined() => p.dim(&format!("DETERMINED  {}", f.status.map_or("not_secret", |s| s.name()))),
         o if o.holds() => p.red(&format!("HOLD  {}", o.name())),
         Outcome::NearThreshold => p.yellow("WARN  near_threshold"),
         o => p.dim(&format!("NOTE  {}", o.name())),
@@ -96,7 +109,7 @@ fn finding(out: &mut String, f: &Finding, p: &Paint, lang: Lang) {
     if let (Some(level), Some(period)) = (&f.level, &f.period) {
         let _ = writeln!(out, "      level: {level}, period: {period}");
     }
-    if let Some(addressee) = &f.addressee {
+    if let Some(addressee) = f.addressee.as_ref().filter(|_| !f.determined()) {
         let deadline = f.deadline.map(|d| format!(" by {d}")).unwrap_or_default();
         let _ = writeln!(out, "      report to: {addressee}{deadline}");
     }
@@ -120,7 +133,10 @@ fn finding(out: &mut String, f: &Finding, p: &Paint, lang: Lang) {
     }
     let _ = writeln!(out, "      remediation: {}", f.remediation);
     if let Some(d) = &f.determination {
-        let _ = writeln!(out, "      determined {} (hold {}, {}): {}", d.decision, d.hold, d.decided, d.basis);
+        let mark = d.mark.as_ref().map(|m| format!(", mark {m}")).unwrap_or_default();
+        let _ = writeln!(out, "      determined {} (hold {}, {}{mark}): {}", d.decision, d.hold, d.decided, d.basis);
+    } else if let Some(status) = f.status.filter(|s| *s != crate::decide::Status::Open) {
+        let _ = writeln!(out, "      status: {}", status.name());
     }
     if let Some(fix) = &f.fix {
         let _ = writeln!(out, "      verified fix: {}", fix.change);
@@ -135,7 +151,10 @@ pub fn render(result: &ScanResult, color: bool, lang: Lang) -> String {
     for f in result.findings.iter().filter(|f| f.holds()) {
         finding(&mut out, f, &p, lang);
     }
-    for f in result.findings.iter().filter(|f| !f.holds()) {
+    for f in result.findings.iter().filter(|f| !f.holds() && !f.determined()) {
+        finding(&mut out, f, &p, lang);
+    }
+    for f in result.findings.iter().filter(|f| f.determined()) {
         finding(&mut out, f, &p, lang);
     }
     for e in &result.errors {
@@ -186,8 +205,26 @@ pub fn render(result: &ScanResult, color: bool, lang: Lang) -> String {
     if !result.skipped.is_empty() {
         let _ = writeln!(out, "{}", p.dim(&format!("skipped (not a data file): {}", result.skipped.join(", "))));
     }
+    for o in &result.overdue {
+        let line = if lang == Lang::Zh {
+            format!(
+                "逾期  暂控 {}（发现 {}）：报送{}的答复期限 {} 已过，尚未确定 — 请催办：mosaic notice render {} --reminder",
+                o.hold, o.finding, o.addressee, o.deadline, o.hold
+            )
+        } else {
+            format!(
+                "OVERDUE  hold {} (finding {}): {} has not decided by {} — send a reminder: mosaic notice render {} --reminder",
+                o.hold, o.finding, o.addressee, o.deadline, o.hold
+            )
+        };
+        let _ = writeln!(out, "{}", p.red(&line));
+    }
+    if !result.overdue.is_empty() {
+        out.push('\n');
+    }
     let holds = result.findings.iter().filter(|f| f.holds()).count();
-    let warnings = result.findings.iter().filter(|f| f.outcome == Outcome::NearThreshold).count();
+    let warnings = result.findings.iter().filter(|f| !f.holds() && !f.determined()).count();
+    let determined = result.findings.iter().filter(|f| f.determined()).count();
     let verdict = crate::report::verdict_name(result.verdict());
     let shown = match result.verdict() {
         crate::scan::Verdict::Hold | crate::scan::Verdict::Incomplete => p.red(verdict),
@@ -201,18 +238,20 @@ pub fn render(result: &ScanResult, color: bool, lang: Lang) -> String {
             crate::scan::Verdict::Warn => p.yellow("提示"),
             crate::scan::Verdict::Pass => p.green("通过"),
         };
+        let determined = if determined > 0 { format!("，已确定 {determined} 项") } else { String::new() };
         let _ = writeln!(
             out,
-            "{verdict}：暂控 {holds} 项，提示 {warnings} 项，无法读取 {} 项；数据 {} 个，规则包 {} 个",
+            "{verdict}：暂控 {holds} 项，提示 {warnings} 项{determined}，无法读取 {} 项；数据 {} 个，规则包 {} 个",
             result.errors.len(),
             result.inputs.len(),
             result.packs.len()
         );
         return out;
     }
+    let determined = if determined > 0 { format!(", {determined} determined") } else { String::new() };
     let _ = writeln!(
         out,
-        "{shown}: {holds} hold(s), {warnings} warning(s), {} unreadable input(s); {} input(s), {} pack(s)",
+        "{shown}: {holds} hold(s), {warnings} warning(s){determined}, {} unreadable input(s); {} input(s), {} pack(s)",
         result.errors.len(),
         result.inputs.len(),
         result.packs.len()

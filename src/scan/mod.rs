@@ -128,6 +128,8 @@ pub struct ScanResult {
     pub errors: Vec<InputError>,
     /// Remediated datasets written with `--fix`: (dataset id, path written).
     pub fixed: Vec<(String, PathBuf)>,
+    /// Holds past their deadline without a determination (`scan --ledger`).
+    pub overdue: Vec<crate::report::OverdueV1>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -163,6 +165,7 @@ impl ScanResult {
             findings: vec![],
             errors: vec![],
             fixed: vec![],
+            overdue: vec![],
         };
         (Catalog { packs: in_force }, result)
     }
@@ -178,13 +181,15 @@ impl ScanResult {
 
     /// `hold` if any finding holds (even with unreadable inputs), else `incomplete`
     /// if an input could not be read or nothing at all was evaluated (DESIGN §3a:
-    /// never a silent pass), else `warn` or `pass`.
+    /// never a silent pass), else `warn` when a finding warns (near a threshold, or
+    /// recorded as must-not-classify), else `pass`. A finding the authority
+    /// determined not secret neither holds nor warns.
     pub fn verdict(&self) -> Verdict {
         if self.findings.iter().any(Finding::holds) {
             Verdict::Hold
         } else if !self.errors.is_empty() || self.inputs.is_empty() {
             Verdict::Incomplete
-        } else if !self.findings.is_empty() {
+        } else if self.findings.iter().any(|f| !f.determined()) {
             Verdict::Warn
         } else {
             Verdict::Pass
@@ -281,20 +286,27 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
 
     result.skipped = found.skipped;
     result.errors = found.errors;
-    let mut prepared = Vec::new();
+    let mut read = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Ok(mut p) => {
-                result.stats.candidates += 1;
-                result.stats.evaluated += p.evaluated;
-                result.inputs.push(p.summary.clone());
-                result.tagging.extend(p.tagging.inferences(&p.dataset.id));
-                result.unbound.append(&mut p.unbound);
-                result.findings.append(&mut p.findings);
-                prepared.push(p);
-            }
+            Ok(p) => read.push(p),
             Err(e) => result.errors.push(e),
         }
+    }
+    // A dataset both scanned and registered as released (the same content) is one
+    // input: the scanned one (DESIGN §8).
+    let scanned: std::collections::BTreeSet<String> =
+        read.iter().filter(|p| !p.dataset.published).map(|p| p.frame.sha256.clone()).collect();
+    read.retain(|p| !(p.dataset.published && scanned.contains(&p.frame.sha256)));
+    let mut prepared = Vec::new();
+    for mut p in read {
+        result.stats.candidates += 1;
+        result.stats.evaluated += p.evaluated;
+        result.inputs.push(p.summary.clone());
+        result.tagging.extend(p.tagging.inferences(&p.dataset.id));
+        result.unbound.append(&mut p.unbound);
+        result.findings.append(&mut p.findings);
+        prepared.push(p);
     }
     prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
 
@@ -330,6 +342,9 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     }
     result.errors.sort();
     result.findings.sort_by(|a, b| (&a.pack, &a.item, &a.datasets).cmp(&(&b.pack, &b.item, &b.datasets)));
+    // One story per finding: a finding is reported once per id.
+    let mut seen = std::collections::BTreeSet::new();
+    result.findings.retain(|f| seen.insert(f.id.clone()));
     Ok(result)
 }
 
