@@ -80,6 +80,9 @@ pub enum Command {
         /// are always Chinese).
         #[arg(long, value_enum)]
         lang: Option<report::Lang>,
+        /// No progress on stderr (it is shown only on a terminal, after a second).
+        #[arg(long, short = 'q')]
+        quiet: bool,
     },
     /// Write a mergeable profile of one dataset or partition (DESIGN §9).
     Profile {
@@ -306,6 +309,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             color,
             strict,
             lang,
+            quiet,
         } => {
             let catalog = match load(&packs) {
                 Ok(c) => c,
@@ -350,7 +354,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                 strict,
                 ..scan::Options::new(paths, now())
             };
-            let mut result = match scan::run(&catalog, &options) {
+            if !quiet && std::io::stderr().is_terminal() {
+                crate::progress::start("reading datasets");
+            }
+            let scanned = scan::run(&catalog, &options);
+            crate::progress::finish();
+            let mut result = match scanned {
                 Ok(r) => r,
                 Err(missing) => {
                     eprintln!("error: {missing}");

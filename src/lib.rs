@@ -19,6 +19,7 @@ pub mod link;
 pub mod notice;
 pub mod par;
 pub mod profile;
+pub mod progress;
 pub mod remedy;
 pub mod report;
 pub mod rules;

@@ -317,3 +317,49 @@ fn an_invalid_pack_is_reported_once_with_its_place() {
         assert!(err.contains("invalid rule pack"), "{err}");
     }
 }
+
+#[test]
+fn junit_and_github_formats_for_pipelines() {
+    let out = run(&[
+        "scan",
+        "datasets/energy/substations-hold",
+        "datasets/energy/substations-near",
+        "--format",
+        "junit",
+        "--no-fix-search",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8_lossy(&out.stdout).to_string();
+    // Parsed by a real XML parser: the counts in the attributes are the cases in it.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures, mut declared) = (0, 0, None);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => match e.name().as_ref() {
+                b"testcase" => cases += 1,
+                b"failure" => failures += 1,
+                b"testsuites" => {
+                    let attr = |k: &[u8]| -> usize {
+                        let a = e.attributes().flatten().find(|a| a.key.as_ref() == k).unwrap();
+                        String::from_utf8_lossy(&a.value).parse().unwrap()
+                    };
+                    declared = Some((attr(b"tests"), attr(b"failures")));
+                }
+                _ => {}
+            },
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(declared, Some((cases, failures)), "{xml}");
+    assert_eq!(failures, 1, "one hold, one failure: {xml}");
+    let out = run(&["scan", "datasets/energy/substations-hold", "--format", "github", "--no-fix-search"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let error = text.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        error.starts_with("::error file=datasets/energy/substations-hold/substations.csv,title=mosaic "),
+        "{error}"
+    );
+    assert!(error.contains("::hold_and_report: energy.substation-locations on substations.csv"), "{error}");
+    assert!(!error.contains("Some("), "{error}");
+}

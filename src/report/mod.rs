@@ -2,7 +2,9 @@
 //! output contract (DESIGN §6), separate from domain types; every list is sorted
 //! before writing, so the same inputs and clock give the same bytes.
 
+mod github;
 pub mod html;
+mod junit;
 mod sarif;
 mod text;
 
@@ -21,6 +23,10 @@ pub enum Format {
     Json,
     Sarif,
     Html,
+    /// JUnit XML: a failure per hold, an error per unreadable input.
+    Junit,
+    /// GitHub Actions annotations.
+    Github,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -393,6 +399,8 @@ pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: boo
             s
         }
         Format::Sarif => sarif::render(result, catalog),
+        Format::Junit => junit::render(result, catalog),
+        Format::Github => github::render(result),
         Format::Text => text::render(result, color, lang),
         Format::Html => html::render(result, lang),
     }

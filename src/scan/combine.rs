@@ -177,6 +177,7 @@ pub fn run(
     let run_jobs = |jobs: &[Job], found: &Found| -> Vec<Result<Combined, InputError>> {
         crate::par::map(jobs, |job| {
             let label = label(job, prepared);
+            let _counted = Counted;
             catch_unwind(AssertUnwindSafe(|| match job {
                 Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
                 Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
@@ -210,6 +211,15 @@ pub fn run(
         }
     }
     combined
+}
+
+/// Counts a combination as evaluated when its job ends, however it ends.
+struct Counted;
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        crate::progress::combination();
+    }
 }
 
 /// Dataset sets that met each (pack, item), for keeping supersets out.

@@ -280,8 +280,10 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     let ctx = decide::Context { today, calendar: &options.calendar };
     let extras = Extras { coverage: options.coverage, fixes: options.fixes || options.fix_dir.is_some() };
     let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
-        catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
-            .unwrap_or_else(|_| Err(panic_error(&dataset.id)))
+        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
+            .unwrap_or_else(|_| Err(panic_error(&dataset.id)));
+        crate::progress::dataset(prepared.as_ref().map_or(0, |p| p.summary.rows));
+        prepared
     });
 
     result.skipped = found.skipped;
