@@ -641,6 +641,25 @@ fn overdue_holds_are_reported_warned_of_once_and_reminded() {
     assert!(at(&["ledger", "verify", "--ledger", "l.db"]).status.success());
 }
 
+/// Determine hold 1 of `l.db` not secret.
+const NOT_SECRET: [&str; 15] = [
+    "hold",
+    "determine",
+    "1",
+    "--decision",
+    "not-secret",
+    "--scope",
+    "—",
+    "--handler",
+    "王五",
+    "--approver",
+    "赵六",
+    "--basis",
+    "复函",
+    "--ledger",
+    "l.db",
+];
+
 #[test]
 fn refused_changes_to_a_hold_are_clear_and_audited() {
     let ws = Workspace::new(ORG);
@@ -648,47 +667,11 @@ fn refused_changes_to_a_hold_are_clear_and_audited() {
     ws.ok_or_hold(&["scan", "data", "--ledger", "l.db", "--no-fix-search"]);
     // A determination dated before its hold: the clock is wrong.
     let before = (common::EPOCH.parse::<i64>().unwrap() - 86_400).to_string();
-    let skewed = common::mosaic()
-        .current_dir(&ws.dir)
-        .env("SOURCE_DATE_EPOCH", &before)
-        .args([
-            "hold",
-            "determine",
-            "1",
-            "--decision",
-            "not-secret",
-            "--scope",
-            "—",
-            "--handler",
-            "王五",
-            "--approver",
-            "赵六",
-            "--basis",
-            "复函",
-            "--ledger",
-            "l.db",
-        ])
-        .output()
-        .unwrap();
+    let skewed =
+        common::mosaic().current_dir(&ws.dir).env("SOURCE_DATE_EPOCH", &before).args(NOT_SECRET).output().unwrap();
     assert_eq!(code(&skewed), 2);
     assert!(common::stderr(&skewed).contains("before hold 1 was opened"), "{}", common::stderr(&skewed));
-    ws.ok(&[
-        "hold",
-        "determine",
-        "1",
-        "--decision",
-        "not-secret",
-        "--scope",
-        "—",
-        "--handler",
-        "王五",
-        "--approver",
-        "赵六",
-        "--basis",
-        "复函",
-        "--ledger",
-        "l.db",
-    ]);
+    ws.ok(&NOT_SECRET);
     // A second, different decision is refused, not recorded over the first.
     let twice = ws.run(&[
         "hold",

@@ -506,16 +506,7 @@ pub fn notice_number(ledger: &mut Ledger, id: i64, code: &str, year: i32, now: &
 /// Held findings that name a dataset at `path` with other content than `sha256`: the
 /// data changed after its review, so the determination does not cover it.
 pub fn reviewed_with_other_content(ledger: &Ledger, path: &str, sha256: &str) -> Result<Vec<i64>> {
-    let sql = |e| ledger.sql_error(e);
-    let mut stmt = ledger
-        .conn
-        .prepare("SELECT h.id, f.inputs FROM holds h JOIN findings f ON f.id = h.finding_id WHERE h.state != 'closed' ORDER BY h.id")
-        .map_err(sql)?;
-    let rows: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(sql)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(sql)?;
+    let rows = holds_with_inputs(ledger, &["open", "reported", "determined", "released"])?;
     Ok(rows
         .into_iter()
         .filter(|(_, inputs)| {
@@ -562,17 +553,23 @@ pub fn audit_refusal(ledger: &mut Ledger, command: &str, dataset: &str, holds: &
 
 /// Holds still open on data with this content hash.
 pub fn open_holds_on(ledger: &Ledger, sha256: &str) -> Result<Vec<i64>> {
+    let rows = holds_with_inputs(ledger, &OPEN_STATES)?;
+    Ok(rows.into_iter().filter(|(_, inputs)| inputs.contains(sha256)).map(|(id, _)| id).collect())
+}
+
+/// Holds in one of `states`, each with its finding's inputs (JSON), by id.
+fn holds_with_inputs(ledger: &Ledger, states: &[&str]) -> Result<Vec<(i64, String)>> {
     let sql = |e| ledger.sql_error(e);
+    let wanted: Vec<String> = states.iter().map(|s| format!("'{s}'")).collect();
     let mut stmt = ledger
         .conn
-        .prepare("SELECT h.id, f.inputs FROM holds h JOIN findings f ON f.id = h.finding_id WHERE h.state IN ('open', 'reported', 'determined') ORDER BY h.id")
+        .prepare(&format!(
+            "SELECT h.id, f.inputs FROM holds h JOIN findings f ON f.id = h.finding_id WHERE h.state IN ({}) ORDER BY h.id",
+            wanted.join(", ")
+        ))
         .map_err(sql)?;
-    let rows: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(sql)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(sql)?;
-    Ok(rows.into_iter().filter(|(_, inputs)| inputs.contains(sha256)).map(|(id, _)| id).collect())
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(sql)
 }
 
 /// Register a published dataset.

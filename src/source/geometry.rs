@@ -130,6 +130,20 @@ pub fn explode(df: &DataFrame, geometry: Geometry, feature_base: u64) -> PolarsR
     };
     let (lat_name, lon_name) = vertex_columns(&column, projected.is_some());
     let base = if df.get_column_names().iter().any(|n| n.as_str() == column) { df.drop(&column)? } else { df.clone() };
+    // Points: one vertex per row, so rows are features already — the vertex columns
+    // are added as they are, with no row copied and no feature id needed.
+    if take.len() == rows && source.iter().all(Option::is_some) {
+        let mut out = base;
+        let whole = |axis: Axis, name: &str| -> Column {
+            match axis {
+                Axis::Text(v) => Column::new(name.into(), v),
+                Axis::Float(v) => Column::new(name.into(), v),
+            }
+        };
+        out.with_column(whole(vertices.y, &lat_name))?;
+        out.with_column(whole(vertices.x, &lon_name))?;
+        return Ok((out, Exploded { column, lat: lat_name, lon: lon_name, projected, declared }));
+    }
     let idx = IdxCa::from_vec("".into(), take.clone());
     let mut out = base.take(&idx)?;
     let axis = |axis: &Axis, name: &str| -> Column {
@@ -400,6 +414,21 @@ mod tests {
         assert_eq!(lat.get(1), Some("30.2"));
         assert_eq!(lat.get(2), None);
         assert!(out.column("geometry").is_err());
+    }
+
+    #[test]
+    fn points_keep_their_rows_without_a_feature_id() {
+        let df = df!("name" => ["a", "b"]).unwrap();
+        let mut v = Vertices::float();
+        for (x, y) in [(114.1, 30.1), (114.2, 30.2)] {
+            v.push_float(x, y);
+            v.end_row();
+        }
+        let geometry = Geometry { column: "geometry".into(), vertices: v, crs: Crs::Geographic, declared: true };
+        let (out, _) = explode(&df, geometry, 0).unwrap();
+        assert_eq!(out.height(), 2);
+        assert!(out.column(FEATURE).is_err());
+        assert_eq!(out.column("geometry·lon").unwrap().f64().unwrap().get(1), Some(114.2));
     }
 
     #[test]

@@ -771,8 +771,9 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         }
         frames.push(lf);
     }
-    let columns: Vec<(String, DataType)> =
-        schema.unwrap_or_default().into_iter().filter(|(n, _)| n != geometry::FEATURE).collect();
+    let schema = schema.unwrap_or_default();
+    let features = schema.iter().any(|(n, _)| n == geometry::FEATURE);
+    let columns: Vec<(String, DataType)> = schema.into_iter().filter(|(n, _)| n != geometry::FEATURE).collect();
     let lf = if frames.len() == 1 {
         frames.pop().unwrap_or_default()
     } else {
@@ -786,7 +787,7 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         columns,
         text: dataset.format.is_text(),
         sha256: combine_digests(&digests),
-        features: exploded.is_some(),
+        features,
         geometry: exploded,
         forms,
         pairs,
