@@ -147,7 +147,9 @@ fn many(dir: &Path) {
         for j in 0..25 {
             register += &format!("R{i:03}-{j:02},{}\n", if j % 5 == 0 { 220 } else { 500 });
             let owner = if shared.contains(&i) { format!("R{i:03}") } else { format!("C{i:03}") };
-            let (lat, lon) = (30.0 + i as f64 * 0.05 + j as f64 * 0.001, 110.0 + j as f64 * 0.0137);
+            // Surveyed to the metre: the values do not sit on a coarser lattice.
+            let jitter = ((i * 31 + j * 17) % 97) as f64 * 0.000_001;
+            let (lat, lon) = (30.0 + i as f64 * 0.05 + j as f64 * 0.001 + jitter, 110.0 + j as f64 * 0.0137 + jitter);
             coords += &format!("{owner}-{j:02},{lat:.6},{lon:.6}\n");
         }
         std::fs::write(dir.join(format!("register-{i:03}.csv")), register).unwrap();

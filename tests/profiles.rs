@@ -261,10 +261,10 @@ fn bad_profiles_are_named_errors() {
 
     // Newer versions are refused with the version named.
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    v["version"] = 2.into();
+    v["version"] = 3.into();
     std::fs::write(&p, v.to_string()).unwrap();
     let out = common::run(&["check", p.to_str().unwrap()]);
-    assert!(common::stderr(&out).contains("profile version 2"), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("profile version 3"), "{}", common::stderr(&out));
 
     // Parts of different tables do not merge.
     let a = tmp.path().join("a.json");

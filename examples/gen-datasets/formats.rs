@@ -396,9 +396,9 @@ pub fn all(root: &Path, rng: &mut Rng) {
     // GPX waypoints of 60 surveyed facilities; the manifest says the names are their ids.
     write_text(&root.join("gpx-hold/survey.gpx"), &gpx(rng, 60));
     write_text(&root.join("gpx-hold/survey.gpx.mosaic.toml"), "[columns]\nname = \"facility\"\n");
-    // CGCS2000 Gauss–Krüger deliverables: millimetres hold; 100 m rounding is near (50 m lattice).
+    // CGCS2000 Gauss–Krüger deliverables: millimetres hold; rounded to 100 m they clear.
     write_text(&root.join("gauss-kruger-hold/控制点.csv"), &gauss_kruger(rng, 60, 3, None));
-    write_text(&root.join("gauss-kruger-near/控制点.csv"), &gauss_kruger(rng, 60, 0, Some(100.0)));
+    write_text(&root.join("gauss-kruger-cleared/控制点.csv"), &gauss_kruger(rng, 60, 0, Some(100.0)));
 }
 
 /// `n` substations (a quarter ≥ 500 kV) at 6 decimals in CSV, Parquet, GeoParquet,

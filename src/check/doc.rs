@@ -20,7 +20,8 @@ use crate::source::{self, Dataset, InputError, Manifest};
 use crate::tag::{Binding, Columns};
 
 pub const FORMAT: &str = "mosaic/profile";
-pub const VERSION: u32 = 1;
+/// Version 2: snapping candidates gained 100–1000 times the last decimal's step.
+pub const VERSION: u32 = 2;
 
 /// One dataset (or a partition of it, or several merged partitions).
 #[derive(Clone, Debug, Serialize, Deserialize)]

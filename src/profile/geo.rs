@@ -60,11 +60,24 @@ pub fn resolution_m(lat: f64, lat_step_deg: f64, lon_step_deg: f64) -> f64 {
     y.max(x)
 }
 
-/// Snapping steps tried for a column whose finest values carry `decimals`:
-/// 2, 2.5, 5 times the decimal step and their tens (0.0005°, 0.25°, …), coarsest first.
+/// Snapping steps tried for a column whose finest values carry `decimals`: 2, 2.5, 5
+/// times the decimal step and their tens (0.0005°, 0.25°, …), then 100 to 1000 times
+/// it (coordinates rounded to 100 m and written as whole metres sit on a 100 m
+/// lattice). The coarser steps come last so that a profile's `(list, index)` facts
+/// keep their meaning; the column's step is the coarsest that fits, by value.
 pub fn snap_candidates(decimals: u8) -> Vec<f64> {
     let unit = 10f64.powi(-i32::from(decimals));
-    [50.0, 25.0, 20.0, 5.0, 2.5, 2.0].iter().map(|m| m * unit).filter(|s| *s > unit * 1.5).collect()
+    [50.0, 25.0, 20.0, 5.0, 2.5, 2.0, 1000.0, 500.0, 250.0, 200.0, 100.0].iter().map(|m| m * unit).collect()
+}
+
+/// Index of the coarsest candidate for which `fits` holds.
+pub fn coarsest(decimals: u8, fits: impl Fn(usize) -> bool) -> Option<usize> {
+    snap_candidates(decimals)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| fits(*i))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
 }
 
 /// Is `x` a multiple of `step` (to float tolerance)?
@@ -229,6 +242,9 @@ mod tests {
         let c = snap_candidates(4);
         assert!(c.iter().any(|s| (s - 0.0005).abs() < 1e-12));
         assert!(c.iter().all(|s| *s > 0.00015));
+        // A column on a 100 m lattice written as whole metres: 100, not 50.
+        let on = |step: f64| [3_400_100.0, 3_400_300.0, 3_401_000.0].iter().all(|x| is_multiple(*x, step));
+        assert_eq!(coarsest(0, |i| on(snap_candidates(0)[i])).map(|i| snap_candidates(0)[i]), Some(100.0));
     }
 
     #[test]

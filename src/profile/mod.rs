@@ -155,7 +155,7 @@ fn most_decimals(src: &Source, columns: &Columns, lat: &str, lon: &str) -> Polar
     Ok((base, decimals))
 }
 
-/// Find the coarsest common step (0.0005°, 0.25°, …) each axis is snapped to, if any.
+/// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to, if any.
 ///
 /// Every candidate but the finest (2·10^-k) is a multiple of 2.5·10^-k, so a first
 /// pass tests only those two steps; the coarser ones are tested only for a column
@@ -180,23 +180,31 @@ pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
                 }
             }
         }
+        let count = axes.iter().map(|(_, _, steps)| steps.len()).max().unwrap_or(0);
         if exprs.is_empty() {
-            return Ok(vec![vec![false; 6]; axes.len()]);
+            return Ok(vec![vec![false; count]; axes.len()]);
         }
         let df = collect(base.clone().select(exprs))?;
         Ok(axes
             .iter()
-            .map(|(axis, _, _)| (0..6).map(|i| scalar(&df, &format!("{axis}_{i}")) == Some(0.0)).collect())
+            .map(|(axis, _, _)| (0..count).map(|i| scalar(&df, &format!("{axis}_{i}")) == Some(0.0)).collect())
             .collect())
     };
     let first = fits(&[4, 5], &axes)?;
     let coarse: Vec<(&str, &String, Vec<f64>)> =
         axes.iter().zip(&first).filter(|(_, f)| f[4]).map(|(a, _)| a.clone()).collect();
-    let second = fits(&[0, 1, 2, 3], &coarse)?;
+    let coarser: Vec<usize> = (0..geo::snap_candidates(0).len()).filter(|i| ![4, 5].contains(i)).collect();
+    let second = fits(&coarser, &coarse)?;
     let mut snap = Snap::default();
     for ((axis, _, steps), f) in axes.iter().zip(&first) {
         let chosen = match coarse.iter().position(|(a, _, _)| a == axis) {
-            Some(j) => (0..4).find(|i| second[j][*i]).or(Some(4)),
+            // The coarsest step that fits, by value (2.5·10^-k fits: it was tested first).
+            Some(j) => steps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i == 4 || second[j].get(*i).copied().unwrap_or(false))
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i),
             None => f[5].then_some(5),
         };
         let step = chosen.and_then(|i| steps.get(i).copied());

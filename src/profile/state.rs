@@ -65,7 +65,7 @@ impl AxisInfo {
     /// The column's snapping step: the coarsest candidate for its decimals that fits.
     pub fn snap(&self) -> Option<f64> {
         let k = self.k?;
-        geo::snap_candidates(k).into_iter().enumerate().find(|(i, _)| self.fits(k, *i as u8)).map(|(_, s)| s)
+        geo::coarsest(k, |i| self.fits(k, i as u8)).map(|i| geo::snap_candidates(k)[i])
     }
 
     /// Steps that could be the snapping of a whole this axis is part of and change a
