@@ -143,7 +143,7 @@ fn a_fix_on_a_one_column_position_is_written_back_as_one_column() {
 fn the_findings_schema_documents_the_new_fields() {
     let out = common::run(&["schema", "findings"]);
     let schema = String::from_utf8_lossy(&out.stdout).to_string();
-    for field in ["unbound", "looks_like", "note"] {
+    for field in ["unbound", "looks_like", "note", "status", "overdue", "zh", "criteria"] {
         assert!(schema.contains(field), "{field} in {schema}");
     }
 }
