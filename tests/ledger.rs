@@ -551,23 +551,7 @@ fn the_readme_cycle_tells_one_story_at_every_step() {
     let refused = ws.run(&["release", "record", "data/coordinates.parquet", "--ledger", "l.db"]);
     assert_eq!(code(&refused), 1, "{}", common::stderr(&refused));
     // 3. The authority determines it not secret; the data is released.
-    ws.ok(&[
-        "hold",
-        "determine",
-        "1",
-        "--decision",
-        "not-secret",
-        "--scope",
-        "—",
-        "--handler",
-        "王五",
-        "--approver",
-        "赵六",
-        "--basis",
-        "国家能源局复函",
-        "--ledger",
-        "l.db",
-    ]);
+    ws.ok(&NOT_SECRET);
     assert_eq!(states(&ws), ["released"]);
     let (exit, text, log, report) = scan(&ws);
     assert_eq!(exit, 0, "{text}");

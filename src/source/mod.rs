@@ -485,8 +485,6 @@ pub struct Frame {
     pub sha256: String,
     /// The vertex columns of the dataset's geometry, when it has one.
     pub geometry: Option<Exploded>,
-    /// Rows are vertices of features: `rows` counts distinct feature ids.
-    pub features: bool,
     /// Columns whose values look like positions, from a sample (tagging, `scan.unbound`).
     pub forms: BTreeMap<String, Form>,
     /// One-column positions and the order their values' ranges show (`None`: ambiguous).
@@ -772,7 +770,6 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         frames.push(lf);
     }
     let schema = schema.unwrap_or_default();
-    let features = schema.iter().any(|(n, _)| n == geometry::FEATURE);
     let columns: Vec<(String, DataType)> = schema.into_iter().filter(|(n, _)| n != geometry::FEATURE).collect();
     let lf = if frames.len() == 1 {
         frames.pop().unwrap_or_default()
@@ -787,7 +784,6 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         columns,
         text: dataset.format.is_text(),
         sha256: combine_digests(&digests),
-        features,
         geometry: exploded,
         forms,
         pairs,
