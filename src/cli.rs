@@ -32,6 +32,10 @@ pub struct PackArgs {
     /// Use only the packs given with --rules.
     #[arg(long)]
     pub no_builtin: bool,
+    /// Administrative divisions to resolve region names and codes with, replacing the
+    /// bundled data/gazetteer.csv (same header; see data/GAZETTEER.md).
+    #[arg(long, value_name = "FILE")]
+    pub gazetteer: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,7 +228,17 @@ fn report_catalog_errors(errors: Vec<CatalogError>) -> ExitStatus {
 }
 
 fn load(args: &PackArgs) -> Result<Catalog, ExitStatus> {
-    Catalog::load(&args.rules, args.no_builtin).map_err(report_catalog_errors)
+    let catalog = Catalog::load(&args.rules, args.no_builtin).map_err(report_catalog_errors)?;
+    // The gazetteer is read before any data: a bad one is a configuration error (exit 2).
+    crate::link::names::choose(args.gazetteer.as_deref());
+    let regions = catalog.packs.iter().any(|p| p.tags.values().any(|t| t.kind == crate::rules::TagKind::Region));
+    if regions || args.gazetteer.is_some() {
+        if let Err(e) = crate::link::names::get() {
+            eprintln!("error: {e}");
+            return Err(ExitStatus::Usage);
+        }
+    }
+    Ok(catalog)
 }
 
 /// A scan with a ledger: each finding's determination and status, the scan recorded

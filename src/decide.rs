@@ -52,11 +52,50 @@ pub const SECRECY_ADMINISTRATION: &str = "国家保密行政管理部门";
 pub struct Combination {
     pub kind: String,
     pub keys: Vec<String>,
+    /// How a join linked without equal keys (DESIGN §4a): `gazetteer` (region names and
+    /// codes resolved to divisions), `name` (facility names normalised), `proximity`.
+    pub via: Option<String>,
+    /// Proximity joins: the distance within which rows linked, in metres.
+    pub within_m: Option<u32>,
 }
 
 impl Combination {
     pub fn single() -> Self {
-        Combination { kind: "single".into(), keys: vec![] }
+        Combination::new("single", vec![])
+    }
+
+    pub fn new(kind: &str, keys: Vec<String>) -> Self {
+        Combination { kind: kind.into(), keys, via: None, within_m: None }
+    }
+
+    /// Chinese words for how the datasets were combined.
+    pub fn zh(&self, label: impl Fn(&str) -> String) -> String {
+        let keys = || self.keys.iter().map(|k| label(k)).collect::<Vec<_>>().join("、");
+        match (self.kind.as_str(), self.via.as_deref()) {
+            ("join", Some("gazetteer")) => format!("按{}（经行政区划名称与代码对照）关联", keys()),
+            ("join", Some("name")) => format!("按{}（名称归一后相同）关联", keys()),
+            ("join", Some("proximity")) => {
+                format!("按{}相距{}米以内的唯一对应关联", keys(), self.within_m.unwrap_or_default())
+            }
+            ("join", _) => format!("按{}关联", keys()),
+            ("union", _) => "多次发布合并".to_string(),
+            _ => "单一数据集".to_string(),
+        }
+    }
+
+    /// English words for reports: `join on site`, `join on county via gazetteer`.
+    pub fn en(&self) -> String {
+        let mut s = match self.keys.as_slice() {
+            [] => self.kind.clone(),
+            keys => format!("{} on {}", self.kind, keys.join(", ")),
+        };
+        if let Some(via) = &self.via {
+            s.push_str(&format!(" via {via}"));
+        }
+        if let Some(m) = self.within_m {
+            s.push_str(&format!(" within {m} m"));
+        }
+        s
     }
 }
 
@@ -232,11 +271,7 @@ pub fn decide(
     let mut datasets: Vec<String> = contributors.iter().map(|c| c.id.to_string()).collect();
     datasets.sort();
     let shas: Vec<&str> = contributors.iter().map(|c| c.sha256).collect();
-    let zh_combination = match (combination.kind.as_str(), combination.keys.as_slice()) {
-        ("join", keys) => format!("按{}关联", keys.iter().map(|k| pack.label(k)).collect::<Vec<_>>().join("、")),
-        ("union", _) => "多次发布合并".to_string(),
-        _ => "单一数据集".to_string(),
-    };
+    let zh_combination = combination.zh(|k| pack.label(k).to_string());
     let mut finding = Finding {
         id: finding_id(&pack.id, &item.id, &shas),
         outcome: Outcome::NearThreshold,

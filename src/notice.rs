@@ -135,9 +135,13 @@ pub fn build(detail: &HoldDetail, org: &Org, number: &str, today: NaiveDate) -> 
         data,
         combination: match (&f.zh, f.combination.kind.as_str()) {
             (Some(z), _) => z.combination.clone(),
-            (None, "join") => format!("按 {} 关联", f.combination.keys.join("、")),
-            (None, "union") => "多次发布合并".to_string(),
-            _ => "单一数据集".to_string(),
+            (None, _) => crate::decide::Combination {
+                kind: f.combination.kind.clone(),
+                keys: f.combination.keys.clone(),
+                via: f.combination.via.clone(),
+                within_m: f.combination.within_m,
+            }
+            .zh(str::to_string),
         },
         // In Chinese words: findings recorded before they carried them show the item as written.
         criterion: Criterion {

@@ -180,7 +180,7 @@ pub fn drop_column(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
         TagKind::Time => 2,
         TagKind::Measure => 3,
         TagKind::Category | TagKind::Region => 4,
-        TagKind::Key => 5,
+        TagKind::Key | TagKind::Name => 5,
     };
     let mut tags: Vec<&str> =
         task.item.required_tags().into_iter().filter(|t| task.bindings.contains_key(*t)).collect();

@@ -158,7 +158,7 @@ fn unions(
     ctx: &decide::Context,
     result: &mut ScanResult,
 ) {
-    let combination = Combination { kind: "union".into(), keys: vec![] };
+    let combination = Combination::new("union", vec![]);
     for group in link::union_groups(nodes, items) {
         for (i, item) in pack.items.iter().enumerate() {
             if !items[i].is_subset(&nodes[group[0]].tags) {
@@ -278,7 +278,7 @@ fn joins(
         for &i in &join.items {
             let evaluation = join_evaluation(pack, &pack.items[i], &members, &join.keys());
             result.stats.evaluated += 1;
-            let combination = Combination { kind: "join".into(), keys: join.keys() };
+            let combination = Combination::new("join", join.keys());
             result.findings.extend(decide::decide(pack, &pack.items[i], &evaluation, &c, combination, ctx));
         }
     }
@@ -330,7 +330,7 @@ fn joins(
                 continue;
             }
             let c: Vec<Contributor> = sets.iter().flatten().map(|m| contributor(profiles[*m])).collect();
-            let combination = Combination { kind: "join".into(), keys: keys.clone() };
+            let combination = Combination::new("join", keys.clone());
             result.findings.extend(decide::decide(pack, item, &evaluation, &c, combination, ctx));
         }
     }

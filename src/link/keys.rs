@@ -67,9 +67,14 @@ impl KeySet {
 
     /// Distinct values of `column` in a frame (cast to text, blanks ignored).
     pub fn from_frame(lf: &LazyFrame, column: &str) -> PolarsResult<Self> {
+        Self::from_expr(lf, col(column).cast(DataType::String))
+    }
+
+    /// Distinct values of a text expression over a frame (blanks and nulls ignored).
+    pub fn from_expr(lf: &LazyFrame, expr: Expr) -> PolarsResult<Self> {
         let df = lf
             .clone()
-            .select([col(column).cast(DataType::String).alias("k")])
+            .select([expr.alias("k")])
             .drop_nulls(None)
             .unique(None, UniqueKeepStrategy::Any)
             .collect_with_engine(Engine::Streaming)?

@@ -7,6 +7,7 @@
 //! candidates that survive.
 
 pub mod keys;
+pub mod names;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

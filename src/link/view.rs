@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 
 use crate::profile::{epoch_seconds, float_text};
-use crate::rules::TagKind;
+use crate::rules::{Tag, TagKind};
 use crate::tag::{Binding, Columns};
 
 pub type Bindings = BTreeMap<String, Binding>;
@@ -24,9 +24,23 @@ pub struct Part<'a> {
     pub lf: &'a LazyFrame,
     pub dtypes: &'a [(String, DataType)],
     pub bindings: &'a Bindings,
+    /// The pack's tags: how region and name tags link (DESIGN §4a).
+    pub tags: &'a BTreeMap<String, Tag>,
 }
 
 impl Part<'_> {
+    /// The values this member links on through `tag` (region names resolved to codes,
+    /// facility names normalised, keys as written), with an id of the expression.
+    pub fn link_value(&self, tag: &str) -> Option<(String, Expr)> {
+        let b = self.bindings.get(tag)?;
+        let column = b.columns.names()[0].to_string();
+        let t = self.tags.get(tag)?;
+        let parent = t.link.parent.iter().find_map(|p| {
+            self.dtypes.iter().find(|(n, _)| n.to_lowercase() == *p && *n != column).map(|(n, _)| n.as_str())
+        });
+        Some(crate::link::names::link_value(t, b.kind, &column, parent))
+    }
+
     fn is_text(&self, column: &str) -> bool {
         self.dtypes.iter().any(|(n, t)| n == column && *t == DataType::String)
     }
@@ -146,13 +160,18 @@ fn member(
         if bindings.contains_key(tag) && !is_join_key {
             continue;
         }
-        exprs.extend(project(part, tag, part.binds_text(tag)));
+        match part.link_value(tag).filter(|_| is_join_key && b.kind != TagKind::Key) {
+            Some((_, linked)) => exprs.push(linked.alias(tag.as_str())),
+            None => exprs.extend(project(part, tag, part.binds_text(tag))),
+        }
         if !bindings.contains_key(tag) {
             bindings.insert(tag.clone(), bind(tag, b, b.accuracy_m));
             origin.insert(tag.clone(), part_index);
         }
     }
-    part.lf.clone().select(exprs).unique(None, UniqueKeepStrategy::Any)
+    // Rows whose link value did not resolve link nothing.
+    let linked = keys.iter().filter(|k| part.bindings.contains_key(*k)).map(|k| k.as_str());
+    part.lf.clone().select(exprs).drop_nulls(Some(cols(linked))).unique(None, UniqueKeepStrategy::Any)
 }
 
 /// A join of two members kept apart: each side's distinct projected rows, for

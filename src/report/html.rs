@@ -74,11 +74,7 @@ fn finding(out: &mut String, f: &Finding, lang: Lang) {
         e(&f.item),
         e(name)
     );
-    let how = if f.combination.keys.is_empty() {
-        f.combination.kind.clone()
-    } else {
-        format!("{} on {}", f.combination.kind, f.combination.keys.join(", "))
-    };
+    let how = f.combination.en();
     let datasets: Vec<String> = f.datasets.iter().map(|d| format!("<code>{}</code>", e(d))).collect();
     let labels = if zh {
         ["数据", "标志", "密级", "保密期限", "报送", "答复期限", "发现编号"]

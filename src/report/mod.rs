@@ -215,6 +215,12 @@ pub struct CombinationV1 {
     /// `single | join | union`.
     pub kind: String,
     pub keys: Vec<String>,
+    /// How a join linked without equal keys: `gazetteer | name | proximity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Proximity joins: the linking distance in metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_m: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -314,7 +320,12 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                 period: f.period.clone(),
                 mark: f.mark.clone(),
                 datasets: f.datasets.clone(),
-                combination: CombinationV1 { kind: f.combination.kind.clone(), keys: f.combination.keys.clone() },
+                combination: CombinationV1 {
+                    kind: f.combination.kind.clone(),
+                    keys: f.combination.keys.clone(),
+                    via: f.combination.via.clone(),
+                    within_m: f.combination.within_m,
+                },
                 evidence: evidence_v1(&f.evidence),
                 addressee: f.addressee.clone(),
                 deadline: f.deadline.map(|d| d.format("%Y-%m-%d").to_string()),

@@ -98,10 +98,7 @@ fn finding(out: &mut String, f: &Finding, p: &Paint, lang: Lang) {
         o => p.dim(&format!("NOTE  {}", o.name())),
     };
     let _ = writeln!(out, "{head}  {} — {}", p.bold(&f.item), f.item_name);
-    let how = match f.combination.keys.as_slice() {
-        [] => f.combination.kind.clone(),
-        keys => format!("{} on {}", f.combination.kind, keys.join(", ")),
-    };
+    let how = f.combination.en();
     let _ = writeln!(out, "      datasets: {} ({how})", f.datasets.join(" + "));
     if let Some(mark) = &f.mark {
         let _ = writeln!(out, "      mark: {mark}");

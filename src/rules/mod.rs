@@ -139,11 +139,12 @@ pub enum TagKind {
     Measure,
     Category,
     Region,
+    Name,
     Text,
 }
 
 impl TagKind {
-    pub const ALL: [TagKind; 8] = [
+    pub const ALL: [TagKind; 9] = [
         TagKind::Key,
         TagKind::Point,
         TagKind::Xy,
@@ -151,6 +152,7 @@ impl TagKind {
         TagKind::Measure,
         TagKind::Category,
         TagKind::Region,
+        TagKind::Name,
         TagKind::Text,
     ];
 
@@ -163,6 +165,7 @@ impl TagKind {
             TagKind::Measure => "measure",
             TagKind::Category => "category",
             TagKind::Region => "region",
+            TagKind::Name => "name",
             TagKind::Text => "text",
         }
     }
@@ -184,7 +187,7 @@ impl TagKind {
             }
             TagKind::Measure => &[Prop::Resolution, Prop::Min, Prop::Max, Prop::Distinct],
             TagKind::Time => &[Prop::ResolutionS, Prop::SpanDays, Prop::Distinct],
-            TagKind::Key | TagKind::Category | TagKind::Region | TagKind::Text => &[Prop::Distinct],
+            TagKind::Key | TagKind::Category | TagKind::Region | TagKind::Name | TagKind::Text => &[Prop::Distinct],
         }
     }
 }
@@ -212,6 +215,28 @@ pub struct Tag {
     pub xy_crs: Option<XyCrs>,
     /// Point tags: a declared geometry binds the tag.
     pub geometry: bool,
+    /// How rows of two datasets link through this tag without a shared key (DESIGN §4a).
+    pub link: Link,
+}
+
+/// Linkage settings of a tag (DESIGN §4a). Defaults link nothing beyond equal keys.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Link {
+    /// Region tags: lower-cased columns naming a containing division.
+    pub parent: Vec<String>,
+    /// Name tags: suffixes stripped before comparing, normalised.
+    pub strip_suffixes: Vec<String>,
+    /// Name tags: the lowest Jaro–Winkler score that links, when fuzzy matching is on.
+    pub min_score: Option<f64>,
+    /// Point tags: the distance within which a unique partner links.
+    pub within_m: Option<f64>,
+}
+
+impl TagKind {
+    /// Kinds whose values link datasets by equality (after resolution for regions and names).
+    pub fn links_by_value(self) -> bool {
+        matches!(self, TagKind::Key | TagKind::Region | TagKind::Name)
+    }
 }
 
 /// The projected system of a point tag's x/y columns.

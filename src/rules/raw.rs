@@ -58,7 +58,7 @@ pub struct RawHeader {
     pub deadline_working_days: Option<u32>,
 }
 
-/// What a column means: `key | point | xy | time | measure | category | region | text`.
+/// What a column means: `key | point | xy | time | measure | category | region | name | text`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTag {
@@ -101,6 +101,25 @@ pub struct RawTag {
     /// What the tag means, in Chinese, for notices and reports (`厂站`, `坐标`).
     #[schemars(with = "Option<String>")]
     pub label: Option<Spanned<String>>,
+    /// Region tags: columns naming a division that contains this one (`province`,
+    /// `省份`); an ambiguous name resolves only within its parent.
+    #[serde(default)]
+    pub parent: Vec<String>,
+    /// Name tags: suffixes stripped before names are compared (`变电站`, `站`), while at
+    /// least two characters remain.
+    #[serde(default)]
+    pub strip_suffixes: Vec<String>,
+    /// Name tags: `exact` (default) or `jaro_winkler` (fuzzy, opt-in; the score is evidence).
+    #[serde(rename = "match")]
+    #[schemars(with = "Option<String>")]
+    pub match_: Option<Spanned<String>>,
+    /// Name tags with fuzzy matching: the lowest score that links (0.8 to 1).
+    #[schemars(with = "Option<f64>")]
+    pub min_score: Option<Spanned<f64>>,
+    /// Point tags: link rows of two datasets whose positions lie within this many metres
+    /// of each other (a unique partner only), 1 m to 100 km.
+    #[schemars(with = "Option<f64>")]
+    pub link_within_m: Option<Spanned<f64>>,
 }
 
 /// A text for people: a plain string, or one per language (`{ zh = "…", en = "…" }`).

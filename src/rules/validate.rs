@@ -277,7 +277,9 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
             c.push(crs.span(), format!("unknown crs `{}`; known: wgs84, gcj02, bd09, cgcs2000", crs.get_ref()), "crs");
         }
     }
+    let link = build_link(c, name, kind, raw);
     Some(Tag {
+        link,
         name: name.to_string(),
         kind,
         columns,
@@ -292,6 +294,69 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
         xy_crs,
         geometry: kind == TagKind::Point && raw.geometry != Some(false),
     })
+}
+
+/// A tag's linkage settings (DESIGN §4a), each checked against the tag's kind.
+fn build_link(c: &mut Collector, name: &str, kind: TagKind, raw: &RawTag) -> super::Link {
+    let mut link = super::Link::default();
+    if !raw.parent.is_empty() && kind != TagKind::Region {
+        c.push(raw.kind.span(), format!("`parent` is for region tags; `{name}` is a {} tag", kind.name()), "parent");
+    }
+    link.parent = lower(&raw.parent);
+    if !raw.strip_suffixes.is_empty() && kind != TagKind::Name {
+        c.push(raw.kind.span(), format!("`strip_suffixes` is for name tags; `{name}` is a {} tag", kind.name()), "tag");
+    }
+    for s in &raw.strip_suffixes {
+        let n = crate::link::names::normalise(s);
+        if n.is_empty() || s.chars().any(char::is_control) {
+            c.push(
+                raw.kind.span(),
+                format!("tag `{name}`: suffix `{}` is empty or holds control characters", s.escape_debug()),
+                "tag",
+            );
+        } else {
+            link.strip_suffixes.push(n);
+        }
+    }
+    if let Some(m) = &raw.match_ {
+        match m.get_ref().as_str() {
+            _ if kind != TagKind::Name => {
+                c.push(m.span(), format!("`match` is for name tags; `{name}` is a {} tag", kind.name()), "match")
+            }
+            "exact" => {}
+            "jaro_winkler" => link.min_score = Some(0.92),
+            other => c.push(m.span(), format!("unknown match `{other}`; known: exact, jaro_winkler"), "match"),
+        }
+    }
+    if let Some(score) = &raw.min_score {
+        let v = *score.get_ref();
+        if link.min_score.is_none() {
+            c.push(score.span(), "`min_score` needs `match = \"jaro_winkler\"`", "min_score");
+        } else if !(0.8..=1.0).contains(&v) {
+            c.push(
+                score.span(),
+                format!("min_score {v} is outside 0.8 to 1 (lower scores link different names)"),
+                "min_score",
+            );
+        } else {
+            link.min_score = Some(v);
+        }
+    }
+    if let Some(d) = &raw.link_within_m {
+        let v = *d.get_ref();
+        if kind != TagKind::Point {
+            c.push(
+                d.span(),
+                format!("`link_within_m` is for point tags; `{name}` is a {} tag", kind.name()),
+                "link_within_m",
+            );
+        } else if !(v.is_finite() && (1.0..=100_000.0).contains(&v)) {
+            c.push(d.span(), format!("link_within_m {v} must be between 1 m and 100 000 m (100 km)"), "link_within_m");
+        } else {
+            link.within_m = Some(v);
+        }
+    }
+    link
 }
 
 /// Does the text hold Chinese characters?

@@ -70,7 +70,11 @@ pub fn run(
                     let bindings = &p.tagging.packs[&pack.id];
                     Node {
                         tags: bindings.keys().cloned().collect(),
-                        keys: bindings.iter().filter(|(_, b)| b.kind == TagKind::Key).map(|(t, _)| t.clone()).collect(),
+                        keys: bindings
+                            .iter()
+                            .filter(|(_, b)| b.kind.links_by_value())
+                            .map(|(t, _)| t.clone())
+                            .collect(),
                         columns: p.frame.columns.iter().map(|(n, _)| n.to_lowercase()).collect(),
                     }
                 })
@@ -99,7 +103,7 @@ pub fn run(
             if ma.iter().any(|x| mb.contains(x)) {
                 return false; // a table and its own releases are not two datasets
             }
-            let column = |i: usize| prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
+            let column = |i: usize| link_id(pack, i, key, prepared).unwrap_or_default();
             ma.iter().any(|&x| {
                 mb.iter().any(|&y| match (key_sets.get(&(x, column(x))), key_sets.get(&(y, column(y)))) {
                     (Some(p), Some(q)) => p.overlaps(q).0,
@@ -112,8 +116,7 @@ pub fn run(
         combined.pruned += counts.pruned;
         let shares = |x: usize, y: usize, keys: &[String]| {
             keys.iter().any(|key| {
-                let column =
-                    |i: usize| prepared[i].tagging.packs[&pack.id].get(key).map(|b| b.columns.names()[0].to_string());
+                let column = |i: usize| link_id(pack, i, key, prepared);
                 match (column(x), column(y)) {
                     (Some(cx), Some(cy)) => match (key_sets.get(&(x, cx)), key_sets.get(&(y, cy))) {
                         (Some(p), Some(q)) => p.overlaps(q).0,
@@ -252,7 +255,7 @@ fn key_sets(
     nodes: &BTreeMap<&str, Vec<Node>>,
     errors: &mut Vec<InputError>,
 ) -> HashMap<(usize, String), KeySet> {
-    let mut wanted: BTreeSet<(usize, String)> = BTreeSet::new();
+    let mut wanted: BTreeMap<(usize, String), Expr> = BTreeMap::new();
     for pack in &catalog.packs {
         let nodes = &nodes[pack.id.as_str()];
         let mut holders: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
@@ -263,15 +266,16 @@ fn key_sets(
         }
         for (key, held) in holders.into_iter().filter(|(_, h)| h.len() >= 2) {
             for i in held {
-                let column = prepared[i].tagging.packs[&pack.id][key].columns.names()[0].to_string();
-                wanted.insert((i, column));
+                if let Some((id, expr)) = parts(pack, &[i], prepared)[0].link_value(key) {
+                    wanted.insert((i, id), expr);
+                }
             }
         }
     }
-    let wanted: Vec<(usize, String)> = wanted.into_iter().collect();
-    let read: Vec<_> = crate::par::map(&wanted, |(i, column)| {
+    let wanted: Vec<((usize, String), Expr)> = wanted.into_iter().collect();
+    let read: Vec<_> = crate::par::map(&wanted, |((i, column), expr)| {
         let (i, column) = (*i, column.clone());
-        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_frame(&prepared[i].frame.lf, &column)))
+        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_expr(&prepared[i].frame.lf, expr.clone())))
             .map_err(|_| panic_error(&prepared[i].dataset.id))
             .and_then(|r| r.map_err(|e| profile_error(&prepared[i].dataset.id, &e)));
         ((i, column), set)
@@ -288,14 +292,32 @@ fn key_sets(
     sets
 }
 
-fn parts<'a>(pack: &Pack, members: &[usize], prepared: &'a [Prepared]) -> Vec<Part<'a>> {
+fn parts<'a>(pack: &'a Pack, members: &[usize], prepared: &'a [Prepared]) -> Vec<Part<'a>> {
     members
         .iter()
         .map(|m| {
             let p = &prepared[*m];
-            Part { lf: &p.frame.lf, dtypes: &p.frame.columns, bindings: &p.tagging.packs[&pack.id] }
+            Part { lf: &p.frame.lf, dtypes: &p.frame.columns, bindings: &p.tagging.packs[&pack.id], tags: &pack.tags }
         })
         .collect()
+}
+
+/// The id of the values dataset `i` links on through `tag` (see [`Part::link_value`]).
+fn link_id(pack: &Pack, i: usize, tag: &str, prepared: &[Prepared]) -> Option<String> {
+    parts(pack, &[i], prepared)[0].link_value(tag).map(|(id, _)| id)
+}
+
+/// A join's combination: its keys, and how it linked when a key is a region or a name.
+fn join_combination(pack: &Pack, keys: Vec<String>) -> Combination {
+    let kind = |k: &String| pack.tags.get(k).map(|t| t.kind);
+    let via = if keys.iter().any(|k| kind(k) == Some(TagKind::Region)) {
+        Some("gazetteer".to_string())
+    } else if keys.iter().any(|k| kind(k) == Some(TagKind::Name)) {
+        Some("name".to_string())
+    } else {
+        None
+    };
+    Combination { via, ..Combination::new("join", keys) }
 }
 
 fn contributors<'a>(members: &[usize], prepared: &'a [Prepared]) -> Vec<Contributor<'a>> {
@@ -349,7 +371,7 @@ fn run_join(
     let parts = parts(pack, &members, prepared);
     let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
     out.joined = 1;
-    let combination = Combination { kind: "join".into(), keys: join.keys() };
+    let combination = join_combination(pack, join.keys());
     // Two members: judged from per-key counts, the join never built. The joined
     // frame is built only for a hold's fix and picture, and only when it is small.
     let (evaluations, view) = if steps.len() == 2 {
@@ -424,7 +446,7 @@ fn evaluate_group_join(
         .iter()
         .enumerate()
         .map(|(i, s)| match &unions[i] {
-            Some(v) => Part { lf: &v.lf, dtypes: &schemas[i], bindings: &v.bindings },
+            Some(v) => Part { lf: &v.lf, dtypes: &schemas[i], bindings: &v.bindings, tags: &pack.tags },
             None => parts(pack, &s[..1], prepared)[0],
         })
         .collect();
@@ -444,7 +466,7 @@ fn run_group_join(
     found: &Found,
 ) -> PolarsResult<Combined> {
     let mut out = Combined { joined: 1, ..Combined::default() };
-    let combination = Combination { kind: "join".into(), keys: join.keys() };
+    let combination = join_combination(pack, join.keys());
     for &i in &join.items {
         let item = &pack.items[i];
         let Some(first) = evaluate_group_join(pack, i, join, sets, prepared)? else { continue };
@@ -540,7 +562,7 @@ fn run_union(
     extras: super::Extras,
 ) -> PolarsResult<Combined> {
     let mut out = Combined::default();
-    let combination = Combination { kind: "union".into(), keys: vec![] };
+    let combination = Combination::new("union", vec![]);
     for &i in items {
         let item = &pack.items[i];
         let mut remaining: Vec<usize> = members.to_vec();
