@@ -68,6 +68,20 @@ impl Combination {
         Combination { kind: kind.into(), keys, via: None, within_m: None }
     }
 
+    /// A join on `keys`, and how it linked when a key is a name or a region (names
+    /// compare within a region block, so a join on both is a name link).
+    pub fn join(pack: &crate::rules::Pack, keys: Vec<String>) -> Self {
+        let kind = |k: &String| pack.tags.get(k).map(|t| t.kind);
+        let via = if keys.iter().any(|k| kind(k) == Some(crate::rules::TagKind::Name)) {
+            Some("name".to_string())
+        } else if keys.iter().any(|k| kind(k) == Some(crate::rules::TagKind::Region)) {
+            Some("gazetteer".to_string())
+        } else {
+            None
+        };
+        Combination { via, ..Combination::new("join", keys) }
+    }
+
     /// Chinese words for how the datasets were combined.
     pub fn zh(&self, label: impl Fn(&str) -> String) -> String {
         let keys = || self.keys.iter().map(|k| label(k)).collect::<Vec<_>>().join("、");

@@ -277,6 +277,7 @@ fn dem(rng: &mut Rng, step_deg: f64, km: f64) -> DataFrame {
 }
 
 mod formats;
+mod nokeys;
 
 fn main() {
     // `-- --bench-formats DIR N`: the same N points in every format, for benches/RESULTS.md.
@@ -339,6 +340,7 @@ fn main() {
     meteorology_hydrology(&root.join("meteorology-hydrology"), &mut Rng(20_261_127));
     science_technology(&root.join("science-technology"), &mut Rng(20_261_128));
     formats::all(&root.join("formats"), &mut Rng(20_261_130));
+    nokeys::all(&root.join("linkage"), &mut Rng(20_261_201));
 }
 
 /// An imagery catalog: one row per tile, centres on a lattice finer than the pack's

@@ -14,7 +14,7 @@ use crate::link::keys::hash_key;
 use crate::profile::sketch::words;
 use crate::profile::state::{self, SnapInfo, State};
 use crate::profile::{self, Snap, Source};
-use crate::rules::{Catalog, TagKind};
+use crate::rules::Catalog;
 use crate::scan::PackRef;
 use crate::source::{self, Dataset, InputError, Manifest};
 use crate::tag::{Binding, Columns};
@@ -218,11 +218,14 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
         }
         profile.groups.insert(key.clone(), GroupStates { points, variants });
     }
-    for bindings in tagging.packs.values() {
-        for b in bindings.values().filter(|b| b.kind == TagKind::Key) {
-            let column = b.columns.names()[0].to_string();
-            if let std::collections::btree_map::Entry::Vacant(slot) = profile.keys.entry(column) {
-                let counts = key_counts(&frame.lf, slot.key()).map_err(|e| pe(&id, e))?;
+    // Keys by column; regions and names by what they resolve to (DESIGN §4a).
+    let columns: Vec<&str> = frame.columns.iter().map(|(n, _)| n.as_str()).collect();
+    for pack in &catalog.packs {
+        for (tag, b) in &tagging.packs[&pack.id] {
+            let Some(t) = pack.tags.get(tag) else { continue };
+            let Some((key, expr)) = crate::link::names::link_of(t, b, columns.iter().copied()) else { continue };
+            if let std::collections::btree_map::Entry::Vacant(slot) = profile.keys.entry(key) {
+                let counts = key_counts(&frame.lf, expr).map_err(|e| pe(&id, e))?;
                 slot.insert(counts);
             }
         }
@@ -249,10 +252,10 @@ fn combinations(points: &[Columns], profile: &Profile) -> Vec<Vec<(Columns, Snap
     out
 }
 
-fn key_counts(lf: &LazyFrame, column: &str) -> PolarsResult<KeyCounts> {
+fn key_counts(lf: &LazyFrame, expr: Expr) -> PolarsResult<KeyCounts> {
     let df = lf
         .clone()
-        .select([col(column).cast(DataType::String).alias("k")])
+        .select([expr.alias("k")])
         .drop_nulls(None)
         .group_by([col("k")])
         .agg([len().cast(DataType::UInt64).alias("n")])

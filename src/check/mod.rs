@@ -99,12 +99,34 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
             pack.items.iter().map(|i| i.required_tags().into_iter().map(String::from).collect()).collect();
         unions(pack, &usable, &nodes, &items, &met, &ctx, &mut result);
         joins(pack, &usable, &nodes, &items, options.max_combo, &ctx, &mut result);
+        // Proximity links need the positions row by row, which profiles do not carry:
+        // the combination is reported as not evaluated (exit 3), never passed.
+        let met_alone = |m: usize, i: usize| met[m].contains(&(pack.id.clone(), pack.items[i].id.clone()));
+        for near in link::near_pairs(&pack.proximity_links(), &nodes, &items, met_alone) {
+            let [a, b] = near.members.map(|m| usable[m].dataset.id.as_str());
+            result.errors.push(InputError::new(
+                &format!("{a} ⋈ {b}"),
+                "proximity",
+                format!(
+                    "`{}` links these datasets by positions within {} m; profiles do not carry positions row by \
+                     row, so the link was not evaluated — run `mosaic scan` on them",
+                    near.tag, near.within_m
+                ),
+            ));
+        }
     }
     result.inputs.sort_by(|a, b| a.id.cmp(&b.id));
     result.tagging.sort();
     result.errors.sort();
     result.findings.sort_by(|a, b| (&a.pack, &a.item, &a.datasets).cmp(&(&b.pack, &b.item, &b.datasets)));
     result
+}
+
+/// Where a profile keeps the values `tag` links on: a key's column, or the id of the
+/// resolved region or normalised name values.
+fn key_id(pack: &Pack, p: &Profile, tag: &str) -> Option<String> {
+    let b = p.bindings(&pack.id).get(tag)?.clone();
+    crate::link::names::link_of(pack.tags.get(tag)?, &b, p.dataset.columns.iter().map(String::as_str)).map(|(id, _)| id)
 }
 
 fn missing(p: &Profile, pack: &str, item: &str) -> InputError {
@@ -128,7 +150,7 @@ fn node(p: &Profile, pack: &str) -> Node {
     let bindings = p.bindings(pack);
     Node {
         tags: bindings.keys().cloned().collect(),
-        keys: bindings.iter().filter(|(_, b)| b.kind == TagKind::Key).map(|(t, _)| t.clone()).collect(),
+        keys: bindings.iter().filter(|(_, b)| b.kind.links_by_value()).map(|(t, _)| t.clone()).collect(),
         columns: p.dataset.columns.iter().map(|c| c.to_lowercase()).collect(),
     }
 }
@@ -253,8 +275,7 @@ fn joins(
         }
     }
     let key_set = |p: &Profile, tag: &str| -> Option<KeySet> {
-        let column = p.bindings(&pack.id).get(tag)?.columns.names()[0].to_string();
-        Some(KeySet::from_hashes(p.keys.get(&column)?.hashes.clone()))
+        Some(KeySet::from_hashes(p.keys.get(&key_id(pack, p, tag)?)?.hashes.clone()))
     };
     let overlap = |x: &Profile, y: &Profile, key: &str| match (key_set(x, key), key_set(y, key)) {
         (Some(a), Some(b)) => a.overlaps(&b).0,
@@ -278,7 +299,7 @@ fn joins(
         for &i in &join.items {
             let evaluation = join_evaluation(pack, &pack.items[i], &members, &join.keys());
             result.stats.evaluated += 1;
-            let combination = Combination::new("join", join.keys());
+            let combination = Combination::join(pack, join.keys());
             result.findings.extend(decide::decide(pack, &pack.items[i], &evaluation, &c, combination, ctx));
         }
     }
@@ -330,7 +351,7 @@ fn joins(
                 continue;
             }
             let c: Vec<Contributor> = sets.iter().flatten().map(|m| contributor(profiles[*m])).collect();
-            let combination = Combination::new("join", keys.clone());
+            let combination = Combination::join(pack, keys.clone());
             result.findings.extend(decide::decide(pack, item, &evaluation, &c, combination, ctx));
         }
     }
@@ -475,10 +496,7 @@ fn rows_bound(
     if members.len() != 2 || keys.len() != 1 {
         return product;
     }
-    let counts = |p: &Profile| {
-        let column = p.bindings(&pack.id).get(&keys[0])?.columns.names()[0].to_string();
-        p.keys.get(&column).cloned()
-    };
+    let counts = |p: &Profile| p.keys.get(&key_id(pack, p, &keys[0])?).cloned();
     let (Some(a), Some(b)) = (counts(members[0]), counts(members[1])) else { return product };
     let (mut i, mut j, mut sum) = (0, 0, 0.0);
     while i < a.hashes.len() && j < b.hashes.len() {

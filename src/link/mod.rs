@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod names;
+pub mod near;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -193,6 +194,54 @@ fn join_order(set: &[usize], edges: &BTreeMap<(usize, usize), Vec<String>>) -> V
         }
     }
     order
+}
+
+/// A proximity candidate: two datasets binding point tag `tag`, which links within
+/// `within_m` metres, and the items only the link could reach.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NearPair {
+    pub tag: String,
+    pub within_m: f64,
+    pub members: [usize; 2],
+    pub items: Vec<usize>,
+}
+
+/// Proximity candidates (DESIGN §4a): pairs binding a point tag with `link_within_m`
+/// whose tags together cover an item that needs the tag, where at least one of the
+/// two lacks a tag of the item and neither meets it alone (`met(dataset, item)`).
+/// Releases of one table (same tags and columns) are a union's business, not a link's.
+pub fn near_pairs(
+    links: &[(String, f64)],
+    nodes: &[Node],
+    items: &[BTreeSet<String>],
+    met: impl Fn(usize, usize) -> bool,
+) -> Vec<NearPair> {
+    let mut out = Vec::new();
+    for (tag, within_m) in links {
+        let holders: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].tags.contains(tag)).collect();
+        for (x, &a) in holders.iter().enumerate() {
+            for &b in &holders[x + 1..] {
+                let (ta, tb) = (&nodes[a].tags, &nodes[b].tags);
+                if ta == tb && nodes[a].columns == nodes[b].columns {
+                    continue;
+                }
+                let reach: Vec<usize> = (0..items.len())
+                    .filter(|&i| {
+                        let need = &items[i];
+                        need.contains(tag)
+                            && need.iter().all(|n| ta.contains(n) || tb.contains(n))
+                            && (!need.is_subset(ta) || !need.is_subset(tb))
+                            && !met(a, i)
+                            && !met(b, i)
+                    })
+                    .collect();
+                if !reach.is_empty() {
+                    out.push(NearPair { tag: tag.clone(), within_m: *within_m, members: [a, b], items: reach });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Groups of releases of one table: datasets with the same tag set *and* the same

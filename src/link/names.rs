@@ -364,6 +364,27 @@ impl Gazetteer {
     }
 }
 
+/// The values a binding links datasets on, found from the dataset's column names
+/// (a region tag's `parent` column), with the id of that expression. Keys are
+/// identified by their column (as profiles store their counts); tags of other kinds
+/// do not link by value.
+pub fn link_of<'a>(
+    tag: &crate::rules::Tag,
+    binding: &crate::tag::Binding,
+    columns: impl IntoIterator<Item = &'a str>,
+) -> Option<(String, Expr)> {
+    if !binding.kind.links_by_value() {
+        return None;
+    }
+    let column = binding.columns.names()[0].to_string();
+    if binding.kind == TagKind::Key {
+        return Some((column.clone(), col(column.as_str()).cast(DataType::String)));
+    }
+    let columns: Vec<&str> = columns.into_iter().collect();
+    let parent = tag.link.parent.iter().find_map(|p| columns.iter().find(|n| n.to_lowercase() == *p && **n != column));
+    Some(link_value(tag, binding.kind, &column, parent.copied()))
+}
+
 /// The values a tag links datasets on (DESIGN §4a), as an expression over the
 /// dataset's columns, and an id naming that expression (equal ids, equal values):
 /// keys as written, region values resolved to division codes (`parent` is the column

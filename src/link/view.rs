@@ -33,12 +33,7 @@ impl Part<'_> {
     /// facility names normalised, keys as written), with an id of the expression.
     pub fn link_value(&self, tag: &str) -> Option<(String, Expr)> {
         let b = self.bindings.get(tag)?;
-        let column = b.columns.names()[0].to_string();
-        let t = self.tags.get(tag)?;
-        let parent = t.link.parent.iter().find_map(|p| {
-            self.dtypes.iter().find(|(n, _)| n.to_lowercase() == *p && *n != column).map(|(n, _)| n.as_str())
-        });
-        Some(crate::link::names::link_value(t, b.kind, &column, parent))
+        crate::link::names::link_of(self.tags.get(tag)?, b, self.dtypes.iter().map(|(n, _)| n.as_str()))
     }
 
     fn is_text(&self, column: &str) -> bool {
@@ -124,8 +119,9 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View
     let mut bindings = Bindings::new();
     let mut origin = BTreeMap::new();
     let mut lf: Option<LazyFrame> = None;
+    let linking: Vec<String> = steps.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
     for (part_index, keys) in steps {
-        let selected = member(parts, *part_index, keys, &mut bindings, &mut origin);
+        let selected = member(parts, *part_index, keys, &linking, &mut bindings, &mut origin);
         lf = Some(match lf {
             None => selected,
             Some(acc) => {
@@ -150,6 +146,7 @@ fn member(
     parts: &[Part],
     part_index: usize,
     keys: &[String],
+    linking: &[String],
     bindings: &mut Bindings,
     origin: &mut BTreeMap<String, usize>,
 ) -> LazyFrame {
@@ -160,7 +157,9 @@ fn member(
         if bindings.contains_key(tag) && !is_join_key {
             continue;
         }
-        match part.link_value(tag).filter(|_| is_join_key && b.kind != TagKind::Key) {
+        // A region or name some step joins on is projected resolved in every member,
+        // whichever member binds it first.
+        match part.link_value(tag).filter(|_| linking.contains(tag) && b.kind != TagKind::Key) {
             Some((_, linked)) => exprs.push(linked.alias(tag.as_str())),
             None => exprs.extend(project(part, tag, part.binds_text(tag))),
         }
@@ -170,7 +169,8 @@ fn member(
         }
     }
     // Rows whose link value did not resolve link nothing.
-    let linked = keys.iter().filter(|k| part.bindings.contains_key(*k)).map(|k| k.as_str());
+    let linked =
+        keys.iter().filter(|k| part.bindings.get(*k).is_some_and(|b| !b.kind.is_spatial())).map(|k| k.as_str());
     part.lf.clone().select(exprs).drop_nulls(Some(cols(linked))).unique(None, UniqueKeepStrategy::Any)
 }
 
@@ -187,8 +187,8 @@ pub struct Pair {
 pub fn pair(parts: &[Part], keys: &[String]) -> Pair {
     let mut bindings = Bindings::new();
     let mut origin = BTreeMap::new();
-    let a = member(parts, 0, keys, &mut bindings, &mut origin);
-    let b = member(parts, 1, keys, &mut bindings, &mut origin);
+    let a = member(parts, 0, keys, keys, &mut bindings, &mut origin);
+    let b = member(parts, 1, keys, keys, &mut bindings, &mut origin);
     Pair { sides: [a, b], keys: keys.to_vec(), bindings, origin }
 }
 

@@ -312,6 +312,13 @@ pub struct Pack {
 }
 
 impl Pack {
+    /// Point tags that link by proximity, with their distance in metres.
+    pub fn proximity_links(&self) -> Vec<(String, f64)> {
+        self.tags.iter().filter_map(|(n, t)| t.link.within_m.map(|d| (n.clone(), d))).collect()
+    }
+}
+
+impl Pack {
     /// The Chinese label of a tag, else its name.
     pub fn label(&self, tag: &str) -> String {
         self.tags.get(tag).and_then(|t| t.label.clone()).unwrap_or_else(|| tag.to_string())

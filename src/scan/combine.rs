@@ -18,7 +18,7 @@ use crate::link::view::{self, Part, View};
 use crate::link::{self, Join, Node};
 use crate::profile::Source;
 use crate::remedy::Action;
-use crate::rules::{Catalog, Pack, TagKind};
+use crate::rules::{Catalog, Pack};
 use crate::source::InputError;
 
 /// What the combination search found and did.
@@ -48,6 +48,14 @@ enum Job<'a> {
         pack: &'a Pack,
         join: Join,
         sets: Vec<Vec<usize>>,
+    },
+    /// Two datasets linked by positions within `within_m` of each other (DESIGN §4a).
+    Near {
+        pack: &'a Pack,
+        members: [usize; 2],
+        tag: String,
+        within_m: f64,
+        items: Vec<usize>,
     },
 }
 
@@ -153,6 +161,13 @@ pub fn run(
             later.push(Job::GroupJoin { pack, join, sets });
         }
 
+        let met = |m: usize, i: usize| prepared[m].met.contains(&(pack.id.clone(), pack.items[i].id.clone()));
+        for p in link::near_pairs(&pack.proximity_links(), nodes, &items, met) {
+            combined.candidates += 1;
+            let link::NearPair { tag, within_m, members, items } = p;
+            jobs.push(Job::Near { pack, members, tag, within_m, items });
+        }
+
         for group in link::union_groups(nodes, &items) {
             // Per item, the releases that do not meet it alone; items sharing the
             // same releases are evaluated on one union.
@@ -185,6 +200,9 @@ pub fn run(
                 Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
                 Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
                 Job::GroupJoin { pack, join, sets } => run_group_join(pack, join, sets, prepared, ctx, extras, found),
+                Job::Near { pack, members, tag, within_m, items } => {
+                    run_near(pack, *members, tag, *within_m, items, prepared, ctx, extras)
+                }
             }))
             .map_err(|_| panic_error(&label))
             .and_then(|r| r.map_err(|e| profile_error(&label, &e)))
@@ -233,6 +251,9 @@ fn label(job: &Job, prepared: &[Prepared]) -> String {
     match job {
         Job::Join { join, .. } => join.members.iter().map(name).collect::<Vec<_>>().join(" ⋈ "),
         Job::Union { members, .. } => members.iter().map(name).collect::<Vec<_>>().join(" ∪ "),
+        Job::Near { members, tag, within_m, .. } => {
+            format!("{} ⋈ {} ({tag} within {within_m} m)", name(&members[0]), name(&members[1]))
+        }
         Job::GroupJoin { sets, .. } => sets
             .iter()
             .map(|s| {
@@ -307,19 +328,6 @@ fn link_id(pack: &Pack, i: usize, tag: &str, prepared: &[Prepared]) -> Option<St
     parts(pack, &[i], prepared)[0].link_value(tag).map(|(id, _)| id)
 }
 
-/// A join's combination: its keys, and how it linked when a key is a region or a name.
-fn join_combination(pack: &Pack, keys: Vec<String>) -> Combination {
-    let kind = |k: &String| pack.tags.get(k).map(|t| t.kind);
-    let via = if keys.iter().any(|k| kind(k) == Some(TagKind::Region)) {
-        Some("gazetteer".to_string())
-    } else if keys.iter().any(|k| kind(k) == Some(TagKind::Name)) {
-        Some("name".to_string())
-    } else {
-        None
-    };
-    Combination { via, ..Combination::new("join", keys) }
-}
-
 fn contributors<'a>(members: &[usize], prepared: &'a [Prepared]) -> Vec<Contributor<'a>> {
     members.iter().map(|m| prepared[*m].contributor()).collect()
 }
@@ -371,7 +379,7 @@ fn run_join(
     let parts = parts(pack, &members, prepared);
     let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
     out.joined = 1;
-    let combination = join_combination(pack, join.keys());
+    let combination = Combination::join(pack, join.keys());
     // Two members: judged from per-key counts, the join never built. The joined
     // frame is built only for a hold's fix and picture, and only when it is small.
     let (evaluations, view) = if steps.len() == 2 {
@@ -382,7 +390,14 @@ fn run_join(
         let holds = evaluations.iter().flatten().any(|e| e.met);
         let wanted = holds && (extras.fixes || extras.coverage);
         let small = wanted && view::joined_rows(&pair.sides[0], &pair.sides[1], &pair.keys)? <= view::MAX_JOIN_ROWS;
-        (evaluations, if small { Some(view::join(&parts, &steps)?) } else { None })
+        let view = if small { Some(view::join(&parts, &steps)?) } else { None };
+        // Keys resolved through the gazetteer or names are computed once: the fix
+        // search re-reads the joined rows many times.
+        let view = match view {
+            Some(v) if combination.via.is_some() => Some(View { lf: crate::profile::collect(v.lf)?.lazy(), ..v }),
+            v => v,
+        };
+        (evaluations, view)
     } else {
         let view = view::join(&parts, &steps)?;
         let tasks: Vec<Task> =
@@ -417,6 +432,64 @@ fn run_join(
         }
         if extras.coverage {
             finding.coverage = assess::coverage(&src, task)?;
+        }
+        out.findings.push(finding);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_near(
+    pack: &Pack,
+    members: [usize; 2],
+    tag: &str,
+    within_m: f64,
+    items: &[usize],
+    prepared: &[Prepared],
+    ctx: &decide::Context,
+    extras: super::Extras,
+) -> PolarsResult<Combined> {
+    let mut out = Combined::default();
+    let parts = parts(pack, &members, prepared);
+    let datum = |m: usize| {
+        prepared[m].dataset.manifest.as_ref().and_then(|x| x.datum.clone()).or_else(|| pack.tags[tag].crs.clone())
+    };
+    let datums = [datum(members[0]), datum(members[1])];
+    let linked = link::near::join(&[parts[0], parts[1]], tag, within_m, [datums[0].as_deref(), datums[1].as_deref()])?;
+    out.joined = 1;
+    if linked.rows == 0 {
+        return Ok(out);
+    }
+    let view = linked.view;
+    let combination = Combination {
+        via: Some("proximity".into()),
+        within_m: Some(within_m.round() as u32),
+        ..Combination::new("join", vec![tag.to_string()])
+    };
+    let tasks: Vec<Task> =
+        items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
+    let src = Source { lf: &view.lf, text: true };
+    let evaluations = assess(&src, &tasks)?;
+    for (&i, evaluation) in items.iter().zip(evaluations) {
+        let Some(evaluation) = evaluation else { continue };
+        out.evaluated += 1;
+        let item = &pack.items[i];
+        let contributors = contributors(&members, prepared);
+        let Some(mut finding) = decide::decide(pack, item, &evaluation, &contributors, combination.clone(), ctx) else {
+            continue;
+        };
+        if finding.holds() {
+            let task = Task { pack, item, bindings: &view.bindings };
+            let origin = view_origin(pack, &view, &members, prepared);
+            if extras.fixes {
+                finding.fix = match fix::search(&src, task, false, &origin)? {
+                    Some(f) => Some(f),
+                    None => Some(split_release(&members, prepared, vec![])),
+                };
+            }
+            if extras.coverage {
+                finding.coverage = assess::coverage(&src, task)?;
+            }
         }
         out.findings.push(finding);
     }
@@ -466,7 +539,7 @@ fn run_group_join(
     found: &Found,
 ) -> PolarsResult<Combined> {
     let mut out = Combined { joined: 1, ..Combined::default() };
-    let combination = join_combination(pack, join.keys());
+    let combination = Combination::join(pack, join.keys());
     for &i in &join.items {
         let item = &pack.items[i];
         let Some(first) = evaluate_group_join(pack, i, join, sets, prepared)? else { continue };

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// Declared positional accuracy in metres (e.g. jittered points); replaces
     /// the resolution read from decimals for every point tag.
     pub accuracy_m: Option<f64>,
+    /// Datum of the dataset's positions when it differs from the tag's: `wgs84`,
+    /// `gcj02` (Chinese map services), `bd09` (Baidu) or `cgcs2000`. Proximity links
+    /// convert GCJ-02 and BD-09 to WGS-84 before measuring distances.
+    pub datum: Option<String>,
     /// Date the dataset was published: it is already public.
     #[schemars(with = "Option<String>")]
     pub published: Option<NaiveDate>,
@@ -85,8 +89,15 @@ pub fn sidecar(path: &Path) -> Option<PathBuf> {
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_path_buf(), source })?;
-    toml::from_str(&text).map_err(|e| {
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| {
         let (line, column) = crate::rules::line_col(&text, e.span().map_or(0, |s| s.start));
         ManifestError::Invalid { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
-    })
+    })?;
+    if let Some(d) = manifest.datum.as_deref().filter(|d| !["wgs84", "gcj02", "bd09", "cgcs2000"].contains(d)) {
+        let at = text.find("datum").unwrap_or(0);
+        let (line, column) = crate::rules::line_col(&text, at);
+        let message = format!("unknown datum `{d}`; known: wgs84, gcj02, bd09, cgcs2000");
+        return Err(ManifestError::Invalid { path: path.to_path_buf(), line, column, message });
+    }
+    Ok(manifest)
 }
