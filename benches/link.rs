@@ -55,5 +55,52 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, key_sets, search);
+/// 100 000 region values (the labelled set's forms, cycled) resolved to division codes,
+/// each resolved afresh (scans resolve each distinct value once).
+fn names(c: &mut Criterion) {
+    let g = mosaic::link::names::get().unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/names.csv")).unwrap();
+    let set: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.len() == 3).then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect();
+    let values: Vec<&(String, String)> = set.iter().cycle().take(100_000).collect();
+    let mut group = c.benchmark_group("names");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(values.len() as u64));
+    group.bench_function("resolve_100k", |b| {
+        b.iter(|| values.iter().filter(|(v, p)| g.resolve(v, (!p.is_empty()).then_some(p.as_str())).is_some()).count())
+    });
+    group.finish();
+}
+
+/// 1M × 1M points linked within 2 km: a register and the same places surveyed again
+/// (each moved up to ≈ 300 m), spread over 25° × 25°.
+fn proximity(c: &mut Criterion) {
+    let mut state = 20_261_201u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n = 1_000_000;
+    let a: Vec<Option<(f64, f64)>> = (0..n).map(|_| Some((20.0 + 25.0 * next(), 100.0 + 25.0 * next()))).collect();
+    let b: Vec<Option<(f64, f64)>> =
+        a.iter().map(|p| p.map(|(la, lo)| (la + 0.003 * (next() - 0.5), lo + 0.003 * (next() - 0.5)))).collect();
+    let mut group = c.benchmark_group("proximity");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("1M_x_1M_within_2km", |bench| {
+        bench.iter(|| mosaic::link::near::pairs(&a, &b, 2000.0, u64::MAX).unwrap().len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, key_sets, search, names, proximity);
 criterion_main!(benches);

@@ -105,7 +105,7 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
         for near in link::near_pairs(&pack.proximity_links(), &nodes, &items, met_alone) {
             let [a, b] = near.members.map(|m| usable[m].dataset.id.as_str());
             result.errors.push(InputError::new(
-                &format!("{a} ⋈ {b}"),
+                format!("{a} ⋈ {b}"),
                 "proximity",
                 format!(
                     "`{}` links these datasets by positions within {} m; profiles do not carry positions row by \

@@ -41,6 +41,27 @@ pub struct KeySet {
     hashes: Vec<u64>,
 }
 
+/// Counts of distinct key values by form: 6-digit codes, 12-digit codes, Chinese text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CodeForms {
+    pub six: usize,
+    pub twelve: usize,
+    pub names: usize,
+}
+
+impl CodeForms {
+    /// Why the forms cannot be joined as written, if they cannot.
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.six > 0 && self.twelve > 0 {
+            Some("mixes 6-digit and 12-digit division codes")
+        } else if self.six + self.twelve > 0 && self.names > 0 {
+            Some("mixes division codes and names")
+        } else {
+            None
+        }
+    }
+}
+
 /// How an overlap question was settled (for `scan.stats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled {
@@ -72,6 +93,13 @@ impl KeySet {
 
     /// Distinct values of a text expression over a frame (blanks and nulls ignored).
     pub fn from_expr(lf: &LazyFrame, expr: Expr) -> PolarsResult<Self> {
+        Ok(Self::from_expr_with_forms(lf, expr)?.0)
+    }
+
+    /// The same, and which forms of division codes the values take (a key column
+    /// mixing 6- and 12-digit codes, or codes and names, would link equal divisions
+    /// only in part).
+    pub fn from_expr_with_forms(lf: &LazyFrame, expr: Expr) -> PolarsResult<(Self, CodeForms)> {
         let df = lf
             .clone()
             .select([expr.alias("k")])
@@ -80,7 +108,20 @@ impl KeySet {
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
         let keys = df.column("k")?.str()?.clone();
-        Ok(KeySet::from_values(keys.iter().flatten()))
+        let mut forms = CodeForms::default();
+        for v in keys.iter().flatten().map(str::trim) {
+            // Division codes start with a province's two digits (11 Beijing … 82 Macao).
+            let digits = v.len() >= 6
+                && v.bytes().all(|b| b.is_ascii_digit())
+                && v[..2].parse::<u8>().is_ok_and(|p| (11..=82).contains(&p));
+            match v.len() {
+                6 if digits => forms.six += 1,
+                12 if digits => forms.twelve += 1,
+                _ if v.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) => forms.names += 1,
+                _ => {}
+            }
+        }
+        Ok((KeySet::from_values(keys.iter().flatten()), forms))
     }
 
     pub fn len(&self) -> usize {

@@ -40,6 +40,92 @@ const SUFFIXES: [&str; 15] = [
     "盟",
 ];
 
+/// China's ethnic groups other than Han, as autonomous division names write them.
+const ETHNIC: [&str; 55] = [
+    "蒙古",
+    "回",
+    "藏",
+    "维吾尔",
+    "苗",
+    "彝",
+    "壮",
+    "布依",
+    "朝鲜",
+    "满",
+    "侗",
+    "瑶",
+    "白",
+    "土家",
+    "哈尼",
+    "哈萨克",
+    "傣",
+    "黎",
+    "傈僳",
+    "佤",
+    "畲",
+    "高山",
+    "拉祜",
+    "水",
+    "东乡",
+    "纳西",
+    "景颇",
+    "柯尔克孜",
+    "土",
+    "达斡尔",
+    "仫佬",
+    "羌",
+    "布朗",
+    "撒拉",
+    "毛南",
+    "仡佬",
+    "锡伯",
+    "阿昌",
+    "普米",
+    "塔吉克",
+    "怒",
+    "乌孜别克",
+    "俄罗斯",
+    "鄂温克",
+    "德昂",
+    "保安",
+    "裕固",
+    "京",
+    "塔塔尔",
+    "独龙",
+    "鄂伦春",
+    "赫哲",
+    "门巴",
+    "珞巴",
+    "基诺",
+];
+
+/// The short forms of an autonomous division's name, as releases write it: the place
+/// before the first ethnic group, with and without the level (恩施土家族苗族自治州 →
+/// 恩施州, 恩施; 石柱土家族自治县 → 石柱县, 石柱).
+pub fn short_forms(name: &str) -> Vec<String> {
+    let level = [("自治州", "州"), ("自治县", "县"), ("自治旗", "旗"), ("自治区", "")]
+        .into_iter()
+        .find(|(s, _)| name.ends_with(s));
+    let Some((_, short)) = level else { return vec![] };
+    let cut = name.char_indices().map(|(i, _)| i).find(|&i| {
+        let rest = &name[i..];
+        ETHNIC
+            .iter()
+            .any(|e| rest.starts_with(e) && (rest[e.len()..].starts_with('族') || rest[e.len()..].starts_with("自治")))
+    });
+    match cut {
+        Some(i) if name[..i].chars().count() >= 2 => {
+            let place = name[..i].to_string();
+            let mut forms = vec![place.clone()];
+            if !short.is_empty() {
+                forms.push(format!("{place}{short}"));
+            }
+            forms
+        }
+        _ => vec![],
+    }
+}
+
 /// Full-width to half-width, traditional to simplified, without spaces and punctuation.
 pub fn normalise(text: &str) -> String {
     let half: String = text
@@ -277,6 +363,7 @@ impl Gazetteer {
         let mut forms: BTreeSet<String> = BTreeSet::new();
         forms.insert(name.to_string());
         forms.insert(core(name).to_string());
+        forms.extend(short_forms(name));
         for f in forms {
             let list = self.by_name.entry(f).or_default();
             if !list.contains(&idx) {
@@ -490,6 +577,16 @@ mod tests {
         assert_eq!(g().resolve("大同县", None).as_deref(), Some("140215"));
         assert_eq!(g().resolve("140227", None).as_deref(), Some("140215"));
         assert_eq!(g().resolve("云州区", None).as_deref(), Some("140215"));
+    }
+
+    #[test]
+    fn autonomous_divisions_resolve_by_their_short_names() {
+        assert_eq!(short_forms("恩施土家族苗族自治州"), vec!["恩施".to_string(), "恩施州".to_string()]);
+        assert_eq!(short_forms("博尔塔拉蒙古自治州"), vec!["博尔塔拉".to_string(), "博尔塔拉州".to_string()]);
+        assert_eq!(g().resolve("恩施州", None).as_deref(), Some("422800"));
+        assert_eq!(g().resolve("石柱县", None).as_deref(), Some("500240"));
+        // 恩施 alone is the prefecture or its seat, 恩施市: nothing.
+        assert_eq!(g().resolve("恩施", None), None);
     }
 
     #[test]

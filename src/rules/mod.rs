@@ -226,8 +226,6 @@ pub struct Link {
     pub parent: Vec<String>,
     /// Name tags: suffixes stripped before comparing, normalised.
     pub strip_suffixes: Vec<String>,
-    /// Name tags: the lowest Jaro–Winkler score that links, when fuzzy matching is on.
-    pub min_score: Option<f64>,
     /// Point tags: the distance within which a unique partner links.
     pub within_m: Option<f64>,
 }

@@ -18,7 +18,7 @@ use crate::link::view::{self, Part, View};
 use crate::link::{self, Join, Node};
 use crate::profile::Source;
 use crate::remedy::Action;
-use crate::rules::{Catalog, Pack};
+use crate::rules::{Catalog, Pack, TagKind};
 use crate::source::InputError;
 
 /// What the combination search found and did.
@@ -276,7 +276,9 @@ fn key_sets(
     nodes: &BTreeMap<&str, Vec<Node>>,
     errors: &mut Vec<InputError>,
 ) -> HashMap<(usize, String), KeySet> {
-    let mut wanted: BTreeMap<(usize, String), Expr> = BTreeMap::new();
+    // Per dataset and link id: the expression, and for key tags (tag, column) to name
+    // in an error when the values mix forms of division codes.
+    let mut wanted: BTreeMap<(usize, String), (Expr, Option<(String, String)>)> = BTreeMap::new();
     for pack in &catalog.packs {
         let nodes = &nodes[pack.id.as_str()];
         let mut holders: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
@@ -288,17 +290,31 @@ fn key_sets(
         for (key, held) in holders.into_iter().filter(|(_, h)| h.len() >= 2) {
             for i in held {
                 if let Some((id, expr)) = parts(pack, &[i], prepared)[0].link_value(key) {
-                    wanted.insert((i, id), expr);
+                    let b = &prepared[i].tagging.packs[&pack.id][key];
+                    let label = (b.kind == TagKind::Key).then(|| (key.clone(), b.columns.names()[0].to_string()));
+                    wanted.insert((i, id), (expr, label));
                 }
             }
         }
     }
-    let wanted: Vec<((usize, String), Expr)> = wanted.into_iter().collect();
-    let read: Vec<_> = crate::par::map(&wanted, |((i, column), expr)| {
+    let wanted: Vec<_> = wanted.into_iter().collect();
+    let read: Vec<_> = crate::par::map(&wanted, |((i, column), (expr, key))| {
         let (i, column) = (*i, column.clone());
-        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_expr(&prepared[i].frame.lf, expr.clone())))
-            .map_err(|_| panic_error(&prepared[i].dataset.id))
-            .and_then(|r| r.map_err(|e| profile_error(&prepared[i].dataset.id, &e)));
+        let id = &prepared[i].dataset.id;
+        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_expr_with_forms(&prepared[i].frame.lf, expr.clone())))
+            .map_err(|_| panic_error(id))
+            .and_then(|r| r.map_err(|e| profile_error(id, &e)))
+            .and_then(|(set, forms)| match (key, forms.problem()) {
+                (Some((tag, c)), Some(problem)) => Err(InputError::new(
+                    id,
+                    "key",
+                    format!(
+                        "column `{c}` (key tag `{tag}`) {problem}: equal divisions would link only in part; \
+                         bind it to a region tag (kind = \"region\"), whose codes and names resolve alike"
+                    ),
+                )),
+                _ => Ok(set),
+            });
         ((i, column), set)
     });
     let mut sets = HashMap::new();
