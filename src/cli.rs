@@ -541,6 +541,52 @@ fn rules_command(command: RulesCommand) -> ExitStatus {
 }
 
 /// `rules explain`: the item's own documentation, as `docs/rules.md` prints it.
+/// How datasets link to bring an item's tags together (DESIGN §4, §4a).
+fn links(pack: &rules::Pack, item: &rules::Item) -> String {
+    use rules::TagKind;
+    let needed = item.required_tags();
+    let mut lines = Vec::new();
+    for (name, t) in &pack.tags {
+        let how = match t.kind {
+            TagKind::Key => "datasets with equal values join".to_string(),
+            TagKind::Region => {
+                let g = crate::link::names::get()
+                    .map(|g| format!("{}, {} divisions", g.origin, g.divisions.len()))
+                    .unwrap_or_else(|e| e.to_string());
+                let mut how = format!(
+                    "names and 6/12-digit codes resolve to divisions through the gazetteer ({g}); ambiguous names link nothing"
+                );
+                if !t.link.parent.is_empty() {
+                    how += &format!("; a parent division from column {}", t.link.parent.join(", "));
+                }
+                how
+            }
+            TagKind::Name => {
+                let mut how =
+                    "equal after normalisation (traditional → simplified, full-width, organ suffixes)".to_string();
+                if !t.link.strip_suffixes.is_empty() {
+                    how += &format!(" and without {}", t.link.strip_suffixes.join(", "));
+                }
+                how + "; within one region when both bind one"
+            }
+            TagKind::Point => match t.link.within_m {
+                Some(m) => format!(
+                    "rows within {m} m of each other with a unique partner link (GCJ-02/BD-09 converted to WGS-84); \
+                     the finer position is kept"
+                ),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let role = if needed.contains(&name.as_str()) { "" } else { " (links only)" };
+        lines.push(format!("  - {name} [{}]{role}: {how}\n", t.kind.name()));
+    }
+    if lines.is_empty() {
+        return "links:       none: the item is judged on single datasets and releases of one table\n".into();
+    }
+    format!("links:       datasets combine through\n{}", lines.concat())
+}
+
 pub fn explain(pack: &Pack, item: &rules::Item) -> String {
     let mut s = format!("{} — {}\n", item.id, item.name);
     if item.zh.name != item.name {
@@ -596,6 +642,7 @@ pub fn explain(pack: &Pack, item: &rules::Item) -> String {
         s += &format!("  - {c}   ({}:{line})\n", pack.source);
     }
     s += &format!("near miss:   warns at {:.0} % of a threshold\n", pack.warn_at * 100.0);
+    s += &links(pack, item);
     s += &format!("remediation: {}\n", item.remediation);
     if item.zh.remediation != item.remediation {
         s += &format!("处理方式:    {}\n", item.zh.remediation);

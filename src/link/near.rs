@@ -18,7 +18,10 @@ use crate::tag::Columns;
 pub const MAX_CANDIDATE_PAIRS: u64 = 200_000_000;
 
 const EARTH_M: f64 = 6_371_008.8;
-const M_PER_DEG: f64 = 111_320.0;
+/// Fewer metres than any degree of latitude or of longitude at the equator holds on
+/// the sphere distances are measured on (111 195 m): cells and boxes sized with it are
+/// at least the distance wide, so no pair in range is missed.
+const M_PER_DEG: f64 = 110_000.0;
 
 /// Great-circle distance in metres.
 pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -132,29 +135,39 @@ pub fn pairs(
     if candidates > cap {
         return Err(TooMany(candidates));
     }
-    const NONE: usize = usize::MAX;
-    const MANY: usize = usize::MAX - 1;
-    let mut partner_of_b = vec![NONE; b.len()];
-    let mut found = Vec::new();
-    for (i, p) in a.iter().enumerate() {
-        let Some(p) = *p else { continue };
-        let mut partner = NONE;
-        for c in around(cell(p)) {
-            let Some(&(s, e)) = cells.get(&c) else { continue };
-            for &(_, _, j) in &order[s..e] {
-                let q = b[j].expect("only positions are in cells");
-                if distance_m(p, q) <= within_m {
-                    partner = if partner == NONE { j } else { MANY };
-                    partner_of_b[j] = if partner_of_b[j] == NONE { i } else { MANY };
+    // Every pair in range, found in parallel over chunks of `a`: a box in degrees
+    // rejects most candidates before the great-circle distance is computed.
+    let chunks: Vec<std::ops::Range<usize>> =
+        (0..a.len()).step_by(65_536).map(|s| s..(s + 65_536).min(a.len())).collect();
+    let in_range: Vec<Vec<(u32, u32)>> = crate::par::map(&chunks, |range| {
+        let mut out = Vec::new();
+        for i in range.clone() {
+            let Some(p) = a[i] else { continue };
+            for c in around(cell(p)) {
+                let Some(&(s, e)) = cells.get(&c) else { continue };
+                for &(_, _, j) in &order[s..e] {
+                    let q = b[j].expect("only positions are in cells");
+                    if (q.0 - p.0).abs() <= step_lat && (q.1 - p.1).abs() <= step_lon && distance_m(p, q) <= within_m {
+                        out.push((i as u32, j as u32));
+                    }
                 }
             }
         }
-        if partner != NONE && partner != MANY {
-            found.push((i, partner));
-        }
+        out
+    });
+    // A pair links only when each is the other's one partner in range.
+    let mut partners_a = vec![0u32; a.len()];
+    let mut partners_b = vec![0u32; b.len()];
+    for &(i, j) in in_range.iter().flatten() {
+        partners_a[i as usize] += 1;
+        partners_b[j as usize] += 1;
     }
-    found.retain(|&(i, j)| partner_of_b[j] == i);
-    Ok(found)
+    Ok(in_range
+        .into_iter()
+        .flatten()
+        .filter(|&(i, j)| partners_a[i as usize] == 1 && partners_b[j as usize] == 1)
+        .map(|(i, j)| (i as usize, j as usize))
+        .collect())
 }
 
 /// Median count of decimals written in a coordinate column (text as written, numbers
@@ -276,6 +289,38 @@ mod tests {
         let b = vec![Some((30.0170, 108.0))];
         assert_eq!(pairs(&a, &b, 2000.0, u64::MAX).unwrap(), vec![(0, 0)]);
         assert_eq!(pairs(&a, &b, 1500.0, u64::MAX).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn the_grid_finds_exactly_what_comparing_every_pair_finds() {
+        let mut state = 7u64;
+        let mut unit = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (lat0, spread) in [(30.0, 0.2), (60.0, 0.3), (-45.0, 0.1)] {
+            let mut point = || Some((lat0 + spread * unit(), 100.0 + spread * unit()));
+            let a: Vec<_> = (0..300).map(|_| point()).collect();
+            let b: Vec<_> = (0..300).map(|_| point()).collect();
+            for within in [300.0, 1000.0, 2500.0] {
+                let mut count_a = vec![0; a.len()];
+                let mut count_b = vec![0; b.len()];
+                let mut all = Vec::new();
+                for (i, p) in a.iter().enumerate() {
+                    for (j, q) in b.iter().enumerate() {
+                        if distance_m(p.unwrap(), q.unwrap()) <= within {
+                            count_a[i] += 1;
+                            count_b[j] += 1;
+                            all.push((i, j));
+                        }
+                    }
+                }
+                let want: Vec<_> = all.into_iter().filter(|&(i, j)| count_a[i] == 1 && count_b[j] == 1).collect();
+                let mut got = pairs(&a, &b, within, u64::MAX).unwrap();
+                got.sort_unstable();
+                assert_eq!(got, want, "lat {lat0}, within {within}");
+            }
+        }
     }
 
     #[test]
