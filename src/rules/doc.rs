@@ -37,6 +37,15 @@ fn pack(out: &mut String, pack: &Pack) {
         if let Some(p) = &tag.pattern {
             let _ = write!(columns, "; pattern `{}`", p.as_str().replace('|', "\\|"));
         }
+        if !tag.link.parent.is_empty() {
+            let _ = write!(columns, "; parent from {}", tag.link.parent.join(", "));
+        }
+        if !tag.link.strip_suffixes.is_empty() {
+            let _ = write!(columns, "; compared without {}", tag.link.strip_suffixes.join(", "));
+        }
+        if let Some(m) = tag.link.within_m {
+            let _ = write!(columns, "; links within {m} m");
+        }
         let unit = tag.unit.as_ref().map(|u| format!(" ({u})")).unwrap_or_default();
         let label = tag.label.as_ref().map(|l| format!(" {l}")).unwrap_or_default();
         let _ = writeln!(out, "| `{}`{label} | {}{unit} | {columns} |", tag.name, tag.kind.name());
