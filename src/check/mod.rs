@@ -102,7 +102,7 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
         // Proximity links need the positions row by row, which profiles do not carry:
         // the combination is reported as not evaluated (exit 3), never passed.
         let met_alone = |m: usize, i: usize| met[m].contains(&(pack.id.clone(), pack.items[i].id.clone()));
-        for near in link::near_pairs(&pack.proximity_links(), &nodes, &items, met_alone) {
+        for near in link::near_pairs(&pack.proximity_links(), &pack.key_tags(), &nodes, &items, met_alone) {
             let [a, b] = near.members.map(|m| usable[m].dataset.id.as_str());
             result.errors.push(InputError::new(
                 format!("{a} ⋈ {b}"),

@@ -209,9 +209,12 @@ pub struct NearPair {
 /// Proximity candidates (DESIGN §4a): pairs binding a point tag with `link_within_m`
 /// whose tags together cover an item that needs the tag, where at least one of the
 /// two lacks a tag of the item and neither meets it alone (`met(dataset, item)`).
-/// Releases of one table (same tags and columns) are a union's business, not a link's.
+/// Releases of one table (same tags and columns) are a union's business, not a link's,
+/// and two datasets that share an identifier tag (`ids`) link through it, not by
+/// where their rows lie.
 pub fn near_pairs(
     links: &[(String, f64)],
+    ids: &BTreeSet<String>,
     nodes: &[Node],
     items: &[BTreeSet<String>],
     met: impl Fn(usize, usize) -> bool,
@@ -223,6 +226,9 @@ pub fn near_pairs(
             for &b in &holders[x + 1..] {
                 let (ta, tb) = (&nodes[a].tags, &nodes[b].tags);
                 if ta == tb && nodes[a].columns == nodes[b].columns {
+                    continue;
+                }
+                if ids.iter().any(|k| ta.contains(k) && tb.contains(k)) {
                     continue;
                 }
                 let reach: Vec<usize> = (0..items.len())

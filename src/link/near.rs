@@ -187,10 +187,18 @@ fn decimals(s: &Series) -> PolarsResult<usize> {
     Ok(counts[counts.len() / 2])
 }
 
-fn positions(df: &DataFrame, lat: &str, lon: &str, datum: Option<&str>) -> PolarsResult<Vec<Option<(f64, f64)>>> {
+/// Each row's position in WGS-84 (`None`: missing or not a position), and whether
+/// any row wrote something in the columns at all.
+fn positions(
+    df: &DataFrame,
+    lat: &str,
+    lon: &str,
+    datum: Option<&str>,
+) -> PolarsResult<(Vec<Option<(f64, f64)>>, bool)> {
     let la = df.column(lat)?.as_materialized_series().cast(&DataType::Float64)?;
     let lo = df.column(lon)?.as_materialized_series().cast(&DataType::Float64)?;
-    Ok(la
+    let written = df.column(lat)?.null_count() < df.height() || df.column(lon)?.null_count() < df.height();
+    let points = la
         .f64()?
         .iter()
         .zip(lo.f64()?.iter())
@@ -200,7 +208,8 @@ fn positions(df: &DataFrame, lat: &str, lon: &str, datum: Option<&str>) -> Polar
             }
             _ => None,
         })
-        .collect())
+        .collect();
+    Ok((points, written))
 }
 
 /// What a proximity link gave: the joined view (the finer position kept) and how
@@ -215,18 +224,26 @@ pub struct Linked {
 /// Link two members through point tag `tag` within `within_m` metres. `datums` are
 /// the members' datums. An error when no member has a valid position, or when the
 /// candidate pairs exceed [`MAX_CANDIDATE_PAIRS`].
-pub fn join(parts: &[Part; 2], tag: &str, within_m: f64, datums: [Option<&str>; 2]) -> PolarsResult<Linked> {
+pub fn join(
+    parts: &[Part; 2],
+    names: [&str; 2],
+    tag: &str,
+    within_m: f64,
+    datums: [Option<&str>; 2],
+) -> PolarsResult<Linked> {
     let pair = view::pair(parts, &[tag.to_string()]);
     let Some(Columns::Pair { lat, lon, .. }) = pair.bindings.get(tag).map(|b| b.columns.clone()) else {
         polars_bail!(ComputeError: "`{tag}` is not a point tag with latitude and longitude");
     };
     let [a, b] = pair.sides;
     let (a, b) = (crate::profile::collect(a)?, crate::profile::collect(b)?);
-    let (pa, pb) = (positions(&a, &lat, &lon, datums[0])?, positions(&b, &lat, &lon, datums[1])?);
-    for (i, p) in [&pa, &pb].iter().enumerate() {
-        if p.iter().all(Option::is_none) {
+    let ((pa, wa), (pb, wb)) = (positions(&a, &lat, &lon, datums[0])?, positions(&b, &lat, &lon, datums[1])?);
+    for (i, (p, written)) in [(&pa, wa), (&pb, wb)].into_iter().enumerate() {
+        // Positions written but none readable cannot be linked: say so, never pass.
+        // (No rows, or empty columns, simply link nothing.)
+        if written && p.iter().all(Option::is_none) {
             polars_bail!(ComputeError:
-                "`{tag}` links by proximity but member {} has no valid position (latitude −90…90, longitude −180…180)", i + 1);
+                "`{tag}` links by proximity but {} has no valid position (latitude −90…90, longitude −180…180)", names[i]);
         }
     }
     let found = pairs(&pa, &pb, within_m, MAX_CANDIDATE_PAIRS).map_err(|TooMany(n)| {

@@ -314,6 +314,11 @@ impl Pack {
     pub fn proximity_links(&self) -> Vec<(String, f64)> {
         self.tags.iter().filter_map(|(n, t)| t.link.within_m.map(|d| (n.clone(), d))).collect()
     }
+
+    /// Tags of kind `key`: identifiers.
+    pub fn key_tags(&self) -> std::collections::BTreeSet<String> {
+        self.tags.iter().filter(|(_, t)| t.kind == TagKind::Key).map(|(n, _)| n.clone()).collect()
+    }
 }
 
 impl Pack {

@@ -162,7 +162,7 @@ pub fn run(
         }
 
         let met = |m: usize, i: usize| prepared[m].met.contains(&(pack.id.clone(), pack.items[i].id.clone()));
-        for p in link::near_pairs(&pack.proximity_links(), nodes, &items, met) {
+        for p in link::near_pairs(&pack.proximity_links(), &pack.key_tags(), nodes, &items, met) {
             combined.candidates += 1;
             let link::NearPair { tag, within_m, members, items } = p;
             jobs.push(Job::Near { pack, members, tag, within_m, items });
@@ -471,7 +471,9 @@ fn run_near(
         prepared[m].dataset.manifest.as_ref().and_then(|x| x.datum.clone()).or_else(|| pack.tags[tag].crs.clone())
     };
     let datums = [datum(members[0]), datum(members[1])];
-    let linked = link::near::join(&[parts[0], parts[1]], tag, within_m, [datums[0].as_deref(), datums[1].as_deref()])?;
+    let names = members.map(|m| prepared[m].dataset.id.as_str());
+    let linked =
+        link::near::join(&[parts[0], parts[1]], names, tag, within_m, [datums[0].as_deref(), datums[1].as_deref()])?;
     out.joined = 1;
     if linked.rows == 0 {
         return Ok(out);
