@@ -567,6 +567,9 @@ fn links(pack: &rules::Pack, item: &rules::Item) -> String {
                 if !t.link.strip_suffixes.is_empty() {
                     how += &format!(" and without {}", t.link.strip_suffixes.join(", "));
                 }
+                if let Some(score) = t.link.min_score {
+                    how += &format!("; otherwise each other's one best Jaro–Winkler match at or above {score}");
+                }
                 how + "; within one region when both bind one"
             }
             TagKind::Point => match t.link.within_m {

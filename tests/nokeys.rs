@@ -156,6 +156,74 @@ fn names_and_regions_of_a_pack_of_its_own_link() {
 }
 
 #[test]
+fn fuzzy_names_link_only_when_asked_and_the_score_is_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    // Names written with the last character different (青山湾口水库 / 青山湾日库): equal only fuzzily.
+    let mut a = String::from("reservoir,capacity_m3\n");
+    let mut b = String::from("dam_no,reservoir,y_deg,x_deg\n");
+    let places = [
+        ("青山湾口", "青山湾日"),
+        ("石门峡谷", "石门峡各"),
+        ("白水河坝", "白水河埧"),
+        ("龙潭沟口", "龙潭沟囗"),
+        ("黄石岭下", "黄石岭上"),
+        ("清江源头", "清江源斗"),
+    ];
+    for (i, (p, q)) in places.iter().enumerate() {
+        a += &format!("{p}水库,300000000\n");
+        b += &format!("D{i},{q}库,{:.6},{:.6}\n", 30.1 + i as f64 / 7.0, 108.2 + i as f64 / 9.0);
+    }
+    write(&dir, "capacities.csv", &a);
+    write(&dir, "dams.csv", &b);
+    let exact = tmp.path().join("exact.toml");
+    fs::write(&exact, PACK).unwrap();
+    let (code, report) = scan(&[dir.to_str().unwrap(), "--rules", exact.to_str().unwrap(), "--no-builtin"]);
+    assert_eq!(code, 0, "exact matching links none of them: {report}");
+    let fuzzy = tmp.path().join("fuzzy.toml");
+    fs::write(
+        &fuzzy,
+        PACK.replace(
+            "strip_suffixes = [\"水库\", \"库\"]",
+            "strip_suffixes = [\"水库\", \"库\"]\nmatch = \"jaro_winkler\"\nmin_score = 0.85",
+        ),
+    )
+    .unwrap();
+    let (code, report) = scan(&[dir.to_str().unwrap(), "--rules", fuzzy.to_str().unwrap(), "--no-builtin"]);
+    assert_eq!(code, 1, "{report}");
+    let f = holds(&report)[0];
+    assert_eq!(f["combination"]["via"], "name");
+    let score = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["condition"].as_str().unwrap().contains("Jaro–Winkler"))
+        .unwrap_or_else(|| panic!("{f}"));
+    assert!(score["value"].as_f64().unwrap() >= 0.85, "{score}");
+    // Profiles keep names as hashes: check says it could not match them (exit 3).
+    let mut profiles = Vec::new();
+    for (i, file) in ["capacities.csv", "dams.csv"].iter().enumerate() {
+        let out = tmp.path().join(format!("{i}.json"));
+        let o = common::run(&[
+            "profile",
+            dir.join(file).to_str().unwrap(),
+            "--rules",
+            fuzzy.to_str().unwrap(),
+            "--no-builtin",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        profiles.push(out.display().to_string());
+    }
+    let mut args = vec!["check", "--format", "json", "--rules", fuzzy.to_str().unwrap(), "--no-builtin"];
+    args.extend(profiles.iter().map(String::as_str));
+    let (code, report) = common::json(&args);
+    assert_eq!(code, 3, "{report}");
+    assert!(report["errors"].as_array().unwrap().iter().any(|e| e["kind"] == "fuzzy"), "{report}");
+}
+
+#[test]
 fn bad_gazetteers_are_refused_before_any_data_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     let header = "code,name,level,parent,valid_from,valid_to,former_names,former_codes\n";
@@ -231,10 +299,12 @@ fn bad_link_settings_in_a_pack_are_refused_with_the_line() {
             "`parent` is for region tags",
         ),
         (
-            "fuzzy",
-            PACK.replace("strip_suffixes = [\"水库\", \"库\"]", "match = \"jaro_winkler\""),
-            "not available in this version",
+            "score",
+            PACK.replace("strip_suffixes = [\"水库\", \"库\"]", "match = \"jaro_winkler\"\nmin_score = 0.5"),
+            "outside 0.8 to 1",
         ),
+        ("score-alone", PACK.replace("strip_suffixes = [\"水库\", \"库\"]", "min_score = 0.9"), "needs `match"),
+        ("unknown-match", PACK.replace("strip_suffixes = [\"水库\", \"库\"]", "match = \"soundex\""), "unknown match"),
         (
             "control-suffix",
             PACK.replace("strip_suffixes = [\"水库\", \"库\"]", "strip_suffixes = [\"水\\u0007库\"]"),
@@ -288,4 +358,35 @@ fn positions_that_cannot_link_and_mixed_code_forms_are_the_datasets_errors() {
         errors.iter().any(|e| e["message"].as_str().unwrap().contains("mixes 6-digit and 12-digit division codes")),
         "{errors:?}"
     );
+}
+
+#[test]
+fn gcj02_positions_are_converted_before_distances_are_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tmp.path().join("water.toml");
+    fs::write(&pack, PACK.replace("link_within_m = 500", "link_within_m = 200")).unwrap();
+    let dir = tmp.path().join("d");
+    // A register at 3 decimals (WGS-84) and the same dams from a Chinese map service
+    // (GCJ-02, offset by hundreds of metres) at 6 decimals.
+    let mut register = String::from("dam_no,capacity_m3,y_deg,x_deg\n");
+    let mut points = String::from("y_deg,x_deg\n");
+    for i in 0..6 {
+        let (y, x) = (30.0 + i as f64 / 10.0 + 0.000_412, 110.0 + i as f64 / 10.0 + 0.000_377);
+        register += &format!("D{i},200000000,{y:.3},{x:.3}\n");
+        let (gy, gx) = mosaic::link::near::wgs_to_gcj(y, x);
+        assert!(mosaic::link::near::distance_m((y, x), (gy, gx)) > 250.0);
+        points += &format!("{gy:.6},{gx:.6}\n");
+    }
+    write(&dir, "register.csv", &register);
+    write(&dir, "points.csv", &points);
+    let args = [dir.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--no-builtin"];
+    let (code, report) = scan(&args);
+    assert_eq!(code, 0, "as WGS-84 the points lie too far to link: {report}");
+    write(&dir, "points.csv.mosaic.toml", "datum = \"gcj02\"\n");
+    let (code, report) = scan(&args);
+    assert_eq!(code, 1, "converted from GCJ-02 they link: {report}");
+    assert_eq!(holds(&report)[0]["combination"]["via"], "proximity");
+    write(&dir, "points.csv.mosaic.toml", "datum = \"mars\"\n");
+    let (code, report) = scan(&args);
+    assert_eq!(code, 3, "an unknown datum is the dataset's error: {report}");
 }

@@ -99,6 +99,25 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
             pack.items.iter().map(|i| i.required_tags().into_iter().map(String::from).collect()).collect();
         unions(pack, &usable, &nodes, &items, &met, &ctx, &mut result);
         joins(pack, &usable, &nodes, &items, options.max_combo, &ctx, &mut result);
+        // Fuzzy name matching compares the names themselves, which profiles keep only
+        // as hashes: a fuzzy name tag bound by two profiles is reported, never passed.
+        for (tag, t) in pack.tags.iter().filter(|(_, t)| t.link.min_score.is_some()) {
+            let holders: Vec<&str> = (0..usable.len())
+                .filter(|&i| nodes[i].tags.contains(tag))
+                .map(|i| usable[i].dataset.id.as_str())
+                .collect();
+            if holders.len() >= 2 {
+                result.errors.push(InputError::new(
+                    holders.join(" ⋈ "),
+                    "fuzzy",
+                    format!(
+                        "`{tag}` matches names fuzzily (Jaro–Winkler >= {}); profiles keep names only as hashes, so \
+                         these datasets were not linked by name — run `mosaic scan` on them",
+                        t.link.min_score.unwrap_or(1.0)
+                    ),
+                ));
+            }
+        }
         // Proximity links need the positions row by row, which profiles do not carry:
         // the combination is reported as not evaluated (exit 3), never passed.
         let met_alone = |m: usize, i: usize| met[m].contains(&(pack.id.clone(), pack.items[i].id.clone()));

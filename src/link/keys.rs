@@ -11,6 +11,18 @@
 
 use polars::prelude::*;
 
+/// The distinct values of a text expression over a frame, nulls and blanks left out.
+pub fn distinct_text(lf: &LazyFrame, expr: Expr) -> PolarsResult<Vec<String>> {
+    let df = lf
+        .clone()
+        .select([expr.alias("k")])
+        .drop_nulls(None)
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    Ok(df.column("k")?.str()?.iter().flatten().filter(|v| !v.trim().is_empty()).map(String::from).collect())
+}
+
 /// Size of the bottom-k sample.
 pub const K: usize = 256;
 

@@ -451,6 +451,109 @@ impl Gazetteer {
     }
 }
 
+/// Names matched by a fuzzy name tag in one scan: each matched name's representative
+/// (the smallest name of its group) and the scores of the matches between datasets.
+#[derive(Clone, Debug, Default)]
+pub struct Matched {
+    pub representative: HashMap<String, String>,
+    /// `(dataset a, dataset b, score)` of every match, by the datasets' places in the scan.
+    pub matches: Vec<(usize, usize, f64)>,
+}
+
+impl Matched {
+    /// The lowest score of a match between datasets of `members`, if any was used.
+    pub fn lowest_among(&self, members: &[usize]) -> Option<f64> {
+        self.matches.iter().filter(|(a, b, _)| members.contains(a) && members.contains(b)).map(|m| m.2).reduce(f64::min)
+    }
+}
+
+/// A fuzzy name tag's matches, shared by the tag and the scan that sets them.
+#[derive(Clone, Debug, Default)]
+pub struct Aliases(std::sync::Arc<std::sync::RwLock<std::sync::Arc<Matched>>>);
+
+impl PartialEq for Aliases {
+    fn eq(&self, _: &Self) -> bool {
+        true // settings compare equal whatever a scan matched
+    }
+}
+
+impl Aliases {
+    pub fn set(&self, matched: Matched) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(matched);
+    }
+
+    pub fn get(&self) -> std::sync::Arc<Matched> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// Fuzzy matches between the distinct normalised names of several datasets
+/// (`names[d]`, sorted): a name with no equal in another dataset links to that
+/// dataset's name with the highest Jaro–Winkler score at or above `min_score` when the
+/// best is unique and the two are each other's best. Names are compared within the
+/// same first character (a blocking that keeps the cost near-linear).
+pub fn fuzzy_matches(names: &[Vec<String>], min_score: f64) -> Matched {
+    let mut parent: HashMap<String, String> = HashMap::new();
+    fn find(parent: &mut HashMap<String, String>, x: &str) -> String {
+        let mut at = x.to_string();
+        while let Some(p) = parent.get(&at).filter(|p| **p != at) {
+            at = p.clone();
+        }
+        at
+    }
+    let blocks = |list: &[String]| -> HashMap<char, Vec<usize>> {
+        let mut b: HashMap<char, Vec<usize>> = HashMap::new();
+        for (i, n) in list.iter().enumerate() {
+            if let Some(c) = n.chars().next() {
+                b.entry(c).or_default().push(i);
+            }
+        }
+        b
+    };
+    let best = |x: &str, list: &[String], block: &HashMap<char, Vec<usize>>| -> Option<(usize, f64)> {
+        let first = x.chars().next()?;
+        let (mut top, mut second): (Option<(usize, f64)>, f64) = (None, 0.0);
+        for &j in block.get(&first)? {
+            let score = strsim::jaro_winkler(x, &list[j]);
+            match top {
+                Some((_, t)) if score <= t => second = second.max(score),
+                _ => {
+                    second = top.map_or(second, |(_, t)| t.max(second));
+                    top = Some((j, score));
+                }
+            }
+        }
+        top.filter(|(_, t)| *t >= min_score && *t > second)
+    };
+    let mut matches = Vec::new();
+    let all_blocks: Vec<HashMap<char, Vec<usize>>> = names.iter().map(|l| blocks(l)).collect();
+    for a in 0..names.len() {
+        for b in a + 1..names.len() {
+            for x in &names[a] {
+                if names[b].binary_search(x).is_ok() {
+                    continue; // equal names link without matching
+                }
+                let Some((j, score)) = best(x, &names[b], &all_blocks[b]) else { continue };
+                let y = &names[b][j];
+                if names[a].binary_search(y).is_ok() {
+                    continue;
+                }
+                let back = best(y, &names[a], &all_blocks[a]);
+                if back.is_some_and(|(i, _)| names[a][i] == *x) {
+                    let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
+                    let (lo, hi) = if rx <= ry { (rx, ry) } else { (ry, rx) };
+                    parent.insert(hi, lo.clone());
+                    parent.entry(lo).or_insert_with_key(|k| k.clone());
+                    matches.push((a, b, score));
+                }
+            }
+        }
+    }
+    let keys: Vec<String> = parent.keys().cloned().collect();
+    let representative = keys.into_iter().map(|k| (k.clone(), find(&mut parent, &k))).filter(|(k, r)| k != r).collect();
+    Matched { representative, matches }
+}
+
 /// The values a binding links datasets on, found from the dataset's column names
 /// (a region tag's `parent` column), with the id of that expression. Keys are
 /// identified by their column (as profiles store their counts); tags of other kinds
@@ -492,10 +595,18 @@ pub fn link_value(tag: &crate::rules::Tag, kind: TagKind, column: &str, parent: 
         }
         TagKind::Name => {
             let suffixes = tag.link.strip_suffixes.clone();
-            let id = format!("name:{column}:{}", suffixes.join("|"));
+            let fuzzy = tag.link.min_score.map(|_| tag.link.aliases.clone());
+            let id = format!("name:{column}:{}{}", suffixes.join("|"), if fuzzy.is_some() { ":fuzzy" } else { "" });
             let expr = map_text(vec![col(column)], move || {
                 let suffixes = suffixes.clone();
-                Ok(Box::new(move |v: &str, _: Option<&str>| facility_key(v, &suffixes)))
+                let matched = fuzzy.as_ref().map(Aliases::get);
+                Ok(Box::new(move |v: &str, _: Option<&str>| {
+                    let key = facility_key(v, &suffixes)?;
+                    Some(match matched.as_ref().and_then(|m| m.representative.get(&key)) {
+                        Some(r) => r.clone(),
+                        None => key,
+                    })
+                }))
             });
             (id, expr)
         }
@@ -596,6 +707,23 @@ mod tests {
         assert_eq!(strip("石宝变电站", &["变电站", "站"]), "石宝");
         assert_eq!(strip("东站", &["站"]), "东站");
         assert_eq!(facility_key("石寶變電站", &["变电站".into(), "站".into()]).as_deref(), Some("石宝"));
+    }
+
+    #[test]
+    fn fuzzy_matches_are_unique_mutual_bests() {
+        let sorted = |v: &[&str]| {
+            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        };
+        let names = vec![sorted(&["青山湖", "石门坎", "白水河"]), sorted(&["青山湖", "石门坝", "白水江", "白水湖"])];
+        let m = fuzzy_matches(&names, 0.8);
+        // 石门坎 ~ 石门坝; 白水河 is as close to 白水江 as to 白水湖: no link.
+        assert_eq!(m.representative.get("石门坝").map(String::as_str), Some("石门坎"), "{m:?}");
+        assert!(!m.representative.contains_key("白水河") && !m.representative.contains_key("白水江"), "{m:?}");
+        assert_eq!(m.matches.len(), 1);
+        assert!(m.lowest_among(&[0, 1]).unwrap() >= 0.8);
+        assert!(fuzzy_matches(&names, 0.95).matches.is_empty());
     }
 
     #[test]

@@ -170,46 +170,59 @@ pub fn pairs(
         .collect())
 }
 
-/// Median count of decimals written in a coordinate column (text as written, numbers
-/// in their shortest form): the finer side of a link keeps its position.
-fn decimals(s: &Series) -> PolarsResult<usize> {
-    let text = s.cast(&DataType::String)?;
-    let mut counts: Vec<usize> = text
-        .str()?
-        .iter()
-        .flatten()
-        .map(|v| v.trim().split_once('.').map(|(_, d)| d.trim_end_matches('0').len()).unwrap_or(0))
-        .collect();
-    if counts.is_empty() {
-        return Ok(0);
+/// Each value of a coordinate column as a number and the step of its last written
+/// digit: text parsed as written (decimal degrees or degrees–minutes–seconds),
+/// numbers in their shortest form.
+fn values(s: &Series) -> PolarsResult<Vec<Option<(f64, f64)>>> {
+    if s.dtype() == &DataType::String {
+        return Ok(s.str()?.iter().map(|v| crate::profile::parse_coordinate(v?)).collect());
     }
-    counts.sort_unstable();
-    Ok(counts[counts.len() / 2])
+    let floats = s.cast(&DataType::Float64)?;
+    Ok(floats
+        .f64()?
+        .iter()
+        .map(|v| {
+            let x = v?;
+            let text = format!("{x}");
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            Some((x, 10f64.powi(-(decimals as i32))))
+        })
+        .collect())
 }
 
-/// Each row's position in WGS-84 (`None`: missing or not a position), and whether
-/// any row wrote something in the columns at all.
+/// Median step of the last written digit: the finer side of a link keeps its position.
+fn median_step(v: &[Option<(f64, f64)>]) -> f64 {
+    let mut steps: Vec<f64> = v.iter().flatten().map(|p| p.1).filter(|s| s.is_finite()).collect();
+    if steps.is_empty() {
+        return f64::INFINITY;
+    }
+    steps.sort_by(f64::total_cmp);
+    steps[steps.len() / 2]
+}
+
+/// Each row's position in WGS-84 (`None`: missing or not a position), whether any row
+/// wrote something in the columns at all, and the median step of the latitudes.
 fn positions(
     df: &DataFrame,
     lat: &str,
     lon: &str,
     datum: Option<&str>,
-) -> PolarsResult<(Vec<Option<(f64, f64)>>, bool)> {
-    let la = df.column(lat)?.as_materialized_series().cast(&DataType::Float64)?;
-    let lo = df.column(lon)?.as_materialized_series().cast(&DataType::Float64)?;
+) -> PolarsResult<(Vec<Option<(f64, f64)>>, bool, f64)> {
+    let la = values(df.column(lat)?.as_materialized_series())?;
+    let lo = values(df.column(lon)?.as_materialized_series())?;
     let written = df.column(lat)?.null_count() < df.height() || df.column(lon)?.null_count() < df.height();
+    let step = median_step(&la);
     let points = la
-        .f64()?
         .iter()
-        .zip(lo.f64()?.iter())
+        .zip(&lo)
         .map(|(a, o)| match (a, o) {
-            (Some(a), Some(o)) if a.is_finite() && o.is_finite() && a.abs() <= 90.0 && o.abs() <= 180.0 => {
-                Some(to_wgs84(datum, a, o))
+            (Some((a, _)), Some((o, _))) if a.is_finite() && o.is_finite() && a.abs() <= 90.0 && o.abs() <= 180.0 => {
+                Some(to_wgs84(datum, *a, *o))
             }
             _ => None,
         })
         .collect();
-    Ok((points, written))
+    Ok((points, written, step))
 }
 
 /// What a proximity link gave: the joined view (the finer position kept) and how
@@ -237,7 +250,7 @@ pub fn join(
     };
     let [a, b] = pair.sides;
     let (a, b) = (crate::profile::collect(a)?, crate::profile::collect(b)?);
-    let ((pa, wa), (pb, wb)) = (positions(&a, &lat, &lon, datums[0])?, positions(&b, &lat, &lon, datums[1])?);
+    let ((pa, wa, sa), (pb, wb, sb)) = (positions(&a, &lat, &lon, datums[0])?, positions(&b, &lat, &lon, datums[1])?);
     for (i, (p, written)) in [(&pa, wa), (&pb, wb)].into_iter().enumerate() {
         // Positions written but none readable cannot be linked: say so, never pass.
         // (No rows, or empty columns, simply link nothing.)
@@ -251,9 +264,7 @@ pub fn join(
             "linking by `{tag}` within {within_m} m would compare {n} candidate pairs (more than {MAX_CANDIDATE_PAIRS}); \
              not evaluated — lower `link_within_m` or scan the datasets in parts")
     })?;
-    let finer = usize::from(
-        decimals(b.column(&lat)?.as_materialized_series())? > decimals(a.column(&lat)?.as_materialized_series())?,
-    );
+    let finer = usize::from(sb < sa);
     let ia = IdxCa::from_vec("a".into(), found.iter().map(|p| p.0 as IdxSize).collect());
     let ib = IdxCa::from_vec("b".into(), found.iter().map(|p| p.1 as IdxSize).collect());
     let (mut ta, mut tb) = (a.take(&ia)?, b.take(&ib)?);

@@ -43,6 +43,9 @@ fn pack(out: &mut String, pack: &Pack) {
         if !tag.link.strip_suffixes.is_empty() {
             let _ = write!(columns, "; compared without {}", tag.link.strip_suffixes.join(", "));
         }
+        if let Some(score) = tag.link.min_score {
+            let _ = write!(columns, "; fuzzy (Jaro–Winkler ≥ {score})");
+        }
         if let Some(m) = tag.link.within_m {
             let _ = write!(columns, "; links within {m} m");
         }

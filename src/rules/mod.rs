@@ -226,6 +226,11 @@ pub struct Link {
     pub parent: Vec<String>,
     /// Name tags: suffixes stripped before comparing, normalised.
     pub strip_suffixes: Vec<String>,
+    /// Name tags with fuzzy matching (`match = "jaro_winkler"`): the lowest score that links.
+    pub min_score: Option<f64>,
+    /// Name tags with fuzzy matching: the names matched in this scan (set by the scan
+    /// before datasets are linked, read when their link values are computed).
+    pub aliases: crate::link::names::Aliases,
     /// Point tags: the distance within which a unique partner links.
     pub within_m: Option<f64>,
 }

@@ -109,12 +109,12 @@ pub struct RawTag {
     /// least two characters remain.
     #[serde(default)]
     pub strip_suffixes: Vec<String>,
-    /// Name tags: `exact` (the default and, in this version, the only matching; a pack
-    /// asking for `jaro_winkler` is refused rather than silently linking less).
+    /// Name tags: `exact` (default) or `jaro_winkler` (fuzzy, opt-in: names that are each
+    /// other's one best match above `min_score` link; the lowest score is evidence).
     #[serde(rename = "match")]
     #[schemars(with = "Option<String>")]
     pub match_: Option<Spanned<String>>,
-    /// Reserved for fuzzy name matching (refused in this version).
+    /// Name tags with fuzzy matching: the lowest Jaro–Winkler score that links (0.8 to 1, default 0.92).
     #[schemars(with = "Option<f64>")]
     pub min_score: Option<Spanned<f64>>,
     /// Point tags: link rows of two datasets whose positions lie within this many metres

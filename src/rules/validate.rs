@@ -324,18 +324,23 @@ fn build_link(c: &mut Collector, name: &str, kind: TagKind, raw: &RawTag) -> sup
                 c.push(m.span(), format!("`match` is for name tags; `{name}` is a {} tag", kind.name()), "match")
             }
             "exact" => {}
-            // Refused rather than ignored: a pack that expects fuzzy links must not get fewer silently.
-            "jaro_winkler" => c.push(
-                m.span(),
-                "fuzzy name matching (`match = \"jaro_winkler\"`) is not available in this version: names link when \
-                 equal after normalisation and `strip_suffixes`; remove `match` or list the suffixes that differ",
-                "match",
-            ),
+            "jaro_winkler" => link.min_score = Some(0.92),
             other => c.push(m.span(), format!("unknown match `{other}`; known: exact, jaro_winkler"), "match"),
         }
     }
     if let Some(score) = &raw.min_score {
-        c.push(score.span(), "`min_score` is for fuzzy name matching, which this version does not offer", "min_score");
+        let v = *score.get_ref();
+        if link.min_score.is_none() {
+            c.push(score.span(), "`min_score` needs `match = \"jaro_winkler\"`", "min_score");
+        } else if !(0.8..=1.0).contains(&v) {
+            c.push(
+                score.span(),
+                format!("min_score {v} is outside 0.8 to 1 (lower scores link different names)"),
+                "min_score",
+            );
+        } else {
+            link.min_score = Some(v);
+        }
     }
     if let Some(d) = &raw.link_within_m {
         let v = *d.get_ref();

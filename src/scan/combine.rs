@@ -91,6 +91,7 @@ pub fn run(
         })
         .collect();
 
+    match_names(catalog, prepared, &nodes, &mut combined.errors);
     let key_sets = key_sets(catalog, prepared, &nodes, &mut combined.errors);
     let mut jobs = Vec::new();
     let mut later = Vec::new();
@@ -162,8 +163,25 @@ pub fn run(
         }
 
         let met = |m: usize, i: usize| prepared[m].met.contains(&(pack.id.clone(), pack.items[i].id.clone()));
-        for p in link::near_pairs(&pack.proximity_links(), &pack.key_tags(), nodes, &items, met) {
+        let pairs = link::near_pairs(&pack.proximity_links(), &pack.key_tags(), nodes, &items, met);
+        let boxes = extents(pack, &pairs, prepared);
+        for p in pairs {
             combined.candidates += 1;
+            // Datasets whose positions lie farther apart than the distance cannot link.
+            let near = |x: Option<&[f64; 4]>, y: Option<&[f64; 4]>| match (x, y) {
+                (Some(x), Some(y)) => {
+                    let pad = p.within_m
+                        / 110_000.0
+                        / x[0].abs().max(x[1].abs()).max(y[0].abs()).max(y[1].abs()).min(85.0).to_radians().cos();
+                    x[0] <= y[1] + pad && y[0] <= x[1] + pad && x[2] <= y[3] + pad && y[2] <= x[3] + pad
+                }
+                _ => true, // unknown: let the link decide (and report what it cannot read)
+            };
+            let [a, b] = p.members;
+            if !near(boxes.get(&(a, p.tag.clone())), boxes.get(&(b, p.tag.clone()))) {
+                combined.pruned += 1;
+                continue;
+            }
             let link::NearPair { tag, within_m, members, items } = p;
             jobs.push(Job::Near { pack, members, tag, within_m, items });
         }
@@ -267,6 +285,97 @@ fn label(job: &Job, prepared: &[Prepared]) -> String {
             .collect::<Vec<_>>()
             .join(" ⋈ "),
     }
+}
+
+/// The extent `[min lat, max lat, min lon, max lon]` of the valid positions of every
+/// dataset in a proximity candidate, read once per dataset (not once per pair).
+fn extents(pack: &Pack, pairs: &[link::NearPair], prepared: &[Prepared]) -> HashMap<(usize, String), [f64; 4]> {
+    let wanted: BTreeSet<(usize, String)> =
+        pairs.iter().flat_map(|p| p.members.iter().map(|m| (*m, p.tag.clone()))).collect();
+    let wanted: Vec<(usize, String)> = wanted.into_iter().collect();
+    let read = crate::par::map(&wanted, |(i, tag)| {
+        let b = prepared[*i].tagging.packs[&pack.id].get(tag)?;
+        let crate::tag::Columns::Pair { lat, lon, planar: false, .. } = &b.columns else { return None };
+        let (y, x) = (crate::profile::coord(lat), crate::profile::coord(lon));
+        let valid = col("y").abs().lt_eq(lit(90.0)).and(col("x").abs().lt_eq(lit(180.0)));
+        let df = catch_unwind(AssertUnwindSafe(|| {
+            prepared[*i]
+                .frame
+                .lf
+                .clone()
+                .select([y.alias("y"), x.alias("x")])
+                .filter(valid)
+                .select([
+                    col("y").min().alias("a"),
+                    col("y").max().alias("b"),
+                    col("x").min().alias("c"),
+                    col("x").max().alias("d"),
+                ])
+                .collect()
+        }))
+        .ok()?
+        .ok()?;
+        let get = |n: &str| crate::profile::scalar(&df, n);
+        Some([get("a")?, get("b")?, get("c")?, get("d")?])
+    });
+    wanted.into_iter().zip(read).filter_map(|(k, v)| Some((k, v?))).collect()
+}
+
+/// Fuzzy name tags (`match = "jaro_winkler"`): match the distinct normalised names of
+/// every dataset binding the tag, so that their link values agree where names match.
+fn match_names(
+    catalog: &Catalog,
+    prepared: &[Prepared],
+    nodes: &BTreeMap<&str, Vec<Node>>,
+    errors: &mut Vec<InputError>,
+) {
+    for pack in &catalog.packs {
+        for (tag, t) in pack.tags.iter().filter(|(_, t)| t.link.min_score.is_some()) {
+            t.link.aliases.set(crate::link::names::Matched::default());
+            let holders: Vec<usize> =
+                (0..prepared.len()).filter(|&i| nodes[pack.id.as_str()][i].tags.contains(tag)).collect();
+            if holders.len() < 2 {
+                continue;
+            }
+            let read = crate::par::map(&holders, |&i| {
+                let part = parts(pack, &[i], prepared)[0];
+                let (_, expr) = part.link_value(tag).expect("a name tag links by value");
+                crate::link::keys::distinct_text(&prepared[i].frame.lf, expr)
+                    .map_err(|e| profile_error(&prepared[i].dataset.id, &e))
+            });
+            let mut names = vec![Vec::new(); prepared.len()];
+            for (&i, r) in holders.iter().zip(read) {
+                match r {
+                    Ok(mut list) => {
+                        list.sort();
+                        names[i] = list;
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            t.link.aliases.set(crate::link::names::fuzzy_matches(&names, t.link.min_score.unwrap_or(1.0)));
+        }
+    }
+}
+
+/// The evidence of a join through a fuzzy name tag: the lowest score of a name match
+/// between its members.
+fn fuzzy_evidence(pack: &Pack, keys: &[String], members: &[usize]) -> Option<crate::evaluate::Evidence> {
+    keys.iter().find_map(|k| {
+        let t = pack.tags.get(k)?;
+        let min = t.link.min_score?;
+        let lowest = t.link.aliases.get().lowest_among(members)?;
+        Some(crate::evaluate::Evidence {
+            condition: format!("{k} names matched by Jaro–Winkler >= {min} (lowest score)"),
+            value: Some((lowest * 1000.0).round() / 1000.0),
+            holds: true,
+            band: None,
+            words: format!(
+                "{}名称经模糊匹配（Jaro–Winkler 相似度不低于 {min}），最低相似度 {lowest:.3}",
+                pack.label(k)
+            ),
+        })
+    })
 }
 
 /// Key sets of every key column some other dataset shares a key tag with, read in parallel.
@@ -428,6 +537,7 @@ fn run_join(
         let Some(mut finding) = decide::decide(pack, item, &evaluation, &contributors, combination.clone(), ctx) else {
             continue;
         };
+        finding.evidence.extend(fuzzy_evidence(pack, &join.keys(), &members));
         let Some(view) = view.as_ref().filter(|_| finding.holds()) else {
             if finding.holds() && extras.fixes {
                 finding.fix = Some(split_release(&members, prepared, vec![]));
