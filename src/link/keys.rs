@@ -112,16 +112,9 @@ impl KeySet {
     /// mixing 6- and 12-digit codes, or codes and names, would link equal divisions
     /// only in part).
     pub fn from_expr_with_forms(lf: &LazyFrame, expr: Expr) -> PolarsResult<(Self, CodeForms)> {
-        let df = lf
-            .clone()
-            .select([expr.alias("k")])
-            .drop_nulls(None)
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let keys = df.column("k")?.str()?.clone();
+        let keys = distinct_text(lf, expr)?;
         let mut forms = CodeForms::default();
-        for v in keys.iter().flatten().map(str::trim) {
+        for v in keys.iter().map(|v| v.trim()) {
             // Division codes start with a province's two digits (11 Beijing … 82 Macao).
             let digits = v.len() >= 6
                 && v.bytes().all(|b| b.is_ascii_digit())
@@ -133,7 +126,7 @@ impl KeySet {
                 _ => {}
             }
         }
-        Ok((KeySet::from_values(keys.iter().flatten()), forms))
+        Ok((KeySet::from_values(keys.iter().map(String::as_str)), forms))
     }
 
     pub fn len(&self) -> usize {

@@ -170,10 +170,13 @@ pub fn pairs(
         .collect())
 }
 
+/// Positions (or values with their steps), `None` where there is none.
+type Points = Vec<Option<(f64, f64)>>;
+
 /// Each value of a coordinate column as a number and the step of its last written
 /// digit: text parsed as written (decimal degrees or degrees–minutes–seconds),
 /// numbers in their shortest form.
-fn values(s: &Series) -> PolarsResult<Vec<Option<(f64, f64)>>> {
+fn values(s: &Series) -> PolarsResult<Points> {
     if s.dtype() == &DataType::String {
         return Ok(s.str()?.iter().map(|v| crate::profile::parse_coordinate(v?)).collect());
     }
@@ -202,12 +205,7 @@ fn median_step(v: &[Option<(f64, f64)>]) -> f64 {
 
 /// Each row's position in WGS-84 (`None`: missing or not a position), whether any row
 /// wrote something in the columns at all, and the median step of the latitudes.
-fn positions(
-    df: &DataFrame,
-    lat: &str,
-    lon: &str,
-    datum: Option<&str>,
-) -> PolarsResult<(Vec<Option<(f64, f64)>>, bool, f64)> {
+fn positions(df: &DataFrame, lat: &str, lon: &str, datum: Option<&str>) -> PolarsResult<(Points, bool, f64)> {
     let la = values(df.column(lat)?.as_materialized_series())?;
     let lo = values(df.column(lon)?.as_materialized_series())?;
     let written = df.column(lat)?.null_count() < df.height() || df.column(lon)?.null_count() < df.height();

@@ -387,7 +387,8 @@ fn key_sets(
 ) -> HashMap<(usize, String), KeySet> {
     // Per dataset and link id: the expression, and for key tags (tag, column) to name
     // in an error when the values mix forms of division codes.
-    let mut wanted: BTreeMap<(usize, String), (Expr, Option<(String, String)>)> = BTreeMap::new();
+    type Wanted = BTreeMap<(usize, String), (Expr, Option<(String, String)>)>;
+    let mut wanted: Wanted = BTreeMap::new();
     for pack in &catalog.packs {
         let nodes = &nodes[pack.id.as_str()];
         let mut holders: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
@@ -545,23 +546,38 @@ fn run_join(
             out.findings.push(finding);
             continue;
         };
-        let task = Task { pack, item, bindings: &view.bindings };
-        let src = Source { lf: &view.lf, text: true };
         // Every member is needed for a tag or a link (link::joins), so leaving
         // one out clears the finding by construction.
-        let origin = view_origin(pack, view, &members, prepared);
-        if extras.fixes {
-            finding.fix = match fix::search(&src, task, false, &origin)? {
-                Some(f) => Some(f),
-                None => Some(split_release(&members, prepared, vec![])),
-            };
-        }
-        if extras.coverage {
-            finding.coverage = assess::coverage(&src, task)?;
-        }
+        fix_and_coverage(&mut finding, pack, item, view, &members, prepared, extras)?;
         out.findings.push(finding);
     }
     Ok(out)
+}
+
+/// A joined hold's verified fix (a change to the view, else leaving one member out)
+/// and its picture.
+fn fix_and_coverage(
+    finding: &mut Finding,
+    pack: &Pack,
+    item: &crate::rules::Item,
+    view: &View,
+    members: &[usize],
+    prepared: &[Prepared],
+    extras: super::Extras,
+) -> PolarsResult<()> {
+    let task = Task { pack, item, bindings: &view.bindings };
+    let src = Source { lf: &view.lf, text: true };
+    let origin = view_origin(pack, view, members, prepared);
+    if extras.fixes {
+        finding.fix = match fix::search(&src, task, false, &origin)? {
+            Some(f) => Some(f),
+            None => Some(split_release(members, prepared, vec![])),
+        };
+    }
+    if extras.coverage {
+        finding.coverage = assess::coverage(&src, task)?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -607,17 +623,7 @@ fn run_near(
             continue;
         };
         if finding.holds() {
-            let task = Task { pack, item, bindings: &view.bindings };
-            let origin = view_origin(pack, &view, &members, prepared);
-            if extras.fixes {
-                finding.fix = match fix::search(&src, task, false, &origin)? {
-                    Some(f) => Some(f),
-                    None => Some(split_release(&members, prepared, vec![])),
-                };
-            }
-            if extras.coverage {
-                finding.coverage = assess::coverage(&src, task)?;
-            }
+            fix_and_coverage(&mut finding, pack, item, &view, &members, prepared, extras)?;
         }
         out.findings.push(finding);
     }
