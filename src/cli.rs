@@ -80,6 +80,9 @@ pub enum Command {
         /// incomplete (exit 3) instead of a note in the report.
         #[arg(long)]
         strict: bool,
+        /// Read Delta Lake tables as of this version of their log (default: the latest).
+        #[arg(long, value_name = "VERSION")]
+        as_of: Option<u64>,
         /// Language of the text and HTML reports (default: from the locale; notices
         /// are always Chinese).
         #[arg(long, value_enum)]
@@ -322,9 +325,11 @@ pub fn run(cli: Cli) -> ExitStatus {
             output,
             color,
             strict,
+            as_of,
             lang,
             quiet,
         } => {
+            crate::source::delta::set_as_of(as_of);
             let catalog = match load(&packs) {
                 Ok(c) => c,
                 Err(status) => return status,

@@ -11,6 +11,7 @@
 //! the same way, so a tree of unrelated files is not forced into one dataset.
 
 pub mod crs;
+pub mod delta;
 pub mod geometry;
 pub mod gpkg;
 pub mod json;
@@ -193,6 +194,8 @@ pub fn discover(paths: &[PathBuf], published: bool) -> Result<Discovery, Missing
             root.file_name().map_or_else(|| root.display().to_string(), |n| n.to_string_lossy().to_string());
         if meta.is_file() {
             add_file(&mut found, root, &root_name, published);
+        } else if delta::is_table(root) {
+            add_delta(&mut found, root, &root_name, published);
         } else if is_hive_dir(root) {
             add_dir_dataset(&mut found, root, &root_name, published);
         } else {
@@ -222,10 +225,20 @@ pub fn dataset_at(path: &Path) -> Result<Discovery, MissingPath> {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().to_string());
     if meta.is_file() {
         add_file(&mut found, path, &name, false);
+    } else if delta::is_table(path) {
+        add_delta(&mut found, path, &name, false);
     } else {
         add_dir_dataset(&mut found, path, &name, false);
     }
     Ok(found)
+}
+
+/// A Delta table: one Parquet dataset of its live files, or its error.
+fn add_delta(found: &mut Discovery, path: &Path, id: &str, published: bool) {
+    match delta::live_files(path) {
+        Ok(files) => push_dataset(found, path, id, Format::Parquet, files, published),
+        Err(e) => found.errors.push(InputError::new(id, e.kind, e.message)),
+    }
 }
 
 pub fn relative_id(root: &Path, path: &Path) -> String {
@@ -406,6 +419,10 @@ fn visit(found: &mut Discovery, path: &Path, id: &str, published: bool, visited:
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if !visited.insert(canonical) {
         found.errors.push(InputError::new(id, "io", format!("{}: symlink loop", path.display())));
+        return;
+    }
+    if delta::is_table(path) {
+        add_delta(found, path, id, published);
         return;
     }
     if is_hive_dir(path) || shares_one_schema(path) {
