@@ -14,6 +14,7 @@ pub mod crs;
 pub mod delta;
 pub mod geometry;
 pub mod gpkg;
+pub mod iceberg;
 pub mod json;
 pub mod manifest;
 pub mod shapefile;
@@ -194,7 +195,7 @@ pub fn discover(paths: &[PathBuf], published: bool) -> Result<Discovery, Missing
             root.file_name().map_or_else(|| root.display().to_string(), |n| n.to_string_lossy().to_string());
         if meta.is_file() {
             add_file(&mut found, root, &root_name, published);
-        } else if delta::is_table(root) {
+        } else if delta::is_table(root) || iceberg::is_table(root) {
             add_delta(&mut found, root, &root_name, published);
         } else if is_hive_dir(root) {
             add_dir_dataset(&mut found, root, &root_name, published);
@@ -225,7 +226,7 @@ pub fn dataset_at(path: &Path) -> Result<Discovery, MissingPath> {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().to_string());
     if meta.is_file() {
         add_file(&mut found, path, &name, false);
-    } else if delta::is_table(path) {
+    } else if delta::is_table(path) || iceberg::is_table(path) {
         add_delta(&mut found, path, &name, false);
     } else {
         add_dir_dataset(&mut found, path, &name, false);
@@ -233,9 +234,10 @@ pub fn dataset_at(path: &Path) -> Result<Discovery, MissingPath> {
     Ok(found)
 }
 
-/// A Delta table: one Parquet dataset of its live files, or its error.
+/// A Delta or Iceberg table: one Parquet dataset of its live files, or its error.
 fn add_delta(found: &mut Discovery, path: &Path, id: &str, published: bool) {
-    match delta::live_files(path) {
+    let live = if delta::is_table(path) { delta::live_files(path) } else { iceberg::live_files(path) };
+    match live {
         Ok(files) => push_dataset(found, path, id, Format::Parquet, files, published),
         Err(e) => found.errors.push(InputError::new(id, e.kind, e.message)),
     }
@@ -421,7 +423,7 @@ fn visit(found: &mut Discovery, path: &Path, id: &str, published: bool, visited:
         found.errors.push(InputError::new(id, "io", format!("{}: symlink loop", path.display())));
         return;
     }
-    if delta::is_table(path) {
+    if delta::is_table(path) || iceberg::is_table(path) {
         add_delta(found, path, id, published);
         return;
     }
