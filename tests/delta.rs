@@ -30,6 +30,11 @@ write_deltalake(path, df.iloc[:10], partition_by=["province"])
 write_deltalake(path, df.iloc[10:], mode="append", partition_by=["province"])
 DeltaTable(path).delete("site_id = 'S000'")
 print(len(DeltaTable(path).to_pandas()))
+# Leave without interpreter teardown: the writers' native thread pools can abort
+# ("terminate called without an active exception") while Python shuts down.
+sys.stdout.flush()
+import os
+os._exit(0)
 "#;
     let out = Command::new("python3").arg("-c").arg(script).arg(dir).output().unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
@@ -89,7 +94,11 @@ fn a_delta_table_is_its_live_files() {
     // A checkpoint, and the commits before it cleaned up: the state comes from the
     // checkpoint (partition values included).
     let out = Command::new("python3")
-        .args(["-c", "import sys; from deltalake import DeltaTable; DeltaTable(sys.argv[1]).create_checkpoint()", path])
+        .args([
+            "-c",
+            "import os, sys; from deltalake import DeltaTable; DeltaTable(sys.argv[1]).create_checkpoint(); os._exit(0)",
+            path,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
