@@ -98,6 +98,14 @@ pub fn to_wgs84(datum: Option<&str>, lat: f64, lon: f64) -> (f64, f64) {
     }
 }
 
+/// Degrees of latitude and of longitude that span at least `within_m` metres anywhere
+/// up to `max_abs_lat` (capped at 85°): the cell size of the grid, and the margin by
+/// which two extents must approach each other for any pair between them to link.
+pub fn degrees(within_m: f64, max_abs_lat: f64) -> (f64, f64) {
+    let lat = max_abs_lat.abs().min(85.0);
+    (within_m / M_PER_DEG, within_m / (M_PER_DEG * lat.to_radians().cos()))
+}
+
 /// Too many candidate pairs to compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooMany(pub u64);
@@ -110,9 +118,8 @@ pub fn pairs(
     within_m: f64,
     cap: u64,
 ) -> Result<Vec<(usize, usize)>, TooMany> {
-    let max_lat = a.iter().chain(b).flatten().map(|p| p.0.abs()).fold(0.0, f64::max).min(85.0);
-    let step_lat = within_m / M_PER_DEG;
-    let step_lon = within_m / (M_PER_DEG * max_lat.to_radians().cos());
+    let max_lat = a.iter().chain(b).flatten().map(|p| p.0.abs()).fold(0.0, f64::max);
+    let (step_lat, step_lon) = degrees(within_m, max_lat);
     let cell = |p: (f64, f64)| ((p.0 / step_lat).floor() as i64, (p.1 / step_lon).floor() as i64);
     // b sorted by cell; each cell a range of the sorted list.
     let mut order: Vec<(i64, i64, usize)> =
@@ -223,13 +230,11 @@ fn positions(df: &DataFrame, lat: &str, lon: &str, datum: Option<&str>) -> Polar
     Ok((points, written, step))
 }
 
-/// What a proximity link gave: the joined view (the finer position kept) and how
-/// many rows linked.
+/// What a proximity link gave: the joined view (the finer position kept; its origin
+/// says which member gave it) and how many rows linked.
 pub struct Linked {
     pub view: View,
     pub rows: usize,
-    /// The member whose position the view keeps.
-    pub finer: usize,
 }
 
 /// Link two members through point tag `tag` within `within_m` metres. `datums` are
@@ -284,7 +289,7 @@ pub fn join(
     if let Some(b) = bindings.get_mut(tag) {
         b.accuracy_m = parts[finer].bindings.get(tag).and_then(|b| b.accuracy_m);
     }
-    Ok(Linked { rows: found.len(), finer, view: View { lf: joined.lazy(), bindings, origin } })
+    Ok(Linked { rows: found.len(), view: View { lf: joined.lazy(), bindings, origin } })
 }
 
 #[cfg(test)]

@@ -170,10 +170,9 @@ pub fn run(
             // Datasets whose positions lie farther apart than the distance cannot link.
             let near = |x: Option<&[f64; 4]>, y: Option<&[f64; 4]>| match (x, y) {
                 (Some(x), Some(y)) => {
-                    let pad = p.within_m
-                        / 110_000.0
-                        / x[0].abs().max(x[1].abs()).max(y[0].abs()).max(y[1].abs()).min(85.0).to_radians().cos();
-                    x[0] <= y[1] + pad && y[0] <= x[1] + pad && x[2] <= y[3] + pad && y[2] <= x[3] + pad
+                    let max_lat = x[0].abs().max(x[1].abs()).max(y[0].abs()).max(y[1].abs());
+                    let (dy, dx) = link::near::degrees(p.within_m, max_lat);
+                    x[0] <= y[1] + dy && y[0] <= x[1] + dy && x[2] <= y[3] + dx && y[2] <= x[3] + dx
                 }
                 _ => true, // unknown: let the link decide (and report what it cannot read)
             };
