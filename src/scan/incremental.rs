@@ -4,8 +4,9 @@
 //! hash. A nightly scan therefore reads only new or changed files; a dataset's profile
 //! is the merge of its files' profiles, and singles and unions of releases are judged
 //! on them as `check` judges profiles (exactly; distinct counts beyond 65 536 values
-//! with a band). A join that the profiles' bounds say may meet an item is evaluated
-//! again on the real rows of its members, so the verdict is the full scan's.
+//! with a band). A join that the profiles' bounds say may meet an item, and a link
+//! profiles cannot make (proximity, fuzzy names), is evaluated again on the real rows
+//! of its members, so the verdict is the full scan's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -220,14 +221,19 @@ pub fn run(catalog: &Catalog, options: &Options, dir: &Path) -> Result<ScanResul
     result.stats.profiled = Some(profiled);
     result.stats.reused = Some(reused);
 
-    // Joins the bounds could not clear: judge them on their members' rows.
-    let suspects: BTreeSet<String> = result
+    // Joins the bounds could not clear, and links profiles cannot make (positions within
+    // a distance, fuzzy names): judge them on their members' rows.
+    let mut suspects: BTreeSet<String> = result
         .findings
         .iter()
         .filter(|f| f.combination.kind == "join")
         .flat_map(|f| f.datasets.iter().cloned())
         .collect();
     result.findings.retain(|f| f.combination.kind != "join");
+    let (unlinked, kept): (Vec<InputError>, Vec<InputError>) =
+        std::mem::take(&mut result.errors).into_iter().partition(|e| e.kind == "proximity" || e.kind == "fuzzy");
+    result.errors = kept;
+    suspects.extend(unlinked.iter().flat_map(|e| e.input.split(" ⋈ ").map(str::to_string)));
     if !suspects.is_empty() {
         let today = options.today();
         let ctx = decide::Context { today, calendar: &options.calendar };
