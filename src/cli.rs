@@ -80,9 +80,11 @@ pub enum Command {
         /// incomplete (exit 3) instead of a note in the report.
         #[arg(long)]
         strict: bool,
-        /// Read Delta Lake tables as of this version of their log (default: the latest).
-        #[arg(long, value_name = "VERSION")]
-        as_of: Option<u64>,
+        /// Read Delta and Iceberg tables as they were: a Delta version or Iceberg snapshot
+        /// id, or a time (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in UTC): the latest commit
+        /// at or before it. Default: the latest.
+        #[arg(long, value_name = "VERSION|TIME", value_parser = crate::source::delta::AsOf::parse)]
+        as_of: Option<crate::source::delta::AsOf>,
         /// Language of the text and HTML reports (default: from the locale; notices
         /// are always Chinese).
         #[arg(long, value_enum)]
@@ -307,6 +309,50 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
     })
 }
 
+/// Local paths for `paths`, `s3://` ones staged; a path nothing could be listed
+/// under is a usage error.
+pub fn stage_all(stage: &mut crate::source::store::Stage, paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, ExitStatus> {
+    paths
+        .iter()
+        .map(|p| {
+            let local = stage.local(p).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitStatus::Usage
+            });
+            for note in stage.notes.drain(..) {
+                eprintln!("objects: {note}");
+            }
+            local
+        })
+        .collect()
+}
+
+/// A stage configured by `mosaic.toml [storage]`, and the local path for `path`.
+pub fn stage_one(path: PathBuf) -> Result<(crate::source::store::Stage, PathBuf), ExitStatus> {
+    let storage = crate::config::Config::load(std::path::Path::new("."))
+        .and_then(|c| c.storage.validate().map(|()| c.storage))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitStatus::Usage
+        })?;
+    let mut stage = crate::source::store::Stage::new(storage, None);
+    let local = stage_all(&mut stage, vec![path])?.remove(0);
+    Ok((stage, local))
+}
+
+/// Objects that could not be read while staging: printed; the command is incomplete.
+pub fn report_stage_errors(stage: &mut crate::source::store::Stage) -> ExitStatus {
+    let errors = std::mem::take(&mut stage.errors);
+    for e in &errors {
+        eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+    }
+    if errors.is_empty() {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Incomplete
+    }
+}
+
 pub fn run(cli: Cli) -> ExitStatus {
     if let Ok(exe) = std::env::current_exe() {
         let _ = crate::source::DECODER.set(exe);
@@ -315,7 +361,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Scan {
             paths,
             packs,
-            mut published,
+            published,
             max_combo,
             fix,
             no_fix_search,
@@ -345,6 +391,10 @@ pub fn run(cli: Cli) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
             };
+            if let Err(e) = config.storage.validate() {
+                eprintln!("error: {e}");
+                return ExitStatus::Usage;
+            }
             let ledger_path = ledger.clone();
             let mut ledger = match ledger.as_deref().map(crate::ledger::Ledger::open).transpose() {
                 Ok(l) => l,
@@ -353,14 +403,36 @@ pub fn run(cli: Cli) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
             };
+            let mut released = Vec::new();
             if let Some(l) = &ledger {
                 match crate::ledger::holds::released_paths(l) {
-                    Ok(paths) => published.extend(paths),
+                    Ok(paths) => released = paths,
                     Err(e) => {
                         eprintln!("error: {e}");
                         return ExitStatus::Usage;
                     }
                 }
+            }
+            let cache = incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten();
+            let mut stage =
+                crate::source::store::Stage::new(config.storage.clone(), cache.as_ref().map(|c| c.join("objects")));
+            let (paths, mut published) = match (stage_all(&mut stage, paths), stage_all(&mut stage, published)) {
+                (Ok(p), Ok(q)) => (p, q),
+                (Err(status), _) | (_, Err(status)) => return status,
+            };
+            // Releases recorded in the ledger: one deleted since is no longer public (as
+            // a local file that is gone); one that cannot be read leaves the scan incomplete.
+            for path in released {
+                match stage.local(&path) {
+                    Ok(local) => published.push(local),
+                    Err(e) if e.is_missing() => {}
+                    Err(e) => stage.errors.push(crate::source::InputError::new(
+                        path.display().to_string(),
+                        "object-store",
+                        format!("released data not read: {e}"),
+                    )),
+                }
+                stage.notes.drain(..).for_each(|n| eprintln!("objects: {n}"));
             }
             let options = scan::Options {
                 published,
@@ -368,7 +440,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 fix_dir: fix,
                 coverage: format == Format::Html,
                 fixes: !no_fix_search,
-                cache: incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten(),
+                cache,
                 calendar,
                 strict,
                 ..scan::Options::new(paths, now())
@@ -381,10 +453,11 @@ pub fn run(cli: Cli) -> ExitStatus {
             let mut result = match scanned {
                 Ok(r) => r,
                 Err(missing) => {
-                    eprintln!("error: {missing}");
+                    eprintln!("error: {}", stage.shown(&missing.to_string()));
                     return ExitStatus::Usage;
                 }
             };
+            result.relocate(&mut stage);
             for e in &result.errors {
                 eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
             }
@@ -412,10 +485,21 @@ pub fn run(cli: Cli) -> ExitStatus {
             }
             result.exit_status()
         }
-        Command::Profile { path, packs, id, published, output } => match load(&packs) {
-            Ok(catalog) => crate::check::cmd::profile(&catalog, &path, &output, id.as_deref(), published),
-            Err(status) => status,
-        },
+        Command::Profile { path, packs, id, published, output } => {
+            let catalog = match load(&packs) {
+                Ok(c) => c,
+                Err(status) => return status,
+            };
+            let (mut stage, local) = match stage_one(path) {
+                Ok(s) => s,
+                Err(status) => return status,
+            };
+            // A profile of objects that could not all be read would pass as complete.
+            if report_stage_errors(&mut stage) != ExitStatus::Clean {
+                return ExitStatus::Incomplete;
+            }
+            crate::check::cmd::profile(&catalog, &local, &output, id.as_deref(), published, &|t| stage.shown(t))
+        }
         Command::Merge { profiles, id, output } => crate::check::cmd::merge(&profiles, &output, id.as_deref()),
         Command::Check { profiles, packs, max_combo, format, output, lang } => {
             let catalog = match load(&packs) {

@@ -427,13 +427,25 @@ pub fn ledger_command(command: LedgerCommand) -> ExitStatus {
 
 pub fn release(command: ReleaseCommand) -> ExitStatus {
     let ReleaseCommand::Record { path, ledger } = command;
-    let found = match crate::source::discover(std::slice::from_ref(&path), true) {
+    let (mut stage, local) = match crate::cli::stage_one(path) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    // A release recorded from objects that could not all be read would be incomplete.
+    if crate::cli::report_stage_errors(&mut stage) != ExitStatus::Clean {
+        return ExitStatus::Incomplete;
+    }
+    let found = match crate::source::discover(std::slice::from_ref(&local), true) {
         Ok(f) => f,
         Err(missing) => {
-            eprintln!("error: {missing}");
+            eprintln!("error: {}", stage.shown(&missing.to_string()));
             return ExitStatus::Usage;
         }
     };
+    if let Some(e) = found.errors.first() {
+        eprintln!("error: {}: {} ({})", e.input, stage.shown(&e.message), e.kind);
+        return ExitStatus::Incomplete;
+    }
     let mut l = match open(&ledger) {
         Ok(l) => l,
         Err(s) => return s,
@@ -444,11 +456,12 @@ pub fn release(command: ReleaseCommand) -> ExitStatus {
         let frame = match crate::source::open(dataset) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+                eprintln!("error: {}: {} ({})", e.input, stage.shown(&e.message), e.kind);
                 return ExitStatus::Incomplete;
             }
         };
-        match holds::reviewed_with_other_content(&l, &dataset.path.display().to_string(), &frame.sha256) {
+        let shown_path = stage.shown(&dataset.path.display().to_string());
+        match holds::reviewed_with_other_content(&l, &shown_path, &frame.sha256) {
             Ok(changed) if !changed.is_empty() => {
                 refused = true;
                 let ids: Vec<String> = changed.iter().map(|i| i.to_string()).collect();
@@ -476,7 +489,7 @@ pub fn release(command: ReleaseCommand) -> ExitStatus {
                     ids.join(", ")
                 );
             }
-            Ok(_) => recorded.push((dataset.id.clone(), dataset.path.display().to_string(), frame.sha256.clone())),
+            Ok(_) => recorded.push((dataset.id.clone(), shown_path, frame.sha256.clone())),
             Err(e) => return fail(e),
         }
     }

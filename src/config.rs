@@ -16,6 +16,9 @@ pub struct Config {
     /// A holiday calendar (same form as `data/calendar-cn.toml`) added to the built-in
     /// one: later years, regional holidays, corrections. Relative to `mosaic.toml`.
     pub calendar: Option<std::path::PathBuf>,
+    /// How `s3://` paths are reached (endpoint, region, timeouts, a kept cache).
+    #[serde(default)]
+    pub storage: crate::source::store::StorageConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -12,35 +12,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn have_deltalake() -> bool {
-    Command::new("python3").args(["-c", "import deltalake, pandas"]).output().is_ok_and(|o| o.status.success())
-}
-
-/// 30 ≥500 kV substations at 6 decimals in two partitions, written in two commits,
-/// then one deleted (version 2).
-fn write_table(dir: &Path) {
-    let script = r#"
-import sys, pandas as pd
-from deltalake import write_deltalake, DeltaTable
-path = sys.argv[1]
-rows = [{"site_id": f"S{i:03d}", "voltage_kv": 500, "lat": round(30 + i * 0.01 + 0.000123, 6),
-         "lon": round(110 + i * 0.01 + 0.000456, 6), "province": "hb" if i % 2 else "sc"} for i in range(30)]
-df = pd.DataFrame(rows)
-write_deltalake(path, df.iloc[:10], partition_by=["province"])
-write_deltalake(path, df.iloc[10:], mode="append", partition_by=["province"])
-DeltaTable(path).delete("site_id = 'S000'")
-print(len(DeltaTable(path).to_pandas()))
-# Leave without interpreter teardown: the writers' native thread pools can abort
-# ("terminate called without an active exception") while Python shuts down.
-sys.stdout.flush()
-import os
-os._exit(0)
-"#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(dir).output().unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "29", "the writer's own count");
-}
-
 fn scan(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["scan", "--format", "json"];
     all.extend_from_slice(args);
@@ -53,14 +24,14 @@ fn rows(report: &Value) -> u64 {
 
 #[test]
 fn a_delta_table_is_its_live_files() {
-    if !have_deltalake() {
+    if !common::tables::have_deltalake() {
         assert!(std::env::var_os("CI").is_none(), "CI must provide deltalake (.ci/run installs it)");
         eprintln!("skipped: the deltalake Python package is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let table = tmp.path().join("substations");
-    write_table(&table);
+    common::tables::write_delta(&table);
     let path = table.to_str().unwrap();
 
     let (code, report) = scan(&[path]);
@@ -80,6 +51,28 @@ fn a_delta_table_is_its_live_files() {
     let (code, report) = scan(&[path, "--as-of", "9"]);
     assert_eq!(code, 3, "{report}");
     assert!(report["errors"][0]["message"].as_str().unwrap().contains("latest version is 2"), "{report}");
+
+    // As of a time: the latest commit made by then, from the commits' own timestamps.
+    let committed = |v: u64| -> i64 {
+        let text = fs::read_to_string(table.join(format!("_delta_log/{v:020}.json"))).unwrap();
+        let info =
+            text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|a| a.get("commitInfo").is_some());
+        info.unwrap()["commitInfo"]["timestamp"].as_i64().unwrap()
+    };
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+    let (t0, t1, t2) = (committed(0), committed(1), committed(2));
+    assert!(t0 < t1 && t1 < t2, "the writer's commits are apart: {t0} {t1} {t2}");
+    let (code, report) = scan(&[path, "--as-of", &at(t0)]);
+    assert_eq!((code, rows(&report)), (0, 10), "at the first commit: {report}");
+    let (code, report) = scan(&[path, "--as-of", &at(t2 - 1)]);
+    assert_eq!((code, rows(&report)), (1, 30), "before the delete: {report}");
+    let (code, report) = scan(&[path, "--as-of", &at(t2 + 60_000)]);
+    assert_eq!((code, rows(&report)), (1, 29), "after the delete: {report}");
+    let (code, report) = scan(&[path, "--as-of", &at(t0 - 1)]);
+    assert_eq!(code, 3, "{report}");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("no version committed by then"), "{report}");
+    let out = common::run(&["scan", path, "--as-of", "last tuesday"]);
+    assert_eq!(out.status.code(), Some(2), "an unreadable --as-of is a usage error");
 
     // Partition values are columns: a pack can bind them.
     let pack = tmp.path().join("p.toml");
@@ -115,13 +108,13 @@ fn a_delta_table_is_its_live_files() {
 
 #[test]
 fn delta_logs_mosaic_cannot_honour_are_the_tables_errors() {
-    if !have_deltalake() {
+    if !common::tables::have_deltalake() {
         assert!(std::env::var_os("CI").is_none(), "CI must provide deltalake (.ci/run installs it)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
-    write_table(&base);
+    common::tables::write_delta(&base);
     let log = |dir: &Path, v: u64| dir.join(format!("_delta_log/{v:020}.json"));
     let case = |name: &str, change: &dyn Fn(&Path)| {
         let dir = tmp.path().join(name);

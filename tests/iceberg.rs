@@ -7,64 +7,56 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
-
-fn have_pyiceberg() -> bool {
-    Command::new("python3")
-        .args(["-c", "import pyiceberg, pyarrow, sqlalchemy"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// 30 ≥500 kV substations appended in two snapshots, then one deleted; returns the table directory.
-fn write_table(root: &Path) -> PathBuf {
-    let script = r#"
-import sys, pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
-root = sys.argv[1]
-cat = SqlCatalog("local", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse")
-cat.create_namespace("energy")
-t = pa.table({"site_id": [f"S{i:03d}" for i in range(30)], "voltage_kv": [500] * 30,
-              "lat": [round(30 + i * 0.01 + 0.000123, 6) for i in range(30)],
-              "lon": [round(110 + i * 0.01 + 0.000456, 6) for i in range(30)]})
-tbl = cat.create_table("energy.substations", schema=t.schema)
-tbl.append(t.slice(0, 10))
-tbl.append(t.slice(10))
-tbl.delete("site_id == 'S000'")
-print(len(tbl.scan().to_arrow()))
-# Leave without interpreter teardown: the writers' native thread pools can abort
-# ("terminate called without an active exception") while Python shuts down.
-sys.stdout.flush()
-import os
-os._exit(0)
-"#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(root).output().unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "29", "the writer's own count");
-    root.join("warehouse/energy/substations")
-}
 
 fn scan(path: &Path) -> (i32, Value) {
     common::json(&["scan", path.to_str().unwrap(), "--format", "json"])
 }
 
+fn scan_as_of(path: &Path, at: &str) -> (i32, Value) {
+    common::json(&["scan", path.to_str().unwrap(), "--format", "json", "--as-of", at])
+}
+
 #[test]
 fn an_iceberg_table_is_its_current_snapshot() {
-    if !have_pyiceberg() {
+    if !common::tables::have_pyiceberg() {
         assert!(std::env::var_os("CI").is_none(), "CI must provide pyiceberg (.ci/run installs it)");
         eprintln!("skipped: pyiceberg is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let table = write_table(tmp.path());
+    let table = common::tables::write_iceberg(tmp.path());
     let (code, report) = scan(&table);
     assert_eq!(code, 1, "{report}");
     let inputs = report["scan"]["inputs"].as_array().unwrap();
     assert_eq!((inputs.len(), inputs[0]["rows"].as_u64()), (1, Some(29)), "{report}");
     assert_eq!(report["findings"][0]["evidence"][2]["value"], 29.0);
+
+    // As of a snapshot id, or of a time: the snapshot current then (from the snapshot log).
+    let latest = fs::read_dir(table.join("metadata"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
+        .max()
+        .unwrap();
+    let meta: Value = serde_json::from_str(&fs::read_to_string(latest).unwrap()).unwrap();
+    let log = meta["snapshot-log"].as_array().unwrap();
+    assert_eq!(log.len(), 3, "two appends and a delete: {meta}");
+    let (first, second) = (&log[0], &log[1]);
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+    let t = |e: &Value| e["timestamp-ms"].as_i64().unwrap();
+    let (code, report) = scan_as_of(&table, &at(t(first)));
+    assert_eq!((code, report["scan"]["inputs"][0]["rows"].as_u64()), (0, Some(10)), "{report}");
+    let (code, report) = scan_as_of(&table, &second["snapshot-id"].as_i64().unwrap().to_string());
+    assert_eq!((code, report["scan"]["inputs"][0]["rows"].as_u64()), (1, Some(30)), "{report}");
+    let (code, report) = scan_as_of(&table, &at(t(first) - 1));
+    assert_eq!(code, 3, "{report}");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("no snapshot by then"), "{report}");
+    let (code, report) = scan_as_of(&table, "12345");
+    assert_eq!(code, 3, "{report}");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("no snapshot 12345"), "{report}");
 
     // Moved elsewhere: locations in the metadata are mapped to where the table is now.
     let moved = tmp.path().join("moved/substations");

@@ -21,16 +21,25 @@ fn write_json(path: &Path, profile: &Profile) -> Result<(), ExitStatus> {
 }
 
 /// Profile one dataset (a file, or a directory of one table's files).
-pub fn profile(catalog: &Catalog, path: &Path, output: &Path, id: Option<&str>, published: bool) -> ExitStatus {
+/// Profile the dataset at `path`; `shown` writes a local path as the user named it (an
+/// `s3://` object staged to a local copy).
+pub fn profile(
+    catalog: &Catalog,
+    path: &Path,
+    output: &Path,
+    id: Option<&str>,
+    published: bool,
+    shown: &dyn Fn(&str) -> String,
+) -> ExitStatus {
     let found = match crate::source::dataset_at(path) {
         Ok(f) => f,
         Err(missing) => {
-            eprintln!("error: {missing}");
+            eprintln!("error: {}", shown(&missing.to_string()));
             return ExitStatus::Usage;
         }
     };
     if let Some(e) = found.errors.first() {
-        eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+        eprintln!("error: {}: {} ({})", shown(&e.input), shown(&e.message), e.kind);
         return ExitStatus::Incomplete;
     }
     let Some(mut dataset) = found.datasets.into_iter().next() else {
@@ -45,16 +54,19 @@ pub fn profile(catalog: &Catalog, path: &Path, output: &Path, id: Option<&str>, 
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc::build(catalog, &dataset, id)))
         .unwrap_or_else(|_| Err(ProfileError::Input(crate::scan::panic_error(&dataset.id))));
     match built {
-        Ok(p) => match write_json(output, &p) {
-            Ok(()) => ExitStatus::Clean,
-            Err(status) => status,
-        },
+        Ok(mut p) => {
+            p.dataset.path = shown(&p.dataset.path);
+            match write_json(output, &p) {
+                Ok(()) => ExitStatus::Clean,
+                Err(status) => status,
+            }
+        }
         Err(ProfileError::Input(e)) => {
-            eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+            eprintln!("error: {}: {} ({})", e.input, shown(&e.message), e.kind);
             ExitStatus::Incomplete
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(&e.to_string()));
             ExitStatus::Incomplete
         }
     }

@@ -600,7 +600,13 @@ pub fn released_paths(ledger: &Ledger) -> Result<Vec<std::path::PathBuf>> {
     let mut stmt = ledger.conn.prepare("SELECT DISTINCT path FROM releases ORDER BY path").map_err(sql)?;
     let paths: Vec<String> =
         stmt.query_map([], |r| r.get(0)).map_err(sql)?.collect::<rusqlite::Result<_>>().map_err(sql)?;
-    Ok(paths.into_iter().map(std::path::PathBuf::from).filter(|p| p.exists()).collect())
+    // Local releases that are gone are no longer public; object-store ones are looked
+    // up when staged (see cli).
+    Ok(paths
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .filter(|p| crate::source::store::is_url(p) || p.exists())
+        .collect())
 }
 
 /// Where each finding with a hold stands (DESIGN §8), by finding id; closed holds

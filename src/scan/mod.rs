@@ -171,6 +171,21 @@ impl ScanResult {
     }
 
     /// The exit status of a finished scan (DESIGN §7).
+    /// Add the errors of staging `s3://` paths and write staged paths as their URLs.
+    pub fn relocate(&mut self, stage: &mut crate::source::store::Stage) {
+        self.errors.append(&mut stage.errors);
+        if !stage.used() {
+            return;
+        }
+        for input in &mut self.inputs {
+            input.path = stage.shown(&input.path);
+        }
+        for e in &mut self.errors {
+            e.input = stage.shown(&e.input);
+            e.message = stage.shown(&e.message);
+        }
+    }
+
     pub fn exit_status(&self) -> crate::exit::ExitStatus {
         match self.verdict() {
             Verdict::Hold => crate::exit::ExitStatus::Hold,

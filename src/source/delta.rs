@@ -1,6 +1,6 @@
 //! Delta Lake tables (DESIGN §9a): a directory with a `_delta_log/` is one dataset,
-//! the live Parquet files of its current version (or of `--as-of VERSION`), with the
-//! partition values as columns.
+//! the live Parquet files of its current version (or of `--as-of VERSION|TIME`: the
+//! latest commit made at or before the time), with the partition values as columns.
 //!
 //! The log is replayed from its JSON commits (`00000000000000000000.json`, …): `add`
 //! makes a file live, `remove` retires it, `protocol` and `metaData` say what a reader
@@ -22,11 +22,57 @@ use super::{DataFile, ReadError};
 /// Reader features whose tables mosaic reads correctly.
 const FEATURES: [&str; 4] = ["timestampNtz", "deletionVectors", "vacuumProtocolCheck", "v2Checkpoint"];
 
-static AS_OF: OnceLock<Option<u64>> = OnceLock::new();
+/// `--as-of`: a table version (Delta) or snapshot id (Iceberg), or a point in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Version(u64),
+    /// Milliseconds since the Unix epoch, UTC.
+    Time(i64),
+}
 
-/// Read Delta tables as of this version (`--as-of`); call before discovery.
-pub fn set_as_of(version: Option<u64>) {
-    let _ = AS_OF.set(version);
+impl AsOf {
+    /// A number is a version; otherwise an RFC 3339 time (`2026-11-30T08:00:00+08:00`),
+    /// or `YYYY-MM-DD[ HH:MM[:SS]]` in UTC.
+    pub fn parse(text: &str) -> Result<AsOf, String> {
+        let t = text.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return t.parse().map(AsOf::Version).map_err(|e| format!("`{t}`: {e}"));
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
+            return Ok(AsOf::Time(at.timestamp_millis()));
+        }
+        for form in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+            if let Ok(at) = chrono::NaiveDateTime::parse_from_str(t, form) {
+                return Ok(AsOf::Time(at.and_utc().timestamp_millis()));
+            }
+        }
+        if let Ok(day) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            return Ok(AsOf::Time(day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis()));
+        }
+        Err(format!(
+            "`{t}`: expected a version number, an RFC 3339 time (2026-11-30T08:00:00+08:00) or YYYY-MM-DD[ HH:MM[:SS]] (UTC)"
+        ))
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            AsOf::Version(v) => v.to_string(),
+            AsOf::Time(ms) => chrono::DateTime::from_timestamp_millis(ms)
+                .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }
+    }
+}
+
+static AS_OF: OnceLock<Option<AsOf>> = OnceLock::new();
+
+/// Read Delta and Iceberg tables as of this version or time (`--as-of`); call before
+/// discovery.
+pub fn set_as_of(at: Option<AsOf>) {
+    let _ = AS_OF.set(at);
+}
+
+pub fn as_of() -> Option<AsOf> {
+    AS_OF.get().copied().flatten()
 }
 
 pub fn is_table(dir: &Path) -> bool {
@@ -154,15 +200,51 @@ fn read_checkpoint(path: &Path, state: &mut State) -> Result<(), ReadError> {
     Ok(())
 }
 
+/// When commit `v` was made: its `commitInfo`'s in-commit timestamp, else its
+/// `timestamp` (milliseconds). The file's modification time is not used: copies (an
+/// object fetched from a store, a restored backup) do not keep it.
+fn commit_time(log: &Path, v: u64) -> Result<i64, ReadError> {
+    let path = log.join(format!("{v:020}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| err(format!("commit {v} is missing or unreadable: {e}")))?;
+    for line in text.lines().filter(|l| l.contains("commitInfo")) {
+        let action: Value = serde_json::from_str(line).map_err(|e| err(format!("commit {v}: {e}")))?;
+        let info = &action["commitInfo"];
+        if let Some(ms) = info["inCommitTimestamp"].as_i64().or_else(|| info["timestamp"].as_i64()) {
+            return Ok(ms);
+        }
+    }
+    Err(err(format!("commit {v} records no commit time (commitInfo.timestamp): use --as-of VERSION")))
+}
+
+/// The latest version committed at or before `ms`, among the commits the log still has.
+fn version_at(log: &Path, versions: &[u64], ms: i64) -> Result<u64, ReadError> {
+    let mut found = None;
+    for &v in versions {
+        if commit_time(log, v)? <= ms {
+            found = Some(v);
+        } else {
+            break;
+        }
+    }
+    found.ok_or_else(|| {
+        let first =
+            versions.first().map_or_else(String::new, |v| format!(" (its earliest commit kept is version {v})"));
+        err(format!("--as-of {}: the table has no version committed by then{first}", AsOf::Time(ms).describe()))
+    })
+}
+
 /// The live files of the table at `dir`, as of `--as-of` or its latest version.
 pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
     let log = dir.join("_delta_log");
     let versions = commits(&log)?;
     let latest = versions.last().copied().or_else(|| checkpoints(&log).last().copied());
     let Some(latest) = latest else { return Err(err("_delta_log holds no commit")) };
-    let target = match AS_OF.get().copied().flatten() {
-        Some(v) if v > latest => return Err(err(format!("--as-of {v}: the table's latest version is {latest}"))),
-        Some(v) => v,
+    let target = match as_of() {
+        Some(AsOf::Version(v)) if v > latest => {
+            return Err(err(format!("--as-of {v}: the table's latest version is {latest}")))
+        }
+        Some(AsOf::Version(v)) => v,
+        Some(AsOf::Time(ms)) => version_at(&log, &versions, ms)?,
         None => latest,
     };
     let mut state = State::default();
@@ -231,6 +313,17 @@ pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_of_versions_and_times() {
+        assert_eq!(AsOf::parse("12"), Ok(AsOf::Version(12)));
+        assert_eq!(AsOf::parse("1970-01-01T00:00:01Z"), Ok(AsOf::Time(1000)));
+        assert_eq!(AsOf::parse("1970-01-01T08:00:01.5+08:00"), Ok(AsOf::Time(1500)));
+        assert_eq!(AsOf::parse("1970-01-02"), Ok(AsOf::Time(86_400_000)));
+        assert_eq!(AsOf::parse("1970-01-01 00:01"), Ok(AsOf::Time(60_000)));
+        assert!(AsOf::parse("yesterday").is_err());
+        assert_eq!(AsOf::Time(1500).describe(), "1970-01-01T00:00:01.500Z");
+    }
 
     #[test]
     fn log_paths_are_url_decoded() {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use apache_avro::types::Value as Avro;
 use serde_json::Value;
 
+use super::delta::AsOf;
 use super::{DataFile, ReadError};
 
 fn err(message: impl Into<String>) -> ReadError {
@@ -105,7 +106,38 @@ fn records(path: &Path, what: &str) -> Result<Vec<Avro>, ReadError> {
     reader.map(|r| r.map_err(|e| err(format!("{what} {name}: {e}")))).collect()
 }
 
-/// The live data files of the table at `dir`.
+/// The snapshot `--as-of` names: a snapshot id the metadata lists, or the snapshot that
+/// was current at a time (the last `snapshot-log` entry at or before it, as Spark's
+/// `TIMESTAMP AS OF` reads it).
+fn snapshot_as_of(meta: &Value, at: AsOf) -> Result<i64, String> {
+    let listed =
+        |id: i64| meta["snapshots"].as_array().is_some_and(|s| s.iter().any(|s| s["snapshot-id"].as_i64() == Some(id)));
+    match at {
+        AsOf::Version(v) => {
+            let id = i64::try_from(v).map_err(|_| format!("--as-of {v}: not a snapshot id"))?;
+            if listed(id) {
+                Ok(id)
+            } else {
+                Err(format!("--as-of {v}: the table has no snapshot {v} (expired, or not this table's)"))
+            }
+        }
+        AsOf::Time(ms) => {
+            let log = meta["snapshot-log"].as_array().cloned().unwrap_or_default();
+            let then = log
+                .iter()
+                .filter(|e| e["timestamp-ms"].as_i64().is_some_and(|t| t <= ms))
+                .max_by_key(|e| e["timestamp-ms"].as_i64())
+                .and_then(|e| e["snapshot-id"].as_i64());
+            match then {
+                Some(id) if listed(id) => Ok(id),
+                Some(id) => Err(format!("--as-of {}: snapshot {id}, current then, has expired", at.describe())),
+                None => Err(format!("--as-of {}: the table had no snapshot by then", at.describe())),
+            }
+        }
+    }
+}
+
+/// The live data files of the table at `dir`, at its current snapshot or `--as-of`.
 pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
     let meta_path = current_metadata(dir)?;
     let meta_name = meta_path.file_name().unwrap_or_default().to_string_lossy().to_string();
@@ -113,7 +145,10 @@ pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
         serde_json::from_str(&std::fs::read_to_string(&meta_path).map_err(|e| err(format!("{meta_name}: {e}")))?)
             .map_err(|e| err(format!("{meta_name}: {e}")))?;
     let table_location = meta["location"].as_str().unwrap_or_default().to_string();
-    let current = meta["current-snapshot-id"].as_i64().filter(|id| *id >= 0);
+    let current = match super::delta::as_of() {
+        None => meta["current-snapshot-id"].as_i64().filter(|id| *id >= 0),
+        Some(at) => Some(snapshot_as_of(&meta, at).map_err(|m| err(format!("{meta_name}: {m}")))?),
+    };
     let Some(current) = current else {
         return Err(ReadError::new("empty", format!("{meta_name}: the table has no snapshot (no data)")));
     };

@@ -19,6 +19,7 @@ pub mod json;
 pub mod manifest;
 pub mod shapefile;
 pub mod sheet;
+pub mod store;
 pub mod text;
 pub mod values;
 pub mod xml;
