@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::evaluate::Evidence;
 use crate::link::view::Bindings;
 use crate::profile::{self, coarsen_time, geo, quantize, Source};
-use crate::rules::TagKind;
+use crate::rules::{Criterion, Metric, Prop, TagKind};
 use crate::scan::assess::{assess, Task};
 use crate::tag::Columns;
 
@@ -112,9 +112,30 @@ fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<E
     })
 }
 
+/// Whether the item is certain to stay met once `tag` is rounded to a step of
+/// `accuracy_m`, from the evaluation that held (`held`, one evidence per criterion):
+/// only when the item reads `tag` through its resolution alone — no filter on it, no
+/// other metric of it — since rounding leaves every other metric as it was and makes
+/// the resolution the rounding step. Anything else is unknown, and the rounding is
+/// tried on the data.
+fn still_met(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> bool {
+    let item = task.item;
+    if held.len() != item.criteria.len() || item.filters.iter().any(|f| f.tag() == tag) {
+        return false;
+    }
+    item.criteria.iter().zip(held).all(|(criterion, evidence)| match criterion {
+        Criterion::Compare { metric: Metric::Prop { tag: t, prop: Prop::ResolutionM }, op, threshold } if t == tag => {
+            evidence.value.is_some() && op.compare(accuracy_m, *threshold)
+        }
+        Criterion::Has { .. } => evidence.holds,
+        other => evidence.holds && !other.tags().contains(&tag),
+    })
+}
+
 /// Search the changes of one tag kind for the smallest that clears the item.
-/// Combination-level changes (split the release) are the caller's.
-pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
+/// Combination-level changes (split the release) are the caller's. `held` is the
+/// evaluation that held, when known: roundings it shows cannot clear are not tried.
+pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResult<Option<Change>> {
     let required = task.item.required_tags();
     let bound = |kinds: &[TagKind]| -> Vec<(&str, &Columns)> {
         required
@@ -135,13 +156,17 @@ pub fn search(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
             if best.as_ref().is_some_and(|b| b.value.unwrap_or(f64::MIN) >= f64::from(k)) {
                 break;
             }
-            let lf = round_numeric(src.lf, columns, k);
             // Judge every rounded row at the lattice step it now sits on: a value that
             // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
+            let step = 10f64.powi(-k);
+            let accuracy_m = if planar { step } else { step * geo::M_PER_DEG };
+            if held.is_some_and(|h| still_met(task, h, tag, accuracy_m)) {
+                continue;
+            }
+            let lf = round_numeric(src.lf, columns, k);
             let mut bindings = task.bindings.clone();
             if let Some(b) = bindings.get_mut(tag) {
-                let step = 10f64.powi(-k);
-                b.accuracy_m = Some(if planar { step } else { step * geo::M_PER_DEG });
+                b.accuracy_m = Some(accuracy_m);
             }
             if let Some(evidence) = cleared(src, lf, Task { bindings: &bindings, ..task })? {
                 best =
@@ -195,4 +220,105 @@ pub fn drop_column(src: &Source, task: Task) -> PolarsResult<Option<Change>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Catalog, Pack};
+    use crate::tag::{tag, Layout};
+
+    /// 40 sites at 6 decimals, 0.0003° apart on a diagonal; items whose fix is a rounding.
+    fn setup() -> (Catalog, DataFrame) {
+        let pack = Pack::parse(
+            "t.toml",
+            r#"
+[pack]
+id = "t"
+version = "1"
+name = "T"
+authority = "A"
+[tags.site]
+kind = "key"
+columns = ["site_id"]
+[tags.position]
+kind = "point"
+lat = ["lat"]
+lon = ["lon"]
+[[item]]
+id = "t.resolution"
+name = "x"
+level = "秘密"
+harm = "h"
+remediation = "r"
+when = ["has(site, position)", "position.resolution_m < 500", "distinct(site) >= 20"]
+[[item]]
+id = "t.places"
+name = "x"
+level = "秘密"
+harm = "h"
+remediation = "r"
+when = ["position.resolution_m < 500", "distinct(position) >= 30"]
+"#,
+        )
+        .unwrap();
+        let n = 40;
+        let sites: Vec<String> = (0..n).map(|i| format!("S{i:02}")).collect();
+        let lat: Vec<f64> = (0..n).map(|i| 30.0 + f64::from(i) * 0.000_3 + 0.000_123).collect();
+        let lon: Vec<f64> = (0..n).map(|i| 110.0 + f64::from(i) * 0.000_3 + 0.000_456).collect();
+        let df = df!("site_id" => sites, "lat" => lat, "lon" => lon).unwrap();
+        (Catalog { packs: vec![pack] }, df)
+    }
+
+    #[test]
+    fn roundings_the_hold_shows_cannot_clear_are_skipped_with_the_same_result() {
+        let (catalog, df) = setup();
+        let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+        let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
+        let bindings = &tagging.packs["t"];
+        let lf = df.lazy();
+        let src = Source { lf: &lf, text: false };
+        let pack = &catalog.packs[0];
+        for item in &pack.items {
+            let task = Task { pack, item, bindings };
+            let held = assess(&src, &[task]).unwrap().pop().flatten().unwrap();
+            assert!(held.met, "{}: holds before any change", item.id);
+            let tried = search(&src, task, None).unwrap();
+            let predicted = search(&src, task, Some(&held.evidence)).unwrap();
+            assert_eq!(predicted, tried, "{}", item.id);
+            let change = predicted.unwrap();
+            assert_eq!(change.action, Action::Round);
+            // 500 m needs 2 decimals (≈ 1.1 km); at 3 decimals the 40 places merge into
+            // fewer than 30, which clears the second item there.
+            let expected = if item.id == "t.resolution" { 2.0 } else { 3.0 };
+            assert_eq!(change.value, Some(expected), "{}: {:?}", item.id, change.evidence);
+        }
+    }
+
+    #[test]
+    fn only_resolution_criteria_of_the_rounded_tag_are_predicted() {
+        let (catalog, _) = setup();
+        let pack = &catalog.packs[0];
+        let names = vec!["site_id".to_string(), "lat".to_string(), "lon".to_string()];
+        let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
+        let bindings = &tagging.packs["t"];
+        let evidence = |holds: &[bool]| -> Vec<Evidence> {
+            holds
+                .iter()
+                .map(|h| Evidence {
+                    condition: String::new(),
+                    value: Some(1.0),
+                    holds: *h,
+                    band: None,
+                    words: String::new(),
+                })
+                .collect()
+        };
+        let resolution = Task { pack, item: &pack.items[0], bindings };
+        assert!(still_met(resolution, &evidence(&[true, true, true]), "position", 111.0));
+        assert!(!still_met(resolution, &evidence(&[true, true, true]), "position", 1_113.0), "500 m cleared");
+        assert!(!still_met(resolution, &evidence(&[true, true]), "position", 111.0), "evidence must align");
+        let places = Task { pack, item: &pack.items[1], bindings };
+        assert!(!still_met(places, &evidence(&[true, true]), "position", 111.0), "distinct(position) moves");
+    }
 }

@@ -568,7 +568,8 @@ fn fix_and_coverage(
     let src = Source { lf: &view.lf, text: true };
     let origin = view_origin(pack, view, members, prepared);
     if extras.fixes {
-        finding.fix = match fix::search(&src, task, false, &origin)? {
+        let held = finding.evidence.clone();
+        finding.fix = match fix::search(&src, task, false, &origin, Some(&held))? {
             Some(f) => Some(f),
             None => Some(split_release(members, prepared, vec![])),
         };
@@ -726,7 +727,7 @@ fn union_fix(
     task: Task,
     origin: &dyn Fn(&str) -> Option<Origin>,
 ) -> PolarsResult<Fix> {
-    let Some(mut f) = fix::search(src, task, false, origin)? else {
+    let Some(mut f) = fix::search(src, task, false, origin, None)? else {
         return Ok(split_release(set, prepared, vec![]));
     };
     f.change = f.change.replace(&format!(" in {}", f.datasets[0]), " in every release");

@@ -74,14 +74,16 @@ pub fn from_change(change: Change, origin: &Origin) -> Fix {
 }
 
 /// Search a fix for a hold on one frame: round or coarsen, else (`last_resort`) drop a
-/// column. `origin` maps a tag to the dataset and columns it came from.
+/// column. `origin` maps a tag to the dataset and columns it came from; `held` is the
+/// evidence of the hold, when known (see `remedy::search`).
 pub fn search(
     src: &Source,
     task: Task,
     last_resort: bool,
     origin: &dyn Fn(&str) -> Option<Origin>,
+    held: Option<&[crate::evaluate::Evidence]>,
 ) -> PolarsResult<Option<Fix>> {
-    let mut change = remedy::search(src, task)?;
+    let mut change = remedy::search(src, task, held)?;
     if change.is_none() && last_resort {
         change = remedy::drop_column(src, task)?;
     }
@@ -92,11 +94,17 @@ pub fn search(
 }
 
 /// A fix for a hold on one dataset alone.
-pub fn single(src: &Source, task: Task, prepared: &Prepared) -> PolarsResult<Option<Fix>> {
-    search(src, task, true, &|tag| {
+pub fn single(
+    src: &Source,
+    task: Task,
+    prepared: &Prepared,
+    held: &[crate::evaluate::Evidence],
+) -> PolarsResult<Option<Fix>> {
+    let origin = |tag: &str| {
         let b = prepared.tagging.packs.get(&task.pack.id)?.get(tag)?;
         Some(Origin::of(&prepared.dataset.id, b))
-    })
+    };
+    search(src, task, true, &origin, Some(held))
 }
 
 /// Write a remediated copy of every dataset a fix changes (round, coarsen, drop) into
@@ -139,7 +147,7 @@ pub fn write(
             .filter(|(column, _)| p.frame.columns.iter().any(|(n, _)| n == column))
             .map(|(column, (action, value))| (column, action, value))
             .collect();
-        let mut lf = remedy::apply_columns(p.frame.lf.clone(), &present);
+        let mut lf = remedy::apply_columns(p.frame.full.clone().unwrap_or_else(|| p.frame.lf.clone()), &present);
         // One-column positions are written back as one column, in their own order.
         for (column, order) in &p.tagging.derived {
             let (lat, lon) = crate::source::geometry::pair_columns(column);

@@ -423,7 +423,8 @@ fn prepare(
             continue;
         };
         if finding.holds() && extras.fixes {
-            finding.fix = fix::single(&src, *task, &prepared).map_err(|e| profile_error(&dataset.id, &e))?;
+            finding.fix = fix::single(&src, *task, &prepared, &evaluation.evidence)
+                .map_err(|e| profile_error(&dataset.id, &e))?;
         }
         if finding.holds() && extras.coverage {
             finding.coverage = assess::coverage(&src, *task).map_err(|e| profile_error(&dataset.id, &e))?;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::profile::{self, coord};
 use crate::rules::Catalog;
 use crate::source::geometry::{self, Form, Order};
-use crate::source::{self, crs, Dataset, Frame, InputError};
+use crate::source::{self, crs, Dataset, Format, Frame, InputError};
 use crate::tag::{self, Columns, Layout, Tagging};
 
 /// A dataset opened and tagged, with its row (feature) count.
@@ -47,6 +47,10 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
     let layout = Layout { columns: &names, geometry: frame.geometry.as_ref(), pairs: &frame.pairs };
     let mut tagging = tag::tag(id, layout, dataset.manifest.as_ref(), catalog)?;
     add_derived(&mut frame, &tagging.derived);
+    {
+        let _t = crate::trace::span(|| format!("parse once {id}"));
+        parse_once(dataset, catalog, &mut frame, &tagging).map_err(|e| error(id, &e))?;
+    }
     check_positions(&frame, &mut tagging, id)?;
     let rows = {
         let _t = crate::trace::span(|| format!("rows {id}"));
@@ -54,6 +58,48 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
     };
     let unbound = unbound(id, &frame, &tagging);
     Ok(Read { frame, tagging, rows, unbound })
+}
+
+/// Text tables up to this size are parsed once into memory (their bound columns).
+pub const PARSE_ONCE_MAX_BYTES: u64 = 2 << 30;
+
+/// A CSV or TSV is parsed once: the columns some pack binds are read into memory here,
+/// so the passes that follow (the position checks, every metric family, snapping, the
+/// fix trials, key sets for joins) read them from memory instead of parsing the text
+/// again each time. The text is already held whole for the encoding and structure
+/// checks, so this does not raise the peak; tables above [`PARSE_ONCE_MAX_BYTES`] are
+/// parsed per pass. Values stay text, so decimals are still counted as written.
+fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: &Tagging) -> PolarsResult<()> {
+    if !matches!(dataset.format, Format::Csv | Format::Tsv) || frame.geometry.is_some() {
+        return Ok(());
+    }
+    let size: u64 = dataset.files.iter().filter_map(|f| std::fs::metadata(&f.path).ok()).map(|m| m.len()).sum();
+    if size > PARSE_ONCE_MAX_BYTES {
+        return Ok(());
+    }
+    // Bound columns, and the columns naming a containing division that region tags
+    // resolve their names with (`parent`).
+    let bound: BTreeSet<&str> =
+        tagging.packs.values().flat_map(|b| b.values()).flat_map(|b| b.columns.names()).collect();
+    let parents: BTreeSet<&str> = catalog
+        .packs
+        .iter()
+        .filter(|p| tagging.packs.contains_key(&p.id))
+        .flat_map(|p| p.tags.values())
+        .flat_map(|t| t.link.parent.iter().map(String::as_str))
+        .collect();
+    let columns: Vec<Expr> = frame
+        .columns
+        .iter()
+        .filter(|(n, _)| bound.contains(n.as_str()) || parents.contains(n.to_lowercase().as_str()))
+        .map(|(n, _)| col(n.as_str()))
+        .collect();
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let df = profile::collect(frame.lf.clone().select(columns))?;
+    frame.full = Some(std::mem::replace(&mut frame.lf, df.lazy()));
+    Ok(())
 }
 
 /// The two parts of every one-column position a pack binds, as text columns.

@@ -509,6 +509,9 @@ pub struct Frame {
     pub forms: BTreeMap<String, Form>,
     /// One-column positions and the order their values' ranges show (`None`: ambiguous).
     pub pairs: BTreeMap<String, Option<Order>>,
+    /// Every column, as the file reads, when `lf` holds only the bound columns in memory
+    /// (a parsed text table; see `scan::read`): what `--fix` writes from.
+    pub full: Option<LazyFrame>,
 }
 
 /// A reader's failure, with a kind for the report.
@@ -807,6 +810,7 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         geometry: exploded,
         forms,
         pairs,
+        full: None,
     })
 }
 
