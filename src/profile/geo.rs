@@ -25,8 +25,54 @@ pub fn decimals_f64(x: f64) -> Option<u8> {
     Some(MAX_DECIMALS)
 }
 
+/// A plain decimal number as written (`-30.125`, `+116`, `.5`), with its decimals, in
+/// one pass over the bytes; `None` for anything else (exponents, `inf`, more than 15
+/// significant digits, degrees–minutes–seconds), which [`decimals_text`] and `str::parse`
+/// handle. The value is the integer of its digits divided by 10^decimals: both are
+/// exact doubles below 2^53 and 10^22, so the quotient is correctly rounded, the same
+/// double `str::parse` gives (a unit test checks this on random text).
+pub fn fast_decimal(s: &str) -> Option<(f64, u8)> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    let bytes = s.trim().as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let mut mantissa: u64 = 0;
+    let (mut significant, mut decimals, mut seen_digit, mut seen_point) = (0u32, 0u32, false, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                if mantissa > 0 || b != b'0' {
+                    significant += 1;
+                }
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                seen_digit = true;
+                decimals += u32::from(seen_point);
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+        if significant > 15 || decimals > 22 {
+            return None;
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let value = mantissa as f64 / POW10[decimals as usize];
+    Some((if negative { -value } else { value }, decimals.min(u32::from(MAX_DECIMALS)) as u8))
+}
+
 /// Decimals of a number as written (`45.0` → 1, `1.25e-3` → 5); `None` if not a number.
 pub fn decimals_text(s: &str) -> Option<u8> {
+    if let Some((_, decimals)) = fast_decimal(s) {
+        return Some(decimals);
+    }
     let s = s.trim();
     let value: f64 = s.parse().ok()?;
     if !value.is_finite() {
@@ -183,6 +229,41 @@ pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_decimals_agree_with_the_standard_parser() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200_000 {
+            let digits = 1 + next() % 15;
+            let mut text = String::new();
+            if next() % 3 == 0 {
+                text.push('-');
+            }
+            let point = next() % (digits + 1);
+            for i in 0..digits {
+                if i == point && i > 0 {
+                    text.push('.');
+                }
+                text.push(char::from(b'0' + (next() % 10) as u8));
+            }
+            let (value, decimals) = fast_decimal(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(value.to_bits(), text.parse::<f64>().unwrap().to_bits(), "{text}");
+            let written = text.split_once('.').map_or(0, |(_, f)| f.len());
+            assert_eq!(usize::from(decimals), written.min(usize::from(MAX_DECIMALS)), "{text}");
+        }
+        for (text, expected) in [("30.0", Some((30.0, 1))), (" +116 ", Some((116.0, 0))), (".5", Some((0.5, 1)))] {
+            assert_eq!(fast_decimal(text), expected);
+        }
+        for text in ["1e5", "inf", "NaN", "-", ".", "30°12'", "1.2.3", "", "1234567890.1234567"] {
+            assert_eq!(fast_decimal(text), None, "{text}");
+        }
+    }
 
     /// DESIGN §2 cases in ../shared/fixtures/resolution.csv, copied here so the
     /// crate's tests do not depend on files outside it.

@@ -15,6 +15,9 @@ use crate::tag::Columns;
 /// A coordinate written as text: a decimal number (step 10^-decimals) or
 /// degrees–minutes–seconds (step of the last unit), as `(degrees, step in degrees)`.
 pub fn parse_coordinate(text: &str) -> Option<(f64, f64)> {
+    if let Some((value, decimals)) = geo::fast_decimal(text) {
+        return Some((value, 10f64.powi(-i32::from(decimals))));
+    }
     let s = text.trim();
     if let Ok(value) = s.parse::<f64>() {
         let decimals = geo::decimals_text(s)?;
@@ -84,6 +87,9 @@ fn values_with_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<
             .iter()
             .map(|v| {
                 let s = v?.trim();
+                if let Some(parsed) = geo::fast_decimal(s) {
+                    return Some(parsed);
+                }
                 let value: f64 = s.parse().ok()?;
                 Some((value, geo::decimals_text(s)?))
             })
