@@ -171,12 +171,14 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
-    /// Decode one binary file completely (the sandbox child of a scan).
+    /// Decode binary files completely, in order (the sandbox child of a scan): prints
+    /// `ok` for each file decoded, stops at the first that fails.
     #[command(name = "__decode", hide = true)]
     Decode {
         #[arg(long)]
         format: String,
-        path: PathBuf,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -547,13 +549,17 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Notice { command } => crate::commands::notice(command),
         Command::Ledger { command } => crate::commands::ledger_command(command),
         Command::Release { command } => crate::commands::release(command),
-        Command::Decode { format, path } => match crate::source::decode_all(&path, &format) {
-            Ok(()) => ExitStatus::Clean,
-            Err(e) => {
-                eprintln!("{e}");
-                ExitStatus::Incomplete
+        Command::Decode { format, paths } => {
+            for path in &paths {
+                if let Err(e) = crate::source::decode_all(path, &format) {
+                    eprintln!("{e}");
+                    return ExitStatus::Incomplete;
+                }
+                println!("ok");
+                let _ = std::io::stdout().flush();
             }
-        },
+            ExitStatus::Clean
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
             ExitStatus::Clean

@@ -434,3 +434,33 @@ fn hostile_packs_are_refused_with_file_and_line() {
         assert!(out.stdout.is_empty(), "{name}: nothing evaluated");
     }
 }
+
+/// A table of many daily partitions is decoded by a few sandbox children, not one per
+/// file: a partition that crashes the decoder, even in a later batch, is still named,
+/// and the partitions before it do not hide it.
+#[test]
+fn a_crashing_partition_among_hundreds_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("readings");
+    let crashing = fs::read(common::root().join("tests/bad-inputs/page-header-overflow.parquet")).unwrap();
+    let good = good_parquet();
+    for day in 0..300 {
+        let dir = table.join(format!("day={day:03}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("part-0.parquet"), if day == 290 { &crashing } else { &good }).unwrap();
+    }
+    fs::write(tmp.path().join(NEIGHBOUR), "site_id,lat,lon\nN1,30.12,114.12\n").unwrap();
+    let (code, report, stderr) = scan(tmp.path());
+    assert_eq!(code, 3, "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    let named = errors.iter().find(|e| e["input"] == "readings").unwrap_or_else(|| panic!("{errors:?}; {stderr}"));
+    assert!(CORRUPT.contains(&named["kind"].as_str().unwrap()), "{named}");
+    assert!(named["message"].as_str().unwrap().contains("day=290/part-0.parquet"), "the file is named: {named}");
+    assert!(inputs(&report).contains(&NEIGHBOUR.to_string()), "{report}");
+
+    // Without the damaged partition the table reads, every partition counted.
+    fs::remove_dir_all(table.join("day=290")).unwrap();
+    let (_, report, _) = scan(tmp.path());
+    let readings = report["scan"]["inputs"].as_array().unwrap().iter().find(|i| i["id"] == "readings").cloned();
+    assert_eq!(readings.map(|i| i["rows"].clone()), Some(Value::from(299 * 3)), "{report}");
+}

@@ -75,6 +75,9 @@ TASKS = {
     "scan": ["rows >= 1", "distinct(site) >= 1", "value.min < 1e9", "value.max > -1e9", "position.resolution_m < 1e9",
              "position.extent_km >= 0", "position.area_km2 > 0", "position.contiguous_km2 > 0"],
     "join": ["has(site, position, category)", "rows >= 1", "distinct(site) >= 1"],
+    # A hold as users meet it (the sites' precise positions): the default scan
+    # searches and verifies its fix (round the positions), `--no-fix-search` does not.
+    "hold": ["has(site, position)", "position.resolution_m < 50", "distinct(site) >= 20"],
 }
 
 
@@ -131,10 +134,11 @@ def main():
     rows = []
     only = set(filter(None, args.only.split(",")))
 
-    def mosaic(task, *paths):
+    def mosaic(task, *paths, fixes=False):
         p = os.path.join(tmp, f"{task}.toml")
         pack(task, p)
-        return [args.mosaic, "scan", *paths, "--rules", p, "--no-builtin", "--no-fix-search", "--format", "json"]
+        search = [] if fixes else ["--no-fix-search"]
+        return [args.mosaic, "scan", *paths, "--rules", p, "--no-builtin", *search, "--format", "json"]
 
     plan = []
     for fmt in ("parquet", "csv"):
@@ -144,6 +148,8 @@ def main():
         plan.append((f"profile ({fmt})", mosaic("profile", f), peer + ["duckdb", "profile", f], peer + ["polars", "profile", f]))
         plan.append((f"exact 50 m cells ({fmt})", mosaic("cells", f), peer + ["duckdb", "cells", f], peer + ["polars", "cells", f]))
         plan.append((f"mosaic scan ({fmt})", mosaic("scan", f), None, None))
+        plan.append((f"a hold, --no-fix-search ({fmt})", mosaic("hold", f), None, None))
+        plan.append((f"a hold, default scan with its verified fix ({fmt})", mosaic("hold", f, fixes=True), None, None))
     if os.path.exists(join[0]):
         jd = os.path.join(tmp, "join")
         os.makedirs(jd, exist_ok=True)

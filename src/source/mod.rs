@@ -584,24 +584,40 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
 /// Set by the command line; library users may set it too, or leave reading unsandboxed.
 pub static DECODER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
-fn sandboxed_decode(decoder: &Path, path: &Path, format: Format) -> Result<(), String> {
+/// Files one sandbox child decodes (bounded, so the argument list stays short).
+const DECODE_BATCH: usize = 256;
+
+/// Decode `paths` in sandbox children, a batch per child, in order: `None` when all
+/// decode, else the index of the first that does not and why. A dataset of many small
+/// files (daily partitions) costs a child per batch, not per file.
+fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format) -> Option<(usize, String)> {
     let format = if format == Format::Ipc { "ipc" } else { "parquet" };
-    let out = std::process::Command::new(decoder)
-        .args(["__decode", "--format", format])
-        .arg(path)
-        .env_remove("MOSAIC_BACKTRACE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot start the sandboxed decoder {}: {e}", decoder.display()))?;
-    if out.status.success() {
-        return Ok(());
+    for (b, batch) in paths.chunks(DECODE_BATCH).enumerate() {
+        let start = b * DECODE_BATCH;
+        let out = match std::process::Command::new(decoder)
+            .args(["__decode", "--format", format])
+            .args(batch)
+            .env_remove("MOSAIC_BACKTRACE")
+            .stdin(std::process::Stdio::null())
+            .output()
+        {
+            Ok(out) => out,
+            Err(e) => return Some((start, format!("cannot start the sandboxed decoder {}: {e}", decoder.display()))),
+        };
+        if out.status.success() {
+            continue;
+        }
+        // Each file decoded is acknowledged on stdout: the first without is the one.
+        let done = String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l == "ok").count();
+        let said = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().trim().to_string();
+        let why = match out.status.code() {
+            Some(_) if !said.is_empty() => said,
+            Some(code) => format!("the decoder failed on this file (exit {code}): the file is damaged"),
+            None => "decoding this file crashed the decoder (killed by a signal): the file is damaged".to_string(),
+        };
+        return Some((start + done.min(batch.len().saturating_sub(1)), why));
     }
-    let said = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().trim().to_string();
-    Err(match out.status.code() {
-        Some(_) if !said.is_empty() => said,
-        Some(code) => format!("the decoder failed on this file (exit {code}): the file is damaged"),
-        None => "decoding this file crashed the decoder (killed by a signal): the file is damaged".to_string(),
-    })
+    None
 }
 
 /// `mosaic __decode`: decode every page of every column of one binary file. Exit 0
@@ -700,13 +716,25 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
     let mut frames = Vec::new();
     let mut schema: Option<Vec<(String, DataType)>> = None;
     let mut exploded: Option<Exploded> = None;
+    // Binary files are first decoded whole in sandbox children (see DECODER); a file
+    // that fails there is reported after its own cheaper checks, as it is reached.
+    let sandboxed = match (dataset.format, DECODER.get()) {
+        (Format::Parquet | Format::Ipc, Some(decoder)) => {
+            let _t =
+                crate::trace::span(|| format!("sandboxed decode {} ({} file(s))", dataset.id, dataset.files.len()));
+            let paths: Vec<&Path> = dataset.files.iter().map(|f| f.path.as_path()).collect();
+            sandboxed_decode(decoder, &paths, dataset.format)
+        }
+        _ => None,
+    };
     for (index, file) in dataset.files.iter().enumerate() {
         let meta = std::fs::metadata(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
         if meta.len() == 0 {
             return Err(read_error(dataset, file, "empty", "file is empty (0 bytes)"));
         }
         let (lf, geometry) = if dataset.format.is_polars() {
-            let lf = open_polars_file(dataset, file, declared, &mut digests)?;
+            let failed = sandboxed.as_ref().filter(|(at, _)| *at == index).map(|(_, why)| why.clone());
+            let lf = open_polars_file(dataset, file, declared, &mut digests, failed)?;
             let sample = guarded(|| lf.clone().limit(SAMPLE_ROWS).collect())
                 .map_err(|m| read_error(dataset, file, "corrupt", m))?;
             match found_geometry(&sample).map_err(|m| read_error(dataset, file, "geometry", m))? {
@@ -936,6 +964,7 @@ fn open_polars_file(
     file: &DataFile,
     declared: Option<Encoding>,
     digests: &mut Vec<(String, String)>,
+    sandbox_failure: Option<String>,
 ) -> Result<LazyFrame, InputError> {
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
         let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
@@ -989,12 +1018,8 @@ fn open_polars_file(
             return Err(read_error(dataset, file, "corrupt", "the reader failed on this file (malformed content)"))
         }
     };
-    if matches!(dataset.format, Format::Parquet | Format::Ipc) {
-        if let Some(decoder) = DECODER.get() {
-            let _t = crate::trace::span(|| format!("sandboxed decode {}", file.path.display()));
-            sandboxed_decode(decoder, &file.path, dataset.format)
-                .map_err(|m| read_error(dataset, file, "corrupt", m))?;
-        }
+    if let Some(why) = sandbox_failure {
+        return Err(read_error(dataset, file, "corrupt", why));
     }
     if let Some(h) = hashing {
         let digest = h
