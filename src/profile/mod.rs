@@ -125,10 +125,19 @@ pub(crate) fn scalar(df: &DataFrame, name: &str) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// Rows of a frame. Counted with the in-memory engine: the streaming engine of
-/// polars 0.55 panics on a plain count over a union of files.
+/// Rows of a frame. The streaming engine of polars 0.55 panics on a plain `len()` over
+/// a union of files, and the in-memory engine reads every file of a union at once
+/// (1 GiB of heap for 1 000 small partitions), so rows are counted as the length of
+/// the first column, streamed; geometry frames (in memory already) count features.
 pub fn row_count(lf: &LazyFrame) -> PolarsResult<u64> {
-    let df = lf.clone().select([rows_expr(lf)?.cast(DataType::UInt64).alias("n")]).collect()?;
+    let schema = lf.clone().collect_schema()?;
+    let first = schema.iter_names().next().cloned();
+    let df = match first {
+        Some(name) if !schema.contains(crate::source::geometry::FEATURE) => {
+            collect(lf.clone().select([col(name).len().cast(DataType::UInt64).alias("n")]))?
+        }
+        _ => lf.clone().select([rows_expr(lf)?.cast(DataType::UInt64).alias("n")]).collect()?,
+    };
     Ok(scalar(&df, "n").unwrap_or(0.0) as u64)
 }
 
