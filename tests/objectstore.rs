@@ -19,6 +19,20 @@ fn have_moto() -> bool {
     Command::new("python3").args(["-c", "import moto.server, flask, boto3"]).output().is_ok_and(|o| o.status.success())
 }
 
+/// A temporary directory holding `lake/`, a copy of the energy samples; `None` (the
+/// test skipped) without moto, which CI must have.
+fn energy_lake() -> Option<(tempfile::TempDir, PathBuf)> {
+    if !have_moto() {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide moto (.ci/run installs it)");
+        eprintln!("skipped: the moto Python package is not installed");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    common::copy_dir(&common::root().join("datasets/energy"), &lake);
+    Some((tmp, lake))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -119,14 +133,7 @@ fn judged(report: &Value) -> Value {
 
 #[test]
 fn a_lake_in_an_object_store_scans_as_the_same_files_on_disk() {
-    if !have_moto() {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide moto (.ci/run installs it)");
-        eprintln!("skipped: the moto Python package is not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    common::copy_dir(&common::root().join("datasets/energy"), &lake);
+    let Some((tmp, lake)) = energy_lake() else { return };
     if common::tables::have_deltalake() {
         common::tables::write_delta(&lake.join("substations-delta"));
     }
@@ -218,14 +225,7 @@ fn downloaded(out: &Output) -> usize {
 
 #[test]
 fn incremental_scans_download_only_changed_objects() {
-    if !have_moto() {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide moto (.ci/run installs it)");
-        eprintln!("skipped: the moto Python package is not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    common::copy_dir(&common::root().join("datasets/energy"), &lake);
+    let Some((tmp, lake)) = energy_lake() else { return };
     let moto = Moto::start();
     moto.boto(&["put", "lake", lake.to_str().unwrap(), "energy"]);
     let ledger = tmp.path().join("scans.db");
