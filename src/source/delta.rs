@@ -235,6 +235,16 @@ fn version_at(log: &Path, versions: &[u64], ms: i64) -> Result<u64, ReadError> {
 
 /// The live files of the table at `dir`, as of `--as-of` or its latest version.
 pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
+    live(dir, true)
+}
+
+/// The live files the log names, whether or not they are on disk yet (what an object
+/// store must fetch).
+pub fn named_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
+    live(dir, false)
+}
+
+fn live(dir: &Path, on_disk: bool) -> Result<Vec<DataFile>, ReadError> {
     let log = dir.join("_delta_log");
     let versions = commits(&log)?;
     let latest = versions.last().copied().or_else(|| checkpoints(&log).last().copied());
@@ -299,7 +309,7 @@ pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
     let mut files = Vec::new();
     for (path, (partitions, _)) in state.live {
         let full: PathBuf = dir.join(&path);
-        if !full.is_file() {
+        if on_disk && !full.is_file() {
             return Err(err(format!("live file {path} is missing (deleted outside the log?)")));
         }
         files.push(DataFile { path: full, partitions, part: None });

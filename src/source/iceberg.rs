@@ -139,6 +139,16 @@ fn snapshot_as_of(meta: &Value, at: AsOf) -> Result<i64, String> {
 
 /// The live data files of the table at `dir`, at its current snapshot or `--as-of`.
 pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
+    live(dir, true)
+}
+
+/// The live data files the metadata names, whether or not they are on disk yet (what
+/// an object store must fetch).
+pub fn named_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
+    live(dir, false)
+}
+
+fn live(dir: &Path, on_disk: bool) -> Result<Vec<DataFile>, ReadError> {
     let meta_path = current_metadata(dir)?;
     let meta_name = meta_path.file_name().unwrap_or_default().to_string_lossy().to_string();
     let meta: Value =
@@ -182,7 +192,7 @@ pub fn live_files(dir: &Path) -> Result<Vec<DataFile>, ReadError> {
                 return Err(err(format!("data file {file} is {format}; mosaic reads Parquet data files")));
             }
             let local_path = local(&file, &table_location, dir);
-            if !local_path.is_file() {
+            if on_disk && !local_path.is_file() {
                 return Err(err(format!("data file {file} is missing")));
             }
             files.push(DataFile { path: local_path, partitions: vec![], part: None });

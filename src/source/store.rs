@@ -176,13 +176,19 @@ impl Stage {
         let mut job = Fetch { store, bucket, url, root: root.clone(), index: &mut self.index, errors: Vec::new() };
         let fetched = runtime.block_on(job.run(&prefix_key, parallel));
         self.errors.append(&mut job.errors);
-        let (local, listed, wanted, downloaded) = fetched?;
-        let failed = wanted - downloaded;
+        let (local, f) = fetched?;
         self.notes.push(format!(
-            "{}: {listed} object(s), {downloaded} downloaded, {} unchanged since the last scan{}",
+            "{}: {} object(s), {} downloaded, {} unchanged since the last scan{}{}",
             path.display(),
-            listed - wanted,
-            if failed > 0 { format!(", {failed} not read") } else { String::new() }
+            f.listed,
+            f.downloaded,
+            f.kept,
+            if f.superseded > 0 {
+                format!(", {} superseded table file(s) not needed", f.superseded)
+            } else {
+                String::new()
+            },
+            if f.failed > 0 { format!(", {} not read", f.failed) } else { String::new() }
         ));
         if self.keep.is_some() {
             let saved = serde_json::to_string(&self.index)
@@ -323,40 +329,80 @@ impl Fetch<'_> {
     }
 
     /// Stage `prefix`: its local path, and the objects listed, to download and downloaded.
-    async fn run(&mut self, prefix: &Key, parallel: usize) -> Result<(PathBuf, usize, usize, usize), Unlisted> {
+    /// Delta and Iceberg tables are fetched in two steps: their logs and metadata first,
+    /// then only the data files the version read names (superseded files stay behind).
+    async fn run(&mut self, prefix: &Key, parallel: usize) -> Result<(PathBuf, Fetched), Unlisted> {
         let (objects, is_prefix) = self.list(prefix).await?;
         let local = if prefix.as_ref().is_empty() {
             self.root.join(&self.bucket)
         } else {
             self.local_path(prefix).ok_or_else(|| Unlisted(format!("{}: not a usable key", self.url)))?
         };
-        let count = objects.len();
-        let mut wanted = Vec::new();
-        let mut listed = BTreeSet::new();
+        let mut fetched = Fetched { listed: objects.len(), ..Fetched::default() };
+        let mut entries = Vec::new();
         for meta in objects {
-            let Some(path) = self.local_path(&meta.location) else {
-                let url = self.object_url(&meta.location);
-                self.errors.push(InputError::new(
-                    url,
-                    "object-store",
-                    "key cannot be a file path (empty, `.` or `..` part)",
-                ));
-                continue;
+            match self.local_path(&meta.location) {
+                Some(path) => entries.push((meta, path)),
+                None => {
+                    let url = self.object_url(&meta.location);
+                    let why = "key cannot be a file path (empty, `.` or `..` part)";
+                    self.errors.push(InputError::new(url, "object-store", why));
+                }
+            }
+        }
+        let tables = table_roots(entries.iter().map(|(_, p)| p.as_path()));
+        let in_table = |path: &Path| tables.iter().find(|t| path.starts_with(t)).cloned();
+        let is_log = |path: &Path, table: &Path| {
+            let rest = path.strip_prefix(table).unwrap_or(path);
+            rest.starts_with("_delta_log") || rest.starts_with("metadata")
+        };
+        let (data, first): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|(_, p)| in_table(p).is_some_and(|t| !is_log(p, &t)));
+        let mut listed: BTreeSet<PathBuf> = first.iter().map(|(_, p)| p.clone()).collect();
+        self.fetch(first, parallel, &mut fetched).await;
+        let mut live: BTreeMap<PathBuf, Option<BTreeSet<PathBuf>>> = BTreeMap::new();
+        for table in &tables {
+            let named = if super::delta::is_table(table) {
+                super::delta::named_files(table).ok()
+            } else {
+                super::iceberg::named_files(table).ok()
             };
-            listed.insert(path.clone());
+            // A log mosaic cannot replay: fetch everything, the reader reports the table.
+            live.insert(table.clone(), named.map(|files| files.into_iter().map(|f| f.path).collect()));
+        }
+        let mut second = Vec::new();
+        for (meta, path) in data {
+            let table = in_table(&path).unwrap_or_default();
+            match live.get(&table) {
+                Some(Some(files)) if !files.contains(&path) => fetched.superseded += 1,
+                _ => {
+                    listed.insert(path.clone());
+                    second.push((meta, path));
+                }
+            }
+        }
+        self.fetch(second, parallel, &mut fetched).await;
+        if is_prefix {
+            remove_unlisted(&local, &listed);
+            std::fs::create_dir_all(&local).map_err(|e| Unlisted(format!("{}: {e}", local.display())))?;
+        }
+        Ok((local, fetched))
+    }
+
+    /// Download the objects whose kept copy is missing or stale.
+    async fn fetch(&mut self, entries: Vec<(ObjectMeta, PathBuf)>, parallel: usize, fetched: &mut Fetched) {
+        let mut wanted = Vec::new();
+        for (meta, path) in entries {
             let held = Held { etag: meta.e_tag.clone(), size: meta.size };
             let kept = held.etag.is_some()
                 && self.index.get(&index_key(&self.bucket, &meta.location)) == Some(&held)
                 && std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == meta.size);
-            if !kept {
+            if kept {
+                fetched.kept += 1;
+            } else {
                 wanted.push((meta, path));
             }
         }
-        if is_prefix {
-            remove_unlisted(&local, &listed);
-        }
-        let to_download = wanted.len();
-        let mut downloaded = 0;
         let store = self.store.clone();
         let results: Vec<_> = futures_util::stream::iter(wanted)
             .map(|(meta, path)| {
@@ -373,20 +419,17 @@ impl Fetch<'_> {
             let key = index_key(&self.bucket, &meta.location);
             match got {
                 Ok(held) => {
-                    downloaded += 1;
+                    fetched.downloaded += 1;
                     self.index.insert(key, held);
                 }
                 Err(message) => {
+                    fetched.failed += 1;
                     let _ = std::fs::remove_file(&path);
                     self.index.remove(&key);
                     self.errors.push(InputError::new(self.object_url(&meta.location), "object-store", message));
                 }
             }
         }
-        if is_prefix {
-            std::fs::create_dir_all(&local).map_err(|e| Unlisted(format!("{}: {e}", local.display())))?;
-        }
-        Ok((local, count, to_download, downloaded))
     }
 
     /// The objects under `prefix` (as a directory), or the one object it names.
@@ -419,6 +462,42 @@ impl Fetch<'_> {
             Err(e) => Err(Unlisted(format!("{}: {}", self.url, brief(&e)))),
         }
     }
+}
+
+/// What staging one path did.
+#[derive(Default)]
+struct Fetched {
+    listed: usize,
+    downloaded: usize,
+    kept: usize,
+    failed: usize,
+    /// Data files of a Delta or Iceberg table that the version read does not use.
+    superseded: usize,
+}
+
+/// The Delta and Iceberg tables among staged paths: directories holding a
+/// `_delta_log/` or a `metadata/*.metadata.json`.
+fn table_roots<'a>(paths: impl Iterator<Item = &'a Path>) -> Vec<PathBuf> {
+    let mut roots = BTreeSet::new();
+    for path in paths {
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            let name = d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let parent = d.parent();
+            if name == "_delta_log"
+                || (name == "metadata"
+                    && path.to_string_lossy().ends_with(".metadata.json")
+                    && path.parent() == Some(d))
+            {
+                if let Some(root) = parent {
+                    roots.insert(root.to_path_buf());
+                }
+                break;
+            }
+            dir = parent;
+        }
+    }
+    roots.into_iter().collect()
 }
 
 fn index_key(bucket: &str, key: &Key) -> String {
