@@ -321,12 +321,17 @@ pub fn stage_all(stage: &mut crate::source::store::Stage, paths: Vec<PathBuf>) -
                 eprintln!("error: {e}");
                 ExitStatus::Usage
             });
-            for note in stage.notes.drain(..) {
-                eprintln!("objects: {note}");
-            }
+            print_notes(stage);
             local
         })
         .collect()
+}
+
+/// What staging did, one line per `s3://` path, on stderr.
+fn print_notes(stage: &mut crate::source::store::Stage) {
+    for note in stage.notes.drain(..) {
+        eprintln!("objects: {note}");
+    }
 }
 
 /// A stage configured by `mosaic.toml [storage]`, and the local path for `path`.
@@ -418,9 +423,14 @@ pub fn run(cli: Cli) -> ExitStatus {
             let cache = incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten();
             let mut stage =
                 crate::source::store::Stage::new(config.storage.clone(), cache.as_ref().map(|c| c.join("objects")));
-            let (paths, mut published) = match (stage_all(&mut stage, paths), stage_all(&mut stage, published)) {
-                (Ok(p), Ok(q)) => (p, q),
-                (Err(status), _) | (_, Err(status)) => return status,
+            // Nothing more is fetched once a path cannot be listed.
+            let paths = match stage_all(&mut stage, paths) {
+                Ok(p) => p,
+                Err(status) => return status,
+            };
+            let mut published = match stage_all(&mut stage, published) {
+                Ok(p) => p,
+                Err(status) => return status,
             };
             // Releases recorded in the ledger: one deleted since is no longer public (as
             // a local file that is gone); one that cannot be read leaves the scan incomplete.
@@ -434,7 +444,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                         format!("released data not read: {e}"),
                     )),
                 }
-                stage.notes.drain(..).for_each(|n| eprintln!("objects: {n}"));
+                print_notes(&mut stage);
             }
             let options = scan::Options {
                 published,
