@@ -32,26 +32,49 @@ fn key_sets(c: &mut Criterion) {
 }
 
 /// `n` registers (site, voltage) and `n` coordinate tables (site, position); only
-/// every 50th pair shares site values.
+/// every 50th pair shares site values. Then a lake: 10 tables × `n / 10` daily
+/// partitions, each table's partitions sharing its own sites (releases of one table),
+/// and a register sharing one site with the first table's.
 fn search(c: &mut Criterion) {
     let mut group = c.benchmark_group("join_search");
-    for n in [100usize, 500] {
+    group.sample_size(10);
+    let items = vec![["site", "position", "voltage"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()];
+    let node = |tags: &[&str]| {
+        let tags: BTreeSet<String> = tags.iter().map(|s| s.to_string()).collect();
+        Node { keys: ["site".to_string()].into(), columns: tags.clone(), tags }
+    };
+    for n in [500usize, 5_000] {
         let mut nodes = Vec::new();
         let mut sets = Vec::new();
         for i in 0..n {
             for (tags, prefix) in [(["site", "voltage"], "R"), (["site", "position"], "C")] {
                 let owner = if i % 50 == 0 || prefix == "R" { format!("R{i}") } else { format!("C{i}") };
                 sets.push(KeySet::from_values(ids(&owner, 200).iter().map(String::as_str)));
-                let tags: BTreeSet<String> = tags.iter().map(|s| s.to_string()).collect();
-                nodes.push(Node { keys: ["site".to_string()].into(), columns: tags.clone(), tags });
+                nodes.push(node(&tags));
             }
         }
-        let items = vec![["site", "position", "voltage"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()];
         group.throughput(Throughput::Elements(nodes.len() as u64));
-        group.bench_function(BenchmarkId::from_parameter(nodes.len()), |b| {
-            b.iter(|| link::joins(&nodes, &items, 3, |a, b, _| sets[a].overlaps(&sets[b]).0))
+        group.bench_function(BenchmarkId::new("sparse", nodes.len()), |b| {
+            b.iter(|| link::joins(&nodes, &items, 3, |i, _| Some(&sets[i])))
         });
     }
+    let n = 10_000;
+    let mut nodes = Vec::new();
+    let mut sets = Vec::new();
+    for table in 0..10 {
+        let sites = KeySet::from_values(ids(&format!("T{table}"), 200).iter().map(String::as_str));
+        for _ in 0..n / 10 {
+            let tag = ["position", "height", "depth", "owner", "kind", "status", "grade", "zone", "route", "line"];
+            nodes.push(node(&["site", tag[table]]));
+            sets.push(sites.clone());
+        }
+    }
+    nodes.push(node(&["site", "voltage"]));
+    sets.push(KeySet::from_values(ids("T0", 1).iter().map(String::as_str)));
+    group.throughput(Throughput::Elements(nodes.len() as u64));
+    group.bench_function(BenchmarkId::new("daily_partitions", nodes.len()), |b| {
+        b.iter(|| link::joins(&nodes, &items, 3, |i, _| Some(&sets[i])))
+    });
     group.finish();
 }
 

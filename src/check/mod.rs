@@ -300,9 +300,13 @@ fn joins(
         (Some(a), Some(b)) => a.overlaps(&b).0,
         _ => true,
     };
-    let (found, counts) = link::joins(&extended, items, max_combo, |a, b, key| {
-        !all[a].members.iter().any(|m| all[b].members.contains(m)) && overlap(&all[a].profile, &all[b].profile, key)
-    });
+    let sets: Vec<BTreeMap<&String, Option<KeySet>>> = extended
+        .iter()
+        .zip(&all)
+        .map(|(node, j)| node.keys.iter().map(|k| (k, key_set(&j.profile, k))).collect())
+        .collect();
+    let (found, counts) =
+        link::joins(&extended, items, max_combo, |i, key| sets[i].get(&key.to_string()).and_then(Option::as_ref));
     result.stats.candidates += counts.candidates;
     result.stats.pruned += counts.pruned;
     let mut later = Vec::new();

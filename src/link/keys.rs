@@ -129,6 +129,16 @@ impl KeySet {
         Ok((KeySet::from_values(keys.iter().map(String::as_str)), forms))
     }
 
+    /// The distinct values' hashes, sorted.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes
+    }
+
+    /// The values of several sets together (the releases of one table).
+    pub fn union<'a>(sets: impl IntoIterator<Item = &'a KeySet>) -> Self {
+        Self::from_hashes(sets.into_iter().flat_map(|s| s.hashes.iter().copied()).collect())
+    }
+
     pub fn len(&self) -> usize {
         self.hashes.len()
     }

@@ -11,7 +11,9 @@ pub mod names;
 pub mod near;
 pub mod view;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+
+use keys::KeySet;
 
 /// One dataset as the search sees it, for one pack.
 #[derive(Clone, Debug, Default)]
@@ -59,39 +61,66 @@ pub struct Counts {
 
 /// The join candidates of one pack.
 ///
-/// `overlap(a, b, key)` says whether datasets `a` and `b` share a value of key tag
-/// `key`. Sets grow one overlapping neighbour at a time up to `max_combo` members;
+/// `values(node, key)` gives a node's values of key tag `key` (`None`: they could not
+/// be read, and the node is taken to share a value with every other holder — fail
+/// closed). Sets grow one overlapping neighbour at a time up to `max_combo` members;
 /// a set is evaluated for an item only if its tags cover the item's tags and no
 /// connected proper subset does — so every member is needed, either for a tag or to
 /// link the others, and no superset of a set that can reach the item is evaluated
 /// for it. (An inner join never adds entities, so scale metrics cannot grow by
 /// joining; only bringing tags together can reach a new item.)
-pub fn joins(
+///
+/// Two datasets binding the same tags are never linked to each other: together they
+/// cover no tag either lacks, and in a set of three one of them and the third member
+/// are a connected proper subset covering as much, so no such set is ever new. (Only
+/// a chain of four or more could need both, as a bridge; releases of one table are a
+/// union's business.) Sets holding two of them are not grown either. That rule keeps releases of one table, sharing all their key
+/// values, from making the search quadratic. The pairs that do share a value are
+/// found by one merge of every holder's sorted values per key tag, so the search
+/// costs the number of values and of linked pairs, not the number of pairs.
+pub fn joins<'s>(
     nodes: &[Node],
     items: &[BTreeSet<String>],
     max_combo: usize,
-    mut overlap: impl FnMut(usize, usize, &str) -> bool,
+    values: impl Fn(usize, &str) -> Option<&'s KeySet>,
 ) -> (Vec<Join>, Counts) {
     let mut counts = Counts::default();
-    let mut edges: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
     if max_combo < 2 {
         return (vec![], counts);
     }
-    for a in 0..nodes.len() {
-        for b in a + 1..nodes.len() {
-            let shared: Vec<&String> = nodes[a].keys.intersection(&nodes[b].keys).collect();
-            if shared.is_empty() {
-                continue;
-            }
-            counts.candidates += 1;
-            let linked: Vec<String> = shared.into_iter().filter(|k| overlap(a, b, k)).cloned().collect();
-            if linked.is_empty() {
-                counts.pruned += 1;
-            } else {
-                edges.insert((a, b), linked);
+    counts.candidates = pairs_sharing_a_key(nodes);
+    let mut class: HashMap<&BTreeSet<String>, usize> = HashMap::new();
+    let class: Vec<usize> = nodes
+        .iter()
+        .map(|n| {
+            let next = class.len();
+            *class.entry(&n.tags).or_insert(next)
+        })
+        .collect();
+    let all_keys: BTreeSet<&String> = nodes.iter().flat_map(|n| &n.keys).collect();
+    let mut edges: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+    for key in all_keys {
+        let holders: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].keys.contains(key)).collect();
+        if holders.len() < 2 {
+            continue;
+        }
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for &i in &holders {
+            match values(i, key) {
+                Some(set) => known.push((i, set.hashes())),
+                None => unknown.push(i),
             }
         }
+        let mut linked: HashSet<(usize, usize)> = shared_values(&known, &class);
+        for &u in &unknown {
+            linked.extend(holders.iter().filter(|&&h| class[h] != class[u]).map(|&h| (u.min(h), u.max(h))));
+        }
+        for pair in linked {
+            edges.entry(pair).or_default().push(key.clone());
+        }
     }
+    counts.pruned = counts.candidates - edges.len() as u64;
     let mut neighbours: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for &(a, b) in edges.keys() {
         neighbours.entry(a).or_default().insert(b);
@@ -122,7 +151,8 @@ pub fn joins(
         for set in &level {
             for m in set {
                 for n in &neighbours[m] {
-                    if set.contains(n) {
+                    // A set holding two datasets of one tag set is never new (above).
+                    if set.iter().any(|x| class[*x] == class[*n]) {
                         continue;
                     }
                     let mut grown = set.clone();
@@ -136,6 +166,65 @@ pub fn joins(
         level.sort();
     }
     (found, counts)
+}
+
+/// Pairs of nodes that share a key tag, counted by key-tag signature rather than
+/// pair by pair (for `scan.stats`: every such pair is considered).
+fn pairs_sharing_a_key(nodes: &[Node]) -> u64 {
+    let mut by_keys: BTreeMap<&BTreeSet<String>, u64> = BTreeMap::new();
+    for n in nodes.iter().filter(|n| !n.keys.is_empty()) {
+        *by_keys.entry(&n.keys).or_default() += 1;
+    }
+    let sigs: Vec<(&BTreeSet<String>, u64)> = by_keys.into_iter().collect();
+    let mut pairs = 0;
+    for (x, (a, na)) in sigs.iter().enumerate() {
+        pairs += na * (na - 1) / 2;
+        for (b, nb) in &sigs[x + 1..] {
+            if !a.is_disjoint(b) {
+                pairs += na * nb;
+            }
+        }
+    }
+    pairs
+}
+
+/// Pairs of holders (of different tag classes) whose sorted value hashes share one:
+/// a k-way merge of every list, so each value is visited once and a value shared by
+/// many holders of one class costs nothing more.
+fn shared_values(holders: &[(usize, &[u64])], class: &[usize]) -> HashSet<(usize, usize)> {
+    use std::cmp::Reverse;
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> =
+        holders.iter().enumerate().filter_map(|(x, (_, h))| h.first().map(|v| Reverse((*v, x)))).collect();
+    let mut pos = vec![0usize; holders.len()];
+    let mut run: Vec<usize> = Vec::new();
+    let mut out = HashSet::new();
+    while let Some(Reverse((value, x))) = heap.pop() {
+        run.clear();
+        run.push(x);
+        while heap.peek().is_some_and(|Reverse((v, _))| *v == value) {
+            run.push(heap.pop().expect("peeked").0 .1);
+        }
+        for &x in &run {
+            pos[x] += 1;
+            if let Some(v) = holders[x].1.get(pos[x]) {
+                heap.push(Reverse((*v, x)));
+            }
+        }
+        if run.len() < 2 {
+            continue;
+        }
+        let mut nodes: Vec<usize> = run.iter().map(|&x| holders[x].0).collect();
+        nodes.sort_unstable_by_key(|&n| class[n]);
+        if class[nodes[0]] == class[nodes[nodes.len() - 1]] {
+            continue;
+        }
+        for (i, &a) in nodes.iter().enumerate() {
+            for &b in nodes[i + 1..].iter().filter(|&&b| class[b] != class[a]) {
+                out.insert((a.min(b), a.max(b)));
+            }
+        }
+    }
+    out
 }
 
 fn covers(set: &[usize], nodes: &[Node], need: &BTreeSet<String>) -> bool {
@@ -221,13 +310,17 @@ pub fn near_pairs(
 ) -> Vec<NearPair> {
     let mut out = Vec::new();
     for (tag, within_m) in links {
-        let holders: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].tags.contains(tag)).collect();
-        for (x, &a) in holders.iter().enumerate() {
-            for &b in &holders[x + 1..] {
-                let (ta, tb) = (&nodes[a].tags, &nodes[b].tags);
-                if ta == tb && nodes[a].columns == nodes[b].columns {
-                    continue;
-                }
+        // Holders by tag set: what a pair can reach depends only on the two tag sets
+        // (two binding the same tags reach nothing the other does not), so a lake's
+        // releases of one table are passed over as a block, not pair by pair.
+        let mut classes: BTreeMap<&BTreeSet<String>, Vec<usize>> = BTreeMap::new();
+        for (i, n) in nodes.iter().enumerate().filter(|(_, n)| n.tags.contains(tag)) {
+            classes.entry(&n.tags).or_default().push(i);
+        }
+        let mut pairs = Vec::new();
+        let classes: Vec<(&BTreeSet<String>, Vec<usize>)> = classes.into_iter().collect();
+        for (x, (ta, ma)) in classes.iter().enumerate() {
+            for (tb, mb) in &classes[x + 1..] {
                 if ids.iter().any(|k| ta.contains(k) && tb.contains(k)) {
                     continue;
                 }
@@ -237,15 +330,28 @@ pub fn near_pairs(
                         need.contains(tag)
                             && need.iter().all(|n| ta.contains(n) || tb.contains(n))
                             && (!need.is_subset(ta) || !need.is_subset(tb))
-                            && !met(a, i)
-                            && !met(b, i)
                     })
                     .collect();
-                if !reach.is_empty() {
-                    out.push(NearPair { tag: tag.clone(), within_m: *within_m, members: [a, b], items: reach });
+                if reach.is_empty() {
+                    continue;
+                }
+                for &a in ma {
+                    for &b in mb {
+                        let items: Vec<usize> = reach.iter().copied().filter(|&i| !met(a, i) && !met(b, i)).collect();
+                        if !items.is_empty() {
+                            pairs.push(NearPair {
+                                tag: tag.clone(),
+                                within_m: *within_m,
+                                members: [a.min(b), a.max(b)],
+                                items,
+                            });
+                        }
+                    }
                 }
             }
         }
+        pairs.sort_by_key(|p| p.members);
+        out.extend(pairs);
     }
     out
 }
@@ -323,7 +429,7 @@ mod tests {
     fn a_join_is_evaluated_only_for_items_its_parts_cannot_reach() {
         let nodes = vec![node(&["voltage"], &["site"]), node(&["position"], &["site"])];
         let items = vec![need(&["site", "position", "voltage"]), need(&["site", "position"])];
-        let (found, counts) = joins(&nodes, &items, 3, |_, _, _| true);
+        let (found, counts) = joins(&nodes, &items, 3, |_, _| None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].members, vec![0, 1]);
         assert_eq!(found[0].items, vec![0]);
@@ -335,7 +441,8 @@ mod tests {
     fn pairs_without_overlap_are_pruned() {
         let nodes = vec![node(&["voltage"], &["site"]), node(&["position"], &["site"])];
         let items = vec![need(&["site", "position", "voltage"])];
-        let (found, counts) = joins(&nodes, &items, 3, |_, _, _| false);
+        let none = KeySet::default();
+        let (found, counts) = joins(&nodes, &items, 3, |_, _| Some(&none));
         assert!(found.is_empty());
         assert_eq!((counts.candidates, counts.pruned), (1, 1));
     }
@@ -350,15 +457,72 @@ mod tests {
             node(&["kind", "position"], &["site"]),
         ];
         let items = vec![need(&["kind", "position"])];
-        let (found, _) = joins(&nodes, &items, 3, |_, _, _| true);
+        let (found, _) = joins(&nodes, &items, 3, |_, _| None);
         let sets: Vec<&Vec<usize>> = found.iter().map(|j| &j.members).collect();
         // 3 alone covers the item: nothing containing 3 is evaluated.
         assert_eq!(sets, vec![&vec![0, 1, 2]]);
         let j = &found[0];
         assert_eq!(j.steps[1], Step { member: 1, keys: vec!["site".into()] });
         assert_eq!(j.steps[2], Step { member: 2, keys: vec!["code".into()] });
-        let (none, _) = joins(&nodes, &items, 2, |_, _, _| true);
+        let (none, _) = joins(&nodes, &items, 2, |_, _| None);
         assert!(none.is_empty(), "max_combo bounds the size");
+    }
+
+    #[test]
+    fn the_merge_finds_exactly_the_pairs_a_pair_loop_finds() {
+        // 120 datasets, each binding `site` and one of four attributes, with site
+        // values drawn from a few overlapping ranges, some larger than the samples.
+        let attrs = ["a", "b", "c", "d"];
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        let mut nodes = Vec::new();
+        let mut sets = Vec::new();
+        for _ in 0..120 {
+            nodes.push(node(&[attrs[next(4) as usize]], &["site"]));
+            let (start, len) = (next(20_000), if next(3) == 0 { 2_000 } else { 1 + next(40) });
+            let values: Vec<String> = (start..start + len).map(|v| format!("S{v}")).collect();
+            sets.push(KeySet::from_values(values.iter().map(String::as_str)));
+        }
+        let items: Vec<BTreeSet<String>> =
+            [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")].iter().map(|(x, y)| need(&["site", x, y])).collect();
+        let (found, counts) = joins(&nodes, &items, 2, |i, _| Some(&sets[i]));
+        let mut expected = Vec::new();
+        for a in 0..nodes.len() {
+            for b in a + 1..nodes.len() {
+                let reach = (0..items.len()).any(|i| {
+                    covers(&[a, b], &nodes, &items[i])
+                        && !covers(&[a], &nodes, &items[i])
+                        && !covers(&[b], &nodes, &items[i])
+                });
+                if reach && sets[a].overlaps(&sets[b]).0 {
+                    expected.push(vec![a, b]);
+                }
+            }
+        }
+        let got: Vec<Vec<usize>> = found.iter().map(|j| j.members.clone()).collect();
+        assert!(expected.len() > 10, "the data must link some pairs");
+        assert_eq!(got, expected);
+        assert_eq!(counts.candidates, 120 * 119 / 2);
+    }
+
+    #[test]
+    fn releases_of_one_table_are_not_linked_to_each_other() {
+        // Three partitions sharing every site, and a register sharing one.
+        let parts: Vec<Node> = (0..3).map(|_| node(&["position"], &["site"])).collect();
+        let mut nodes = parts.clone();
+        nodes.push(node(&["voltage"], &["site"]));
+        let all = KeySet::from_values(["S1", "S2", "S3"]);
+        let one = KeySet::from_values(["S2"]);
+        let sets = [&all, &all, &all, &one];
+        let items = vec![need(&["site", "position", "voltage"])];
+        let (found, counts) = joins(&nodes, &items, 3, |i, _| Some(sets[i]));
+        let got: Vec<Vec<usize>> = found.iter().map(|j| j.members.clone()).collect();
+        assert_eq!(got, vec![vec![0, 3], vec![1, 3], vec![2, 3]]);
+        // Six pairs share the key tag; the three between partitions are not joins.
+        assert_eq!((counts.candidates, counts.pruned), (6, 3));
     }
 
     #[test]

@@ -107,19 +107,26 @@ pub fn run(
         let mut extended = nodes.clone();
         extended.extend(groups.iter().map(|g| nodes[g[0]].clone()));
         let members_of = |i: usize| if i < n { vec![i] } else { groups[i - n].clone() };
-        let (joins, counts) = link::joins(&extended, &items, max_combo, |a, b, key| {
-            let (ma, mb) = (members_of(a), members_of(b));
-            if ma.iter().any(|x| mb.contains(x)) {
-                return false; // a table and its own releases are not two datasets
-            }
-            let column = |i: usize| link_id(pack, i, key, prepared).unwrap_or_default();
-            ma.iter().any(|&x| {
-                mb.iter().any(|&y| match (key_sets.get(&(x, column(x))), key_sets.get(&(y, column(y)))) {
-                    (Some(p), Some(q)) => p.overlaps(q).0,
-                    // A key set that could not be read: assume overlap (fail closed).
-                    _ => true,
-                })
+        let set_of = |i: usize, key: &str| key_sets.get(&(i, link_id(pack, i, key, prepared).unwrap_or_default()));
+        // A group's values are its releases' together (unknown if any release's are).
+        let group_sets: Vec<BTreeMap<&String, Option<KeySet>>> = groups
+            .iter()
+            .map(|g| {
+                let keys = &nodes[g[0]].keys;
+                keys.iter()
+                    .map(|k| {
+                        let sets: Option<Vec<&KeySet>> = g.iter().map(|&m| set_of(m, k)).collect();
+                        (k, sets.map(KeySet::union))
+                    })
+                    .collect()
             })
+            .collect();
+        let (joins, counts) = link::joins(&extended, &items, max_combo, |i, key| {
+            if i < n {
+                set_of(i, key)
+            } else {
+                group_sets[i - n].get(&key.to_string()).and_then(Option::as_ref)
+            }
         });
         combined.candidates += counts.candidates;
         combined.pruned += counts.pruned;
