@@ -561,11 +561,15 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Release { command } => crate::commands::release(command),
         Command::Decode { format, paths } => {
             for path in &paths {
-                if let Err(e) = crate::source::decode_all(path, &format) {
-                    eprintln!("{e}");
-                    return ExitStatus::Incomplete;
+                match crate::source::decode_all(path, &format) {
+                    Ok(true) => println!("ok plain"),
+                    Ok(false) => println!("ok"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitStatus::Incomplete;
+                    }
                 }
-                println!("ok");
+                // Flushed per file: after a crash, the last line says how far it got.
                 let _ = std::io::stdout().flush();
             }
             ExitStatus::Clean

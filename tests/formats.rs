@@ -185,3 +185,80 @@ fn a_projected_geoparquet_is_read_in_its_declared_system() {
     assert_eq!(code, 3, "{report}");
     assert_eq!(report["errors"][0]["kind"], "coordinates", "{report}");
 }
+
+fn parquet_bytes(df: &mut polars::prelude::DataFrame) -> Vec<u8> {
+    use polars::prelude::*;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(df).unwrap();
+    buf
+}
+
+fn evidence_of(report: &Value) -> Vec<(String, String, Value)> {
+    let mut out: Vec<(String, String, Value)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["item"].as_str().unwrap().into(), f["outcome"].as_str().unwrap().into(), f["evidence"].clone()))
+        .collect();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
+/// A table of many small Parquet partitions (a lake's daily files) is read once into
+/// memory and judged like the same rows in one file: same items, outcomes, evidence.
+#[test]
+fn a_table_of_partitions_is_judged_like_one_file() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = common::root().join("datasets/energy/substations-hold/substations.csv");
+    let df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let one = tmp.path().join("one");
+    fs::create_dir_all(&one).unwrap();
+    fs::write(one.join("substations.parquet"), parquet_bytes(&mut df.clone())).unwrap();
+    let lake = tmp.path().join("lake/substations");
+    for part in 0..df.height() {
+        let dir = lake.join(format!("part={part:03}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("data.parquet"), parquet_bytes(&mut df.slice(part as i64, 1))).unwrap();
+    }
+    let (code_one, whole) = common::json(&["scan", one.to_str().unwrap(), "--format", "json", "--no-fix-search"]);
+    let lake_dir = tmp.path().join("lake");
+    let (code_lake, parts) = common::json(&["scan", lake_dir.to_str().unwrap(), "--format", "json", "--no-fix-search"]);
+    assert_eq!((code_one, code_lake), (1, 1), "{parts}");
+    assert_eq!(parts["scan"]["inputs"].as_array().unwrap().len(), 1, "{parts}");
+    assert_eq!(parts["scan"]["inputs"][0]["rows"], whole["scan"]["inputs"][0]["rows"]);
+    assert!(!evidence_of(&whole).is_empty());
+    assert_eq!(evidence_of(&parts), evidence_of(&whole));
+}
+
+/// The sandbox child tells the parent which partitions hold no geometry, so most are
+/// not read twice to look; a later partition whose text column holds WKT is still
+/// found, and the table refused by that file's name, never read as plain text.
+#[test]
+fn a_geometry_in_a_later_partition_is_not_passed_over() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("routes");
+    for day in 0..40 {
+        let shape: Vec<String> = (0..5)
+            .map(|i| if day == 33 { format!("POINT (114.{day:02}{i}123 30.{i}45678)") } else { format!("segment {i}") })
+            .collect();
+        let mut df =
+            df!("route_id" => (0..5).map(|i| format!("R{day}-{i}")).collect::<Vec<_>>(), "shape" => shape).unwrap();
+        let dir = table.join(format!("day={day:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("part-0.parquet"), parquet_bytes(&mut df)).unwrap();
+    }
+    let (code, report) = common::json(&["scan", tmp.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 3, "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["input"] == "routes" && e["message"].as_str().unwrap().contains("day=33")),
+        "the partition holding geometries is named: {errors:?}"
+    );
+}

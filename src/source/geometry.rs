@@ -249,6 +249,16 @@ pub fn sniff(column: &Column) -> Option<Form> {
     }
 }
 
+/// The geometry form of a column's values, if they are geometries: what [`sniff`]
+/// says when it says a geometry, without the number and position checks every file
+/// of a lake would otherwise pay for.
+pub fn sniff_geometry(column: &Column) -> Option<Form> {
+    match column.dtype() {
+        DataType::String | DataType::Binary => sniff(column).filter(|f| f.is_geometry()),
+        _ => None,
+    }
+}
+
 /// At least four in five values have the property.
 fn mostly<T>(values: &[T], f: impl Fn(&T) -> bool) -> bool {
     values.iter().filter(|v| f(v)).count() * 5 >= values.len() * 4
