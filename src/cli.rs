@@ -5,9 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::commands;
 use crate::exit::ExitStatus;
 use crate::report::{self, Format};
 use crate::rules::{self, Catalog, CatalogError, Pack};
@@ -272,9 +272,9 @@ fn with_ledger(
             _ => {}
         }
     }
-    let stamp = now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stamp = commands::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let r = holds::record_scan(l, &report::findings_v1(result), org, &stamp)?;
-    result.overdue = holds::overdue(l, &now().date_naive().format("%Y-%m-%d").to_string())?;
+    result.overdue = holds::overdue(l, &commands::now().date_naive().format("%Y-%m-%d").to_string())?;
     let overdue_warnings = holds::warn_overdue(l, r.scan, &result.overdue, &stamp)?;
     eprintln!(
         "ledger {}: scan {} recorded; {} hold(s) opened, {} still open, {} determined secret, {} determined not secret or released, {} closed; {} overdue; {} early warning(s)",
@@ -291,15 +291,6 @@ fn with_ledger(
     Ok(())
 }
 
-/// The scan clock: `SOURCE_DATE_EPOCH` (seconds) when set, so reports are reproducible.
-pub fn now() -> DateTime<Utc> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .unwrap_or_else(Utc::now)
-}
-
 fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> {
     let result = match output {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display())),
@@ -309,55 +300,6 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
         eprintln!("error: {e}");
         ExitStatus::Usage
     })
-}
-
-/// Local paths for `paths`, `s3://` ones staged; a path nothing could be listed
-/// under is a usage error.
-pub fn stage_all(stage: &mut crate::source::store::Stage, paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, ExitStatus> {
-    paths
-        .iter()
-        .map(|p| {
-            let local = stage.local(p).map_err(|e| {
-                eprintln!("error: {e}");
-                ExitStatus::Usage
-            });
-            print_notes(stage);
-            local
-        })
-        .collect()
-}
-
-/// What staging did, one line per `s3://` path, on stderr.
-fn print_notes(stage: &mut crate::source::store::Stage) {
-    for note in stage.notes.drain(..) {
-        eprintln!("objects: {note}");
-    }
-}
-
-/// A stage configured by `mosaic.toml [storage]`, and the local path for `path`.
-pub fn stage_one(path: PathBuf) -> Result<(crate::source::store::Stage, PathBuf), ExitStatus> {
-    let storage = crate::config::Config::load(std::path::Path::new("."))
-        .and_then(|c| c.storage.validate().map(|()| c.storage))
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            ExitStatus::Usage
-        })?;
-    let mut stage = crate::source::store::Stage::new(storage, None);
-    let local = stage_all(&mut stage, vec![path])?.remove(0);
-    Ok((stage, local))
-}
-
-/// Objects that could not be read while staging: printed; the command is incomplete.
-pub fn report_stage_errors(stage: &mut crate::source::store::Stage) -> ExitStatus {
-    let errors = std::mem::take(&mut stage.errors);
-    for e in &errors {
-        eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
-    }
-    if errors.is_empty() {
-        ExitStatus::Clean
-    } else {
-        ExitStatus::Incomplete
-    }
 }
 
 pub fn run(cli: Cli) -> ExitStatus {
@@ -420,15 +362,15 @@ pub fn run(cli: Cli) -> ExitStatus {
                     }
                 }
             }
-            let cache = incremental.then(|| ledger_path.as_deref().map(scan::incremental::cache_dir)).flatten();
+            let cache = incremental.then(|| ledger_path.as_deref().map(crate::incremental::cache_dir)).flatten();
             let mut stage =
                 crate::source::store::Stage::new(config.storage.clone(), cache.as_ref().map(|c| c.join("objects")));
             // Nothing more is fetched once a path cannot be listed.
-            let paths = match stage_all(&mut stage, paths) {
+            let paths = match commands::stage_all(&mut stage, paths) {
                 Ok(p) => p,
                 Err(status) => return status,
             };
-            let mut published = match stage_all(&mut stage, published) {
+            let mut published = match commands::stage_all(&mut stage, published) {
                 Ok(p) => p,
                 Err(status) => return status,
             };
@@ -444,7 +386,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                         format!("released data not read: {e}"),
                     )),
                 }
-                print_notes(&mut stage);
+                commands::print_notes(&mut stage);
             }
             let options = scan::Options {
                 published,
@@ -455,12 +397,15 @@ pub fn run(cli: Cli) -> ExitStatus {
                 cache,
                 calendar,
                 strict,
-                ..scan::Options::new(paths, now())
+                ..scan::Options::new(paths, commands::now())
             };
             if !quiet && std::io::stderr().is_terminal() {
                 crate::progress::start("reading datasets");
             }
-            let scanned = scan::run(&catalog, &options);
+            let scanned = match &options.cache {
+                Some(dir) => crate::incremental::run(&catalog, &options, dir),
+                None => scan::run(&catalog, &options),
+            };
             crate::progress::finish();
             let mut result = match scanned {
                 Ok(r) => r,
@@ -502,12 +447,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                 Ok(c) => c,
                 Err(status) => return status,
             };
-            let (mut stage, local) = match stage_one(path) {
+            let (mut stage, local) = match commands::stage_one(path) {
                 Ok(s) => s,
                 Err(status) => return status,
             };
             // A profile of objects that could not all be read would pass as complete.
-            if report_stage_errors(&mut stage) != ExitStatus::Clean {
+            if commands::report_stage_errors(&mut stage) != ExitStatus::Clean {
                 return ExitStatus::Incomplete;
             }
             crate::check::cmd::profile(&catalog, &local, &output, id.as_deref(), published, &|t| stage.shown(t))
@@ -530,8 +475,11 @@ pub fn run(cli: Cli) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
             };
-            let options =
-                scan::Options { max_combo: usize::from(max_combo), calendar, ..scan::Options::new(vec![], now()) };
+            let options = scan::Options {
+                max_combo: usize::from(max_combo),
+                calendar,
+                ..scan::Options::new(vec![], commands::now())
+            };
             let result = crate::check::run(&catalog, &profiles, &options);
             for e in &result.errors {
                 eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::Config;
@@ -194,7 +194,7 @@ fn open_existing(arg: &LedgerArg) -> Result<Ledger, ExitStatus> {
 }
 
 fn stamp() -> String {
-    crate::cli::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn config() -> Result<Config, ExitStatus> {
@@ -235,7 +235,7 @@ pub fn hold(command: HoldCommand) -> ExitStatus {
                 Ok(l) => l,
                 Err(s) => return s,
             };
-            let today = crate::cli::now().date_naive();
+            let today = now().date_naive();
             let undetermined = |r: &holds::HoldRow| matches!(r.state.as_str(), "open" | "reported");
             let due = |r: &holds::HoldRow| {
                 r.deadline.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -370,7 +370,7 @@ pub fn notice(command: NoticeCommand) -> ExitStatus {
         Ok(l) => l,
         Err(s) => return s,
     };
-    let today = crate::cli::now().date_naive();
+    let today = now().date_naive();
     let code = config.org.doc_code.clone().unwrap_or_else(|| "数保".to_string());
     let built = holds::show(&l, id).and_then(|detail| {
         if reminder {
@@ -427,12 +427,12 @@ pub fn ledger_command(command: LedgerCommand) -> ExitStatus {
 
 pub fn release(command: ReleaseCommand) -> ExitStatus {
     let ReleaseCommand::Record { path, ledger } = command;
-    let (mut stage, local) = match crate::cli::stage_one(path) {
+    let (mut stage, local) = match stage_one(path) {
         Ok(s) => s,
         Err(status) => return status,
     };
     // A release recorded from objects that could not all be read would be incomplete.
-    if crate::cli::report_stage_errors(&mut stage) != ExitStatus::Clean {
+    if report_stage_errors(&mut stage) != ExitStatus::Clean {
         return ExitStatus::Incomplete;
     }
     let found = match crate::source::discover(std::slice::from_ref(&local), true) {
@@ -537,4 +537,62 @@ fn events(ledger: &LedgerArg, since: i64, format: ListFormat) -> ExitStatus {
         out = "no early-warning events\n".into();
     }
     print(&out)
+}
+
+/// The scan clock: `SOURCE_DATE_EPOCH` (seconds) when set, so reports are reproducible.
+pub fn now() -> DateTime<Utc> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(Utc::now)
+}
+
+/// Local paths for `paths`, `s3://` ones staged; a path nothing could be listed
+/// under is a usage error.
+pub fn stage_all(stage: &mut crate::source::store::Stage, paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, ExitStatus> {
+    paths
+        .iter()
+        .map(|p| {
+            let local = stage.local(p).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitStatus::Usage
+            });
+            print_notes(stage);
+            local
+        })
+        .collect()
+}
+
+/// What staging did, one line per `s3://` path, on stderr.
+pub fn print_notes(stage: &mut crate::source::store::Stage) {
+    for note in stage.notes.drain(..) {
+        eprintln!("objects: {note}");
+    }
+}
+
+/// A stage configured by `mosaic.toml [storage]`, and the local path for `path`.
+pub fn stage_one(path: PathBuf) -> Result<(crate::source::store::Stage, PathBuf), ExitStatus> {
+    let storage = crate::config::Config::load(std::path::Path::new("."))
+        .and_then(|c| c.storage.validate().map(|()| c.storage))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitStatus::Usage
+        })?;
+    let mut stage = crate::source::store::Stage::new(storage, None);
+    let local = stage_all(&mut stage, vec![path])?.remove(0);
+    Ok((stage, local))
+}
+
+/// Objects that could not be read while staging: printed; the command is incomplete.
+pub fn report_stage_errors(stage: &mut crate::source::store::Stage) -> ExitStatus {
+    let errors = std::mem::take(&mut stage.errors);
+    for e in &errors {
+        eprintln!("error: {}: {} ({})", e.input, e.message, e.kind);
+    }
+    if errors.is_empty() {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Incomplete
+    }
 }

@@ -183,10 +183,31 @@ pub struct Coverage {
     pub cells: Vec<(i64, i64)>,
 }
 
+/// Kinds of change, in the order they are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Round,
+    CoarsenTime,
+    SplitRelease,
+    DropColumn,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Round => "round",
+            Action::CoarsenTime => "coarsen_time",
+            Action::SplitRelease => "split_release",
+            Action::DropColumn => "drop_column",
+        }
+    }
+}
+
 /// A verified remediation: what to change in which datasets, and the evidence after.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fix {
-    pub action: crate::remedy::Action,
+    pub action: Action,
     /// One sentence a user can act on.
     pub change: String,
     /// Datasets to change (or, for `split_release`, to keep apart from the rest).
@@ -360,6 +381,20 @@ pub fn decide(
         finding.deadline = Some(deadline);
     }
     Some(finding)
+}
+
+/// A hold past its deadline without a determination (`scan --ledger`), as reports
+/// list it (findings JSON v1 `overdue`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueV1 {
+    pub hold: i64,
+    pub finding: String,
+    pub addressee: String,
+    /// YYYY-MM-DD, passed.
+    pub deadline: String,
+    /// `open | reported`: whether a notice was sent.
+    pub state: String,
 }
 
 #[cfg(test)]

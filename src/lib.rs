@@ -6,16 +6,21 @@
 //! `remedy` → `report`, orchestrated by `scan`; `cli` is the command line over it.
 
 pub mod alloc;
+pub mod assess;
 pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod crs;
 pub mod decide;
+pub mod decimals;
 pub mod evaluate;
 pub mod exit;
+pub mod incremental;
 pub mod ledger;
 pub mod link;
+pub mod normal;
 pub mod notice;
 pub mod par;
 pub mod profile;

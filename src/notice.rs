@@ -264,27 +264,11 @@ fn md(s: &str) -> String {
     out
 }
 
-/// Escape text for HTML content and attributes.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// HTML after the GB/T 9704 layout: A4, margins 37/26/35/28 mm, red 发文机关标志 and
 /// red separator line, 黑体 mark line, 小标宋 title, 仿宋 body. Every data-derived
 /// string is escaped.
 pub fn html(n: &Notice) -> String {
-    let e = html_escape;
+    let e = crate::report::html_escape;
     let mut body = String::new();
     body += "<div class=\"head\">";
     body += &format!("<div class=\"mark\">{}</div>", n.mark.as_deref().map(e).unwrap_or_default());

@@ -5,35 +5,15 @@
 //! combinations — split the release, and last drop a column the item needs.
 
 use polars::prelude::*;
-use serde::Serialize;
 
+use crate::assess::{assess, Task};
 use crate::evaluate::Evidence;
 use crate::link::view::Bindings;
 use crate::profile::{self, coarsen_time, geo, quantize, Source};
 use crate::rules::{Criterion, Metric, Prop, TagKind};
-use crate::scan::assess::{assess, Task};
 use crate::tag::Columns;
 
-/// Kinds of change, in the order they are tried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Round,
-    CoarsenTime,
-    SplitRelease,
-    DropColumn,
-}
-
-impl Action {
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Round => "round",
-            Action::CoarsenTime => "coarsen_time",
-            Action::SplitRelease => "split_release",
-            Action::DropColumn => "drop_column",
-        }
-    }
-}
+pub use crate::decide::Action;
 
 /// A change found on a frame: which tag, how far, and the evidence after it.
 #[derive(Clone, Debug, PartialEq)]

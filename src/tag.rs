@@ -183,9 +183,9 @@ pub fn tag(input: &str, layout: Layout, manifest: Option<&Manifest>, catalog: &C
     }
     let xy_crs = match manifest.and_then(|m| m.xy_crs) {
         None => None,
-        Some(code) => match crate::source::crs::epsg(code) {
-            Ok(crate::source::crs::Crs::Projected(proj)) => Some(proj),
-            Ok(crate::source::crs::Crs::Geographic) => {
+        Some(code) => match crate::crs::epsg(code) {
+            Ok(crate::crs::Crs::Projected(proj)) => Some(proj),
+            Ok(crate::crs::Crs::Geographic) => {
                 return Err(InputError::new(
                     input,
                     "manifest",

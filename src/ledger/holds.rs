@@ -655,7 +655,7 @@ pub fn statuses(ledger: &Ledger) -> Result<std::collections::BTreeMap<String, cr
 }
 
 /// Holds whose deadline has passed (`today`, YYYY-MM-DD) without a determination.
-pub fn overdue(ledger: &Ledger, today: &str) -> Result<Vec<crate::report::OverdueV1>> {
+pub fn overdue(ledger: &Ledger, today: &str) -> Result<Vec<crate::decide::OverdueV1>> {
     let sql = |e| ledger.sql_error(e);
     let mut stmt = ledger
         .conn
@@ -666,7 +666,7 @@ pub fn overdue(ledger: &Ledger, today: &str) -> Result<Vec<crate::report::Overdu
         .map_err(sql)?;
     let rows = stmt
         .query_map([today], |r| {
-            Ok(crate::report::OverdueV1 {
+            Ok(crate::decide::OverdueV1 {
                 hold: r.get(0)?,
                 finding: r.get(1)?,
                 addressee: r.get(2)?,
@@ -682,7 +682,7 @@ pub fn overdue(ledger: &Ledger, today: &str) -> Result<Vec<crate::report::Overdu
 pub fn warn_overdue(
     ledger: &mut Ledger,
     scan: i64,
-    overdue: &[crate::report::OverdueV1],
+    overdue: &[crate::decide::OverdueV1],
     now: &str,
 ) -> Result<Vec<i64>> {
     let sql = ledger.errors();

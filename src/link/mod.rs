@@ -6,7 +6,7 @@
 //! overlaps, so it is tested without files; `view` builds the polars frames of the
 //! candidates that survive.
 
-pub mod keys;
+pub use crate::profile::keys;
 pub mod names;
 pub mod near;
 pub mod view;

@@ -296,9 +296,7 @@ pub fn cell_key(columns: &Columns, grid_m: f64) -> Expr {
                 let ys = coordinates(&cols[0])?;
                 let xs = coordinates(&cols[1])?;
                 let convert = match crs.as_deref() {
-                    Some(proj) => {
-                        Some(crate::source::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?)
-                    }
+                    Some(proj) => Some(crate::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?),
                     None => None,
                 };
                 let out: UInt64Chunked = ys

@@ -4,6 +4,7 @@
 
 pub mod geo;
 mod kernels;
+pub mod keys;
 pub mod sketch;
 pub mod state;
 

@@ -298,7 +298,7 @@ impl Hist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::keys::hash_key;
+    use crate::profile::keys::hash_key;
 
     #[test]
     fn hll_is_within_its_band() {

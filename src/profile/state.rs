@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sketch::{self, Distinct, Hist};
 use super::{collect, geo, kernels, num, valid, Group, Need, Snap, Source};
-use crate::link::keys::hash_bytes;
+use crate::profile::keys::hash_bytes;
 use crate::rules::{Prop, TagKind};
 use crate::tag::Columns;
 

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
+use super::html_escape as e;
 use super::Lang;
 use crate::decide::{Coverage, Finding};
-use crate::notice::html_escape as e;
 use crate::scan::{ScanResult, Verdict};
 
 fn number(v: Option<f64>) -> String {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::notice::html_escape as x;
+use super::html_escape as x;
 use crate::rules::Catalog;
 use crate::scan::ScanResult;
 

@@ -161,17 +161,7 @@ pub struct FindingV1 {
     pub zh: Option<ChineseV1>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OverdueV1 {
-    pub hold: i64,
-    pub finding: String,
-    pub addressee: String,
-    /// YYYY-MM-DD, passed.
-    pub deadline: String,
-    /// `open | reported`: whether a notice was sent.
-    pub state: String,
-}
+pub use crate::decide::OverdueV1;
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -415,4 +405,20 @@ pub fn render(result: &ScanResult, catalog: &Catalog, format: Format, color: boo
         Format::Text => text::render(result, color, lang),
         Format::Html => html::render(result, lang),
     }
+}
+
+/// Escape text for HTML content and attributes.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -209,7 +209,7 @@ pub struct Tag {
     /// Point tags: lower-cased names of one-column positions (`lng,lat` text).
     pub pair_columns: Vec<String>,
     /// Point tags: the order of one-column positions, when declared.
-    pub order: Option<crate::source::geometry::Order>,
+    pub order: Option<crate::crs::Order>,
     /// Point tags: projected northing and easting names, and their system.
     pub xy_columns: (Vec<String>, Vec<String>),
     pub xy_crs: Option<XyCrs>,
@@ -230,7 +230,7 @@ pub struct Link {
     pub min_score: Option<f64>,
     /// Name tags with fuzzy matching: the names matched in this scan (set by the scan
     /// before datasets are linked, read when their link values are computed).
-    pub aliases: crate::link::names::Aliases,
+    pub aliases: crate::normal::Aliases,
     /// Point tags: the distance within which a unique partner links.
     pub within_m: Option<f64>,
 }

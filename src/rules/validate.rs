@@ -238,9 +238,9 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
             return None;
         }
         let epsg = u32::try_from(*code.get_ref()).unwrap_or(0);
-        match crate::source::crs::epsg(epsg) {
-            Ok(crate::source::crs::Crs::Projected(proj)) => Some(super::XyCrs { epsg, proj }),
-            Ok(crate::source::crs::Crs::Geographic) => {
+        match crate::crs::epsg(epsg) {
+            Ok(crate::crs::Crs::Projected(proj)) => Some(super::XyCrs { epsg, proj }),
+            Ok(crate::crs::Crs::Geographic) => {
                 c.push(
                     code.span(),
                     format!("EPSG:{epsg} is geographic (degrees): name its columns in `lat`/`lon`"),
@@ -262,7 +262,7 @@ fn build_tag(c: &mut Collector, name: &str, spanned: &Spanned<RawTag>) -> Option
         }
         Some(text.to_string())
     });
-    let order = raw.order.as_ref().and_then(|o| match crate::source::geometry::Order::parse(o.get_ref()) {
+    let order = raw.order.as_ref().and_then(|o| match crate::crs::Order::parse(o.get_ref()) {
         Some(order) => Some(order),
         None => {
             c.push(o.span(), format!("unknown order `{}`; known: lonlat, latlon", o.get_ref()), "order");
@@ -307,7 +307,7 @@ fn build_link(c: &mut Collector, name: &str, kind: TagKind, raw: &RawTag) -> sup
         c.push(raw.kind.span(), format!("`strip_suffixes` is for name tags; `{name}` is a {} tag", kind.name()), "tag");
     }
     for s in &raw.strip_suffixes {
-        let n = crate::link::names::normalise(s);
+        let n = crate::normal::normalise(s);
         if n.is_empty() || s.chars().any(char::is_control) {
             c.push(
                 raw.kind.span(),

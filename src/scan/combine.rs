@@ -8,16 +8,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use polars::prelude::*;
 
-use super::assess::{self, assess, Task};
 use super::fix::{self, Origin};
 use super::{panic_error, profile_error, Prepared};
+use crate::assess::{self, assess, Task};
+use crate::decide::Action;
 use crate::decide::{self, Combination, Contributor, Finding, Fix};
 use crate::evaluate::Evaluation;
 use crate::link::keys::KeySet;
 use crate::link::view::{self, Part, View};
 use crate::link::{self, Join, Node};
 use crate::profile::Source;
-use crate::remedy::Action;
 use crate::rules::{Catalog, Pack, TagKind};
 use crate::source::InputError;
 

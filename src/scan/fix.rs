@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::assess::Task;
 use super::Prepared;
+use crate::assess::Task;
 use crate::decide::Fix;
 use crate::profile::Source;
 use crate::remedy::{self, Action, Change};

@@ -4,10 +4,8 @@
 //! then the combinations `link` finds (joins on shared keys, unions of releases),
 //! each evaluated on its own view; then a verified fix for every hold.
 
-pub mod assess;
-mod combine;
+pub(crate) mod combine;
 mod fix;
-pub mod incremental;
 mod pair;
 pub mod read;
 
@@ -18,13 +16,13 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::assess::{self, assess, Task};
 use crate::calendar::Calendar;
 use crate::decide::{self, Combination, Contributor, Finding};
 use crate::profile::Source;
 use crate::rules::Catalog;
 use crate::source::{self, Dataset, Frame, InputError, MissingPath};
 use crate::tag::{Inference, Tagging};
-use assess::{assess, Task};
 
 /// What to scan and when "now" is (pinned for reproducible output).
 #[derive(Clone, Debug)]
@@ -42,7 +40,9 @@ pub struct Options {
     /// Search a verified fix for every hold (extra passes over held data).
     pub fixes: bool,
     /// Incremental scan: cache file profiles in this directory and re-read only new
-    /// or changed files (see `incremental`).
+    /// or changed files. Read by `incremental::run`; `scan::run` always reads
+    /// every file (the incremental scan is built on the scan and on `check`, so it
+    /// sits above both rather than inside the scan).
     pub cache: Option<PathBuf>,
     /// Columns that look like positions but that no pack binds make the scan incomplete.
     pub strict: bool,
@@ -129,7 +129,7 @@ pub struct ScanResult {
     /// Remediated datasets written with `--fix`: (dataset id, path written).
     pub fixed: Vec<(String, PathBuf)>,
     /// Holds past their deadline without a determination (`scan --ledger`).
-    pub overdue: Vec<crate::report::OverdueV1>,
+    pub overdue: Vec<crate::decide::OverdueV1>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -269,7 +269,7 @@ impl Prepared {
 }
 
 /// The datasets to scan: candidates, then published data named apart (`published:`).
-fn discover_all(options: &Options) -> Result<source::Discovery, MissingPath> {
+pub(crate) fn discover_all(options: &Options) -> Result<source::Discovery, MissingPath> {
     let mut found = source::discover(&options.paths, false)?;
     let mut published = source::discover(&options.published, true)?;
     for d in &mut published.datasets {
@@ -287,9 +287,6 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     let today = options.today();
     let (catalog, mut result) = ScanResult::empty(catalog, options);
 
-    if let Some(dir) = &options.cache {
-        return incremental::run(&catalog, options, dir);
-    }
     let found = discover_all(options)?;
 
     let ctx = decide::Context { today, calendar: &options.calendar };
@@ -369,7 +366,7 @@ fn profile_error(id: &str, e: &polars::prelude::PolarsError) -> InputError {
     InputError::new(id, "corrupt", source::clean_polars_error(e))
 }
 
-fn prepare(
+pub(crate) fn prepare(
     catalog: &Catalog,
     dataset: &Dataset,
     ctx: &decide::Context,

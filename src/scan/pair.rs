@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::assess::Task;
+use crate::assess::Task;
 use crate::evaluate::{self, Evaluation};
 use crate::link::view::Pair;
 use crate::profile::{self, Group, Need, RowFilter, Snap, Source, Values};

@@ -230,7 +230,7 @@ pub fn sniff(column: &Column) -> Option<Form> {
                 .iter()
                 .map(|v| {
                     let t = v.trim();
-                    Some((t.parse::<f64>().ok()?, crate::profile::geo::decimals_text(t)?))
+                    Some((t.parse::<f64>().ok()?, crate::decimals::decimals_text(t)?))
                 })
                 .collect();
             numbers.and_then(|n| coordinate_like(&n))
@@ -242,7 +242,7 @@ pub fn sniff(column: &Column) -> Option<Form> {
         dt if dt.is_float() => {
             let floats = series.f64().ok()?;
             let numbers: Vec<(f64, u8)> =
-                floats.iter().flatten().filter_map(|x| Some((x, crate::profile::geo::decimals_f64(x)?))).collect();
+                floats.iter().flatten().filter_map(|x| Some((x, crate::decimals::decimals_f64(x)?))).collect();
             coordinate_like(&numbers)
         }
         _ => None,
@@ -320,30 +320,7 @@ pub fn parse_column(column: &Column, form: Form) -> Result<Vertices, String> {
     }
 }
 
-/// Order of the two numbers of a one-column position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Order {
-    LonLat,
-    LatLon,
-}
-
-impl Order {
-    pub fn parse(s: &str) -> Option<Order> {
-        match s.to_ascii_lowercase().replace(['-', '_', ',', ' '], "").as_str() {
-            "lonlat" | "lnglat" | "xy" => Some(Order::LonLat),
-            "latlon" | "latlng" | "yx" => Some(Order::LatLon),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Order::LonLat => "lonlat",
-            Order::LatLon => "latlon",
-        }
-    }
-}
+pub use crate::crs::Order;
 
 /// The order of a one-column position from its values' ranges: `Ok(Some)` only when
 /// unambiguous (one part exceeds ±90 in some row, the other never does).

@@ -10,7 +10,7 @@
 //! columns (or it is hive-partitioned); otherwise each of its children is looked at
 //! the same way, so a tree of unrelated files is not forced into one dataset.
 
-pub mod crs;
+pub use crate::crs;
 pub mod delta;
 pub mod geometry;
 pub mod gpkg;

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{combine, panic_error, prepare, Extras, Options, ScanResult};
 use crate::check::{self, cmd, doc, Profile, ProfileError};
 use crate::decide;
 use crate::rules::Catalog;
+use crate::scan::{combine, panic_error, prepare, Extras, Options, ScanResult};
 use crate::source::{self, DataFile, Dataset, InputError, MissingPath};
 
 /// What the cache knows of a file from its last scan.
@@ -183,7 +183,9 @@ fn dataset_profile(
 
 /// Run an incremental scan with its cache in `dir`.
 pub fn run(catalog: &Catalog, options: &Options, dir: &Path) -> Result<ScanResult, MissingPath> {
-    let found = super::discover_all(options)?;
+    let (catalog, _) = ScanResult::empty(catalog, options);
+    let catalog = &catalog;
+    let found = crate::scan::discover_all(options)?;
     let packs =
         serde_json::to_string(&catalog.packs.iter().map(|p| (&p.id, &p.version, &p.sha256)).collect::<Vec<_>>())
             .unwrap_or_default();

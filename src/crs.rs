@@ -3,7 +3,8 @@
 //! eastings), Web Mercator and UTM, and the `.prj` texts Shapefiles carry. Positions
 //! in metres are converted to longitude/latitude with proj4rs (pure Rust, no
 //! system PROJ) for cells, area, contiguity and linkage; their resolution stays the
-//! metres their decimals carry.
+//! metres their decimals carry. Also the order of a one-column position's numbers.
+//! A leaf: rule packs (a tag's declared system and order) and reading both use it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -168,6 +169,31 @@ impl ToDegrees {
         proj4rs::transform::transform(&self.src, &self.dst, &mut p).ok()?;
         let (lon, lat) = (p.0.to_degrees(), p.1.to_degrees());
         (lon.is_finite() && lat.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0).then_some((lon, lat))
+    }
+}
+
+/// Order of the two numbers of a one-column position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    LonLat,
+    LatLon,
+}
+
+impl Order {
+    pub fn parse(s: &str) -> Option<Order> {
+        match s.to_ascii_lowercase().replace(['-', '_', ',', ' '], "").as_str() {
+            "lonlat" | "lnglat" | "xy" => Some(Order::LonLat),
+            "latlon" | "latlng" | "yx" => Some(Order::LatLon),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::LonLat => "lonlat",
+            Order::LatLon => "latlon",
+        }
     }
 }
 

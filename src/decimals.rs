@@ -1,0 +1,83 @@
+//! Decimals a coordinate carries, as written or as a binary float: the leaf that
+//! reading (sniffing a column's form) and profiling (resolution) both build on.
+
+/// Decimals beyond this are noise in any coordinate (≈ 0.1 µm).
+pub const MAX_DECIMALS: u8 = 15;
+
+/// Decimals of a binary float: the fewest k with `round(x, k) == x`, which is the
+/// number of decimals in its shortest round-trip form (30.100000000000001 → 1).
+/// Rounding divides by 10^k exactly, never multiplies by 10^-k (DESIGN §10).
+pub fn decimals_f64(x: f64) -> Option<u8> {
+    if !x.is_finite() {
+        return None;
+    }
+    let mut scale = 1.0_f64;
+    for k in 0..=MAX_DECIMALS {
+        if (x * scale).round() / scale == x {
+            return Some(k);
+        }
+        scale *= 10.0;
+    }
+    Some(MAX_DECIMALS)
+}
+
+/// A plain decimal number as written (`-30.125`, `+116`, `.5`), with its decimals, in
+/// one pass over the bytes; `None` for anything else (exponents, `inf`, more than 15
+/// significant digits, degrees–minutes–seconds), which [`decimals_text`] and `str::parse`
+/// handle. The value is the integer of its digits divided by 10^decimals: both are
+/// exact doubles below 2^53 and 10^22, so the quotient is correctly rounded, the same
+/// double `str::parse` gives (a unit test checks this on random text).
+pub fn fast_decimal(s: &str) -> Option<(f64, u8)> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    let bytes = s.trim().as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let mut mantissa: u64 = 0;
+    let (mut significant, mut decimals, mut seen_digit, mut seen_point) = (0u32, 0u32, false, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                if mantissa > 0 || b != b'0' {
+                    significant += 1;
+                }
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                seen_digit = true;
+                decimals += u32::from(seen_point);
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+        if significant > 15 || decimals > 22 {
+            return None;
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let value = mantissa as f64 / POW10[decimals as usize];
+    Some((if negative { -value } else { value }, decimals.min(u32::from(MAX_DECIMALS)) as u8))
+}
+
+/// Decimals of a number as written (`45.0` → 1, `1.25e-3` → 5); `None` if not a number.
+pub fn decimals_text(s: &str) -> Option<u8> {
+    if let Some((_, decimals)) = fast_decimal(s) {
+        return Some(decimals);
+    }
+    let s = s.trim();
+    let value: f64 = s.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
+    Some((fraction - exponent).clamp(0, i32::from(MAX_DECIMALS)) as u8)
+}
