@@ -302,6 +302,46 @@ fn write_output(output: Option<&PathBuf>, text: &str) -> Result<(), ExitStatus> 
     })
 }
 
+/// Files at least this large are read by byte ranges (see [`Cli::large_inputs`]).
+const RANGED_READ_BYTES: u64 = 512 << 20;
+
+/// Entries looked at before giving up the search for a large file.
+const RANGED_READ_WALK: usize = 100_000;
+
+impl Cli {
+    /// Whether a local input file of a scan or profile is large enough that reading it
+    /// mapped would make the process's RSS grow with it: polars maps a local Parquet,
+    /// IPC or CSV file and the pages it touched stay resident (3.0 GiB for an 80M-row
+    /// Parquet of 2.8 GB whose heap peak is 302 MiB). Read by byte ranges instead, that
+    /// scan keeps 745 MiB, for 6 % more time; small files are mapped, which is faster
+    /// (10–18 % at 5M rows) and bounded by the file. The walk stops at the first large
+    /// file, or after [`RANGED_READ_WALK`] entries (a lake of small files).
+    pub fn large_inputs(&self) -> bool {
+        let paths: Vec<&PathBuf> = match &self.command {
+            Command::Scan { paths, published, .. } => paths.iter().chain(published).collect(),
+            Command::Profile { path, .. } => vec![path],
+            _ => return false,
+        };
+        let mut budget = RANGED_READ_WALK;
+        let mut stack: Vec<PathBuf> = paths.into_iter().cloned().collect();
+        while let Some(path) = stack.pop() {
+            if budget == 0 {
+                return false;
+            }
+            budget -= 1;
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if meta.is_dir() {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    stack.extend(entries.flatten().map(|e| e.path()));
+                }
+            } else if meta.len() >= RANGED_READ_BYTES {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 pub fn run(cli: Cli) -> ExitStatus {
     if let Ok(exe) = std::env::current_exe() {
         let _ = crate::source::DECODER.set(exe);

@@ -7,13 +7,6 @@ use std::io::IsTerminal;
 static ALLOC: mosaic::alloc::Counting = mosaic::alloc::Counting;
 
 fn main() {
-    // Parquet, IPC and CSV inputs are read by byte ranges instead of being mapped
-    // whole: a mapped file's pages count in the process's RSS (3.0 GiB at 80M rows,
-    // 745 MiB read by ranges, for 6 % more time; docs/decisions.md). Set before any
-    // thread starts; a value the user set is kept.
-    if std::env::var_os("POLARS_FORCE_ASYNC").is_none() {
-        std::env::set_var("POLARS_FORCE_ASYNC", "1");
-    }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = miette::set_hook(Box::new(move |_| {
         let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
@@ -21,6 +14,12 @@ fn main() {
     }));
     mosaic::scan::install_panic_hook();
     let cli = mosaic::cli::Cli::parse();
+    // A large input is read by byte ranges instead of mapped whole, so the process's
+    // RSS does not grow with the file (`Cli::large_inputs`). Set before any thread
+    // starts; a value the user set is kept, and sandbox children inherit it.
+    if std::env::var_os("POLARS_FORCE_ASYNC").is_none() && cli.large_inputs() {
+        std::env::set_var("POLARS_FORCE_ASYNC", "1");
+    }
     let code = mosaic::cli::run(cli).code();
     mosaic::alloc::report();
     std::process::exit(code);

@@ -363,3 +363,24 @@ fn junit_and_github_formats_for_pipelines() {
     assert!(error.contains("::hold_and_report: energy.substation-locations on substations.csv"), "{error}");
     assert!(!error.contains("Some("), "{error}");
 }
+
+/// A large input is read by byte ranges (its mapped pages would count in the RSS);
+/// small ones are mapped. The walk looks at files under every scan path.
+#[test]
+fn only_large_inputs_are_read_by_ranges() {
+    use clap::Parser;
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small");
+    fs::create_dir_all(small.join("day=1")).unwrap();
+    fs::write(small.join("day=1/part-0.parquet"), b"PAR1").unwrap();
+    let large = tmp.path().join("large/table/day=2");
+    fs::create_dir_all(&large).unwrap();
+    // Sparse: 600 MiB long, no disk used.
+    fs::File::create(large.join("part-0.parquet")).unwrap().set_len(600 << 20).unwrap();
+    let parse = |args: &[&str]| mosaic::cli::Cli::try_parse_from(args).unwrap();
+    let (s, l) = (small.to_str().unwrap(), tmp.path().join("large"));
+    assert!(!parse(&["mosaic", "scan", s]).large_inputs());
+    assert!(parse(&["mosaic", "scan", s, l.to_str().unwrap()]).large_inputs());
+    assert!(parse(&["mosaic", "scan", s, "--published", l.to_str().unwrap()]).large_inputs());
+    assert!(!parse(&["mosaic", "rules", "list"]).large_inputs());
+}
