@@ -78,6 +78,75 @@ pub fn malformed_dms(column: &str) -> Expr {
     )
 }
 
+/// Bits of [`position_flags`].
+pub mod flag {
+    pub const BAD_LAT: u32 = 1;
+    pub const BAD_LON: u32 = 2;
+    pub const FINITE_LAT: u32 = 4;
+    pub const FINITE_LON: u32 = 8;
+    /// |value| > 1000: projected metres, not degrees.
+    pub const METRES_LAT: u32 = 16;
+    pub const METRES_LON: u32 = 32;
+    /// A "latitude" between 90 and 180: a longitude.
+    pub const OVER_LAT: u32 = 64;
+    /// A "longitude" above 90.
+    pub const OVER_LON: u32 = 128;
+}
+
+/// One axis of a position as numbers, with a flag for text that is neither a number
+/// nor well-formed degrees–minutes–seconds.
+fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
+    let s = column.as_materialized_series();
+    if s.dtype() == &DataType::String {
+        return Ok(s
+            .str()?
+            .iter()
+            .map(|v| match v {
+                None => (None, false),
+                Some(t) => match parse_coordinate(t) {
+                    Some((x, _)) => (Some(x), false),
+                    None => (None, crate::source::values::parse_dms(t).is_err()),
+                },
+            })
+            .collect());
+    }
+    Ok(s.cast(&DataType::Float64)?.f64()?.iter().map(|v| (v, false)).collect())
+}
+
+/// Per row, the checks a position's values must pass ([`flag`] bits), each axis
+/// parsed once: summed, they say whether a column is malformed, in metres, or
+/// holds the other axis.
+pub fn position_flags(lat: &str, lon: &str) -> Expr {
+    col(lat).map_many(
+        |cols: &mut [Column]| {
+            let ys = axis_values(&cols[0])?;
+            let xs = axis_values(&cols[1])?;
+            let out: UInt32Chunked = ys
+                .into_iter()
+                .zip(xs)
+                .map(|((y, bad_y), (x, bad_x))| {
+                    let mut f = 0;
+                    f |= if bad_y { flag::BAD_LAT } else { 0 } | if bad_x { flag::BAD_LON } else { 0 };
+                    if let Some(y) = y.filter(|y| y.is_finite()) {
+                        f |= flag::FINITE_LAT;
+                        f |= if y.abs() > 1000.0 { flag::METRES_LAT } else { 0 };
+                        f |= if y.abs() > 90.0 && y.abs() <= 180.0 { flag::OVER_LAT } else { 0 };
+                    }
+                    if let Some(x) = x.filter(|x| x.is_finite()) {
+                        f |= flag::FINITE_LON;
+                        f |= if x.abs() > 1000.0 { flag::METRES_LON } else { 0 };
+                        f |= if x.abs() > 90.0 { flag::OVER_LON } else { 0 };
+                    }
+                    Some(f)
+                })
+                .collect();
+            Ok(out.with_name(cols[0].name().clone()).into_column())
+        },
+        &[col(lon)],
+        |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
+    )
+}
+
 /// Per-row coordinate values with their decimals: text as written, or binary floats.
 fn values_with_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, u8)>>> {
     let series = column.as_materialized_series();
