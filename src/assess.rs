@@ -30,9 +30,9 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
             continue;
         };
         // Snapping only refines the per-row resolution of points whose accuracy is not
-        // known; a declared (or fix-trial) accuracy replaces it.
-        let unknown = task.bindings.values().filter(|b| b.kind.is_spatial() && b.accuracy_m.is_none());
-        for columns in unknown.map(|b| b.columns.clone()) {
+        // known (a declared or fix-trial accuracy replaces it), and only where a
+        // resolution is measured or filters rows.
+        for columns in profile::state::snapped_points(&group) {
             if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
                 let _t = crate::trace::span(|| format!("snapping {}", slot.key().label()));
                 let snap = profile::snapping(src, slot.key())?;

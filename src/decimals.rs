@@ -21,6 +21,34 @@ pub fn decimals_f64(x: f64) -> Option<u8> {
     Some(MAX_DECIMALS)
 }
 
+/// [`decimals_f64`] over the values of one column, which mostly carry the decimals
+/// of the value before: that guess `g` is confirmed with two round trips (`round(x, g)
+/// == x` and `round(x, g - 1) != x`) instead of counting up from 0 (seven for a
+/// 6-decimal coordinate). The guess is only taken where `|x| · 10^g < 2^50`: there a
+/// round trip that holds at k also holds at k + 1, so the first k that holds is the
+/// one `decimals_f64` finds. Everything else goes to `decimals_f64`; a unit test
+/// checks the two agree on random columns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Run {
+    guess: u8,
+}
+
+impl Run {
+    pub fn decimals(&mut self, x: f64) -> Option<u8> {
+        const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+        let g = usize::from(self.guess);
+        if g < POW10.len() && x.abs() * POW10[g] < (1u64 << 50) as f64 {
+            let holds = |k: usize| (x * POW10[k]).round() / POW10[k] == x;
+            if holds(g) && (g == 0 || !holds(g - 1)) {
+                return Some(self.guess);
+            }
+        }
+        let d = decimals_f64(x)?;
+        self.guess = d;
+        Some(d)
+    }
+}
+
 /// A plain decimal number as written (`-30.125`, `+116`, `.5`), with its decimals, in
 /// one pass over the bytes; `None` for anything else (exponents, `inf`, more than 15
 /// significant digits, degrees–minutes–seconds), which [`decimals_text`] and `str::parse`
@@ -80,4 +108,35 @@ pub fn decimals_text(s: &str) -> Option<u8> {
     };
     let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
     Some((fraction - exponent).clamp(0, i32::from(MAX_DECIMALS)) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_counts_what_decimals_f64_counts() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut run, mut k) = (Run::default(), 6);
+        for _ in 0..500_000 {
+            // Runs of one decimals count, with jumps, signs, magnitudes up to 10^7 and
+            // values binary floats only approximate.
+            if next() % 20 == 0 {
+                k = (next() % 12) as i32;
+            }
+            let magnitude = 10f64.powi((next() % 8) as i32);
+            let x = (next() % 1_000_000_000) as f64 / 1e9 * magnitude;
+            let x = (x * 10f64.powi(k)).round() / 10f64.powi(k) * if next() % 2 == 0 { 1.0 } else { -1.0 };
+            let x = if next() % 50 == 0 { x + f64::EPSILON * x } else { x };
+            assert_eq!(run.decimals(x), decimals_f64(x), "{x:?}");
+        }
+        assert_eq!(run.decimals(f64::NAN), None);
+        assert_eq!(run.decimals(f64::INFINITY), None);
+    }
 }

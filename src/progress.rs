@@ -18,7 +18,8 @@ struct Progress {
 static PROGRESS: OnceLock<Progress> = OnceLock::new();
 
 /// Start showing progress (from the command line, on a terminal). The bar stays
-/// hidden for the first second, so quick scans print nothing.
+/// hidden for the first second (`MOSAIC_PROGRESS_AFTER_MS` sets another delay), so
+/// quick scans print nothing.
 pub fn start(total_hint: &str) {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     bar.set_style(
@@ -26,8 +27,9 @@ pub fn start(total_hint: &str) {
     );
     bar.set_message(total_hint.to_string());
     let shown = bar.clone();
+    let after = std::env::var("MOSAIC_PROGRESS_AFTER_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(after));
         if !shown.is_finished() {
             shown.set_draw_target(ProgressDrawTarget::stderr());
             shown.enable_steady_tick(Duration::from_millis(120));

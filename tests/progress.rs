@@ -18,11 +18,17 @@ fn progress_appears_on_a_terminal_only() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("mosaic");
-    // Linking several scenarios together takes more than the second before the bar shows.
+    // The bar shows after a delay (a second by default); linking several scenarios
+    // together takes longer than the 50 ms set here, in any build.
     let data = common::root().join("datasets/linkage");
     let in_terminal = |extra: &str, report: &std::path::Path| -> String {
         let typescript = tmp.path().join("typescript");
-        let command = format!("{} scan {} -o {} {extra}", bin.display(), data.display(), report.display());
+        let command = format!(
+            "MOSAIC_PROGRESS_AFTER_MS=50 {} scan {} -o {} {extra}",
+            bin.display(),
+            data.display(),
+            report.display()
+        );
         let out = Command::new("script").args(["-qec", &command]).arg(&typescript).output().unwrap();
         assert!(out.status.code().is_some(), "script ran: {}", common::stderr(&out));
         String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).to_string()

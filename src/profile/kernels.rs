@@ -34,7 +34,8 @@ fn values_with_steps(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f6
         return Ok(series.str()?.iter().map(|v| parse_coordinate(v?)).collect());
     }
     let floats = series.cast(&DataType::Float64)?;
-    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, 10f64.powi(-i32::from(geo::decimals_f64(x)?)))))).collect())
+    let mut run = crate::decimals::Run::default();
+    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, 10f64.powi(-i32::from(run.decimals(x)?)))))).collect())
 }
 
 /// A coordinate column as numbers (see [`coord`]).
@@ -147,41 +148,35 @@ pub fn position_flags(lat: &str, lon: &str) -> Expr {
     )
 }
 
-/// Per-row coordinate values with their decimals: text as written, or binary floats.
-fn values_with_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, u8)>>> {
+/// A coordinate's value and the decimals it carries (none for degrees–minutes–seconds).
+pub(crate) type ValueDecimals = (f64, Option<u8>);
+
+/// Per-row coordinate values (as [`coord`] reads them) with the decimals they carry
+/// (text as written, none for degrees–minutes–seconds;
+/// binary floats by value), from one parse of each value.
+pub(crate) fn values_and_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<ValueDecimals>>> {
     let series = column.as_materialized_series();
     if text && series.dtype() == &DataType::String {
         return Ok(series
             .str()?
             .iter()
             .map(|v| {
-                let s = v?.trim();
-                if let Some(parsed) = geo::fast_decimal(s) {
-                    return Some(parsed);
+                let v = v?;
+                if let Some((value, decimals)) = geo::fast_decimal(v) {
+                    return Some((value, Some(decimals)));
                 }
-                let value: f64 = s.parse().ok()?;
-                Some((value, geo::decimals_text(s)?))
+                let (value, _) = parse_coordinate(v)?;
+                Some((value, geo::decimals_text(v)))
             })
             .collect());
     }
     let floats = series.cast(&DataType::Float64)?;
-    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, geo::decimals_f64(x)?)))).collect())
+    let mut run = crate::decimals::Run::default();
+    Ok(floats.f64()?.iter().map(|v| v.map(|x| (x, run.decimals(x)))).collect())
 }
 
 fn float_field(_: &Schema, fields: &[Field]) -> PolarsResult<Field> {
     Ok(Field::new(fields[0].name().clone(), DataType::Float64))
-}
-
-/// Decimals carried by each value of `column` (as Float64, null where not a number).
-pub fn decimals(column: &str, text: bool) -> Expr {
-    col(column).map(
-        move |c: Column| {
-            let out: Float64Chunked =
-                values_with_decimals(&c, text)?.iter().map(|v| v.map(|(_, d)| f64::from(d))).collect();
-            Ok(out.with_name(c.name().clone()).into_column())
-        },
-        |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
-    )
 }
 
 /// Per-row horizontal resolution in metres (DESIGN §2): decimals or snapping step on
@@ -428,13 +423,41 @@ pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
 /// Gather each position's cell key into `into` as the rows stream past (bounded memory:
 /// only the distinct cells are kept). The expression's value is the count of rows seen.
 pub fn gather_cells(columns: &Columns, grid_m: f64, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
-    cell_key(columns, grid_m)
+    gather_keys(cell_key(columns, grid_m), into)
+}
+
+/// Gather the distinct non-null values of a `u64` expression into `into`.
+pub fn gather_keys(keys: Expr, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
+    keys.map(
+        move |c: Column| {
+            let keys = c.u64()?;
+            let mut local: MixSet<u64> = MixSet::default();
+            local.extend(keys.iter().flatten());
+            into.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.extend(local);
+            Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+    )
+    .sum()
+}
+
+/// Rows per distinct value (by its bits) of a float expression, as the rows stream past.
+pub type Counts = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<Mix>>;
+
+/// Count the rows of each distinct non-null value of `values` into `into`.
+pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
+    values
         .map(
             move |c: Column| {
-                let keys = c.u64()?;
-                let mut local: MixSet<u64> = MixSet::default();
-                local.extend(keys.iter().flatten());
-                into.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.extend(local);
+                let values = c.as_materialized_series().cast(&DataType::Float64)?;
+                let mut local = Counts::default();
+                for v in values.f64()?.iter().flatten() {
+                    *local.entry(v.to_bits()).or_insert(0) += 1;
+                }
+                let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?;
+                for (v, n) in local {
+                    *shared.entry(v).or_insert(0) += n;
+                }
                 Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),

@@ -16,6 +16,7 @@ pub use state::{AxisInfo, SnapInfo, State};
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 use polars::series::ops::NullBehavior;
@@ -156,127 +157,69 @@ pub struct Snap {
     pub lon: Option<f64>,
 }
 
-/// The valid rows of a point, and the most decimals each axis carries (`lat`, `lon`).
-fn most_decimals(src: &Source, columns: &Columns, lat: &str, lon: &str) -> PolarsResult<(LazyFrame, DataFrame)> {
-    let base = src.lf.clone().filter(valid(columns));
-    let decimals = collect(base.clone().select([
-        kernels::decimals(lat, src.text).max().alias("lat"),
-        kernels::decimals(lon, src.text).max().alias("lon"),
-    ]))?;
-    Ok((base, decimals))
-}
-
-/// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to, if any.
-///
-/// Every candidate but the finest (2·10^-k) is a multiple of 2.5·10^-k, so a first
-/// pass tests only those two steps; the coarser ones are tested only for a column
-/// that sits on 2.5·10^-k (rare: most columns end the scan after the first pass).
-pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
-    let Columns::Pair { lat, lon, .. } = columns else { return Ok(Snap::default()) };
-    let (base, decimals) = most_decimals(src, columns, lat, lon)?;
-    let off = |name: &str, step: f64, alias: String| {
-        let q = coord(name) * lit(1.0 / step);
-        (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6)).cast(DataType::UInt32).sum().alias(alias)
-    };
-    let axes: Vec<(&str, &String, Vec<f64>)> = [("lat", lat), ("lon", lon)]
-        .into_iter()
-        .filter_map(|(axis, name)| Some((axis, name, geo::snap_candidates(scalar(&decimals, axis)? as u8))))
-        .collect();
-    let fits = |indices: &[usize], axes: &[(&str, &String, Vec<f64>)]| -> PolarsResult<Vec<Vec<bool>>> {
-        let mut exprs = Vec::new();
-        for (axis, name, steps) in axes {
-            for i in indices {
-                if let Some(step) = steps.get(*i) {
-                    exprs.push(off(name, *step, format!("{axis}_{i}")));
-                }
-            }
-        }
-        let count = axes.iter().map(|(_, _, steps)| steps.len()).max().unwrap_or(0);
-        if exprs.is_empty() {
-            return Ok(vec![vec![false; count]; axes.len()]);
-        }
-        let df = collect(base.clone().select(exprs))?;
-        Ok(axes
-            .iter()
-            .map(|(axis, _, _)| (0..count).map(|i| scalar(&df, &format!("{axis}_{i}")) == Some(0.0)).collect())
-            .collect())
-    };
-    let first = fits(&[4, 5], &axes)?;
-    let coarse: Vec<(&str, &String, Vec<f64>)> =
-        axes.iter().zip(&first).filter(|(_, f)| f[4]).map(|(a, _)| a.clone()).collect();
-    let coarser: Vec<usize> = (0..geo::snap_candidates(0).len()).filter(|i| ![4, 5].contains(i)).collect();
-    let second = fits(&coarser, &coarse)?;
-    let mut snap = Snap::default();
-    for ((axis, _, steps), f) in axes.iter().zip(&first) {
-        let chosen = match coarse.iter().position(|(a, _, _)| a == axis) {
-            // The coarsest step that fits, by value (2.5·10^-k fits: it was tested first).
-            Some(j) => steps
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i == 4 || second[j].get(*i).copied().unwrap_or(false))
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i),
-            None => f[5].then_some(5),
-        };
-        let step = chosen.and_then(|i| steps.get(i).copied());
-        if *axis == "lat" {
-            snap.lat = step;
-        } else {
-            snap.lon = step;
-        }
-    }
-    Ok(snap)
-}
-
-/// What snapping needs to know of a point's two axes, mergeable across partitions.
+/// Snapping facts of a point's two axes ([`SnapInfo`]), in one streamed pass: each
+/// batch of rows yields its own facts (its most decimals, and which candidate steps
+/// of the lists for those decimals and one more every valid value sits on), and the
+/// batches merge as partitions do ([`AxisInfo::merge`]), so every coordinate is
+/// parsed once.
 pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
-    let Columns::Pair { lat, lon, .. } = columns else { return Ok(SnapInfo::default()) };
-    let (base, decimals) = most_decimals(src, columns, lat, lon)?;
-    let mut info = SnapInfo::default();
-    let mut exprs = Vec::new();
-    let mut tried = Vec::new();
-    for (axis, name) in [("lat", lat), ("lon", lon)] {
-        let Some(k) = scalar(&decimals, axis) else { continue };
-        let k = k as u8;
-        if axis == "lat" {
-            info.lat.k = Some(k)
-        } else {
-            info.lon.k = Some(k)
-        }
-        for list in [k, k + 1] {
-            for (i, step) in geo::snap_candidates(list).into_iter().enumerate() {
-                let q = coord(name) * lit(1.0 / step);
-                let off = (q.clone() - q.round(0, RoundMode::HalfToEven)).abs().gt(lit(1e-6));
-                let alias = format!("{axis}_{list}_{i}");
-                exprs.push(off.cast(DataType::UInt32).sum().alias(alias.as_str()));
-                tried.push((axis, alias, (list, i as u8)));
-            }
-        }
+    if !matches!(columns, Columns::Pair { .. }) {
+        return Ok(SnapInfo::default());
     }
-    if exprs.is_empty() {
-        return Ok(info);
-    }
-    let checks = collect(base.select(exprs))?;
-    for (axis, alias, candidate) in tried {
-        if scalar(&checks, &alias) == Some(0.0) {
-            if axis == "lat" {
-                info.lat.fits.push(candidate)
-            } else {
-                info.lon.fits.push(candidate)
-            }
-        }
-    }
-    Ok(info)
+    let into = std::sync::Arc::new(std::sync::Mutex::new(None::<SnapInfo>));
+    collect(src.lf.clone().select([gather_snap(columns, src.text, into.clone()).alias("n")]))?;
+    let info = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?.take();
+    Ok(info.unwrap_or_default())
+}
+
+/// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to,
+/// if any (see [`snap_info`]).
+pub fn snapping(src: &Source, columns: &Columns) -> PolarsResult<Snap> {
+    Ok(snap_info(src, columns)?.snap())
 }
 
 /// The most decimals any valid coordinate of a point tag carries (both axes).
 pub fn max_decimals(src: &Source, columns: &Columns) -> PolarsResult<Option<u8>> {
-    let Columns::Pair { lat, lon, .. } = columns else { return Ok(None) };
-    let (_, df) = most_decimals(src, columns, lat, lon)?;
-    Ok(match (scalar(&df, "lat"), scalar(&df, "lon")) {
+    let info = snap_info(src, columns)?;
+    Ok(match (info.lat.k, info.lon.k) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0.0).max(b.unwrap_or(0.0)) as u8),
+        (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
     })
+}
+
+/// Merge each batch's snapping facts into `into` as the rows stream past.
+fn gather_snap(columns: &Columns, text: bool, into: std::sync::Arc<std::sync::Mutex<Option<SnapInfo>>>) -> Expr {
+    let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
+    col(lat.as_str())
+        .map_many(
+            move |cols: &mut [Column]| {
+                let ys = kernels::values_and_decimals(&cols[0], text)?;
+                let xs = kernels::values_and_decimals(&cols[1], text)?;
+                let (mut lat_rows, mut lon_rows) = (Vec::with_capacity(ys.len()), Vec::with_capacity(xs.len()));
+                for (y, x) in ys.into_iter().zip(xs) {
+                    let (Some(y), Some(x)) = (y, x) else { continue };
+                    let ok = if planar {
+                        y.0.is_finite() && x.0.is_finite()
+                    } else {
+                        (-90.0..=90.0).contains(&y.0) && (-180.0..=180.0).contains(&x.0)
+                    };
+                    if ok {
+                        lat_rows.push(y);
+                        lon_rows.push(x);
+                    }
+                }
+                let batch = SnapInfo { lat: AxisInfo::of_values(&lat_rows), lon: AxisInfo::of_values(&lon_rows) };
+                let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?;
+                *shared = Some(match shared.take() {
+                    Some(seen) => seen.merge(&batch),
+                    None => batch,
+                });
+                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
+            },
+            &[col(lon.as_str())],
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
+        )
+        .sum()
 }
 
 /// The rows of `src` that pass a group's row filters.
@@ -300,7 +243,8 @@ pub fn filtered(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) ->
 
 /// Compute every need of a group. `snaps` gives each point's snapping (see [`snapping`]).
 pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<Values> {
-    let lf = filtered(src, group, snaps);
+    let (lf, parsed) = parse_pairs(src, filtered(src, group, snaps), group);
+    let parsed = |columns: &Columns| parsed.get(columns).cloned().unwrap_or_else(|| columns.clone());
     let mut values = Values::new();
     let mut cells = CellMemo::new();
     let mut aggs: Vec<Expr> = Vec::new();
@@ -317,23 +261,28 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 post.push((key, Post::Scalar(alias("v"))));
             }
             Need::Has(columns) => {
-                aggs.push(valid(columns).cast(DataType::UInt32).sum().alias(alias("v").as_str()));
+                aggs.push(valid(&parsed(columns)).cast(DataType::UInt32).sum().alias(alias("v").as_str()));
                 post.push((key, Post::Positive(alias("v"))));
             }
             Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
-                // A query of its own: a streaming unique keeps memory to the distinct values.
-                values.insert(key, Some(distinct_values(&lf, c)? as f64));
+                // Gathered as the rows stream past: memory grows with the distinct values.
+                let set = Arc::new(Mutex::new(kernels::MixSet::default()));
+                aggs.push(kernels::gather_distinct(c, set.clone()).alias(alias("v").as_str()));
+                post.push((key, Post::Distinct(set)));
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 values.insert(key, Some(distinct_positions(&lf, columns)? as f64));
             }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
+                // Extent and cells read the values parsed once; resolution reads the
+                // text itself (the step of each value as written).
+                let read = if *prop == Prop::ResolutionM { columns.clone() } else { parsed(columns) };
                 let value = prop_value(
                     src,
                     &lf,
                     *kind,
-                    columns,
+                    &read,
                     *accuracy_m,
                     *prop,
                     *grid_m,
@@ -353,8 +302,35 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
     }
     if !aggs.is_empty() {
         let df = collect(lf.clone().select(aggs))?;
+        let mut gathered: BTreeMap<CellKey, Vec<(i64, i64)>> = BTreeMap::new();
         for (key, p) in post {
             let v = match p {
+                Post::Distinct(set) => Some(taken(&set)?.len() as f64),
+                Post::Cells(cell_key, prop, grid_m) => {
+                    if !gathered.contains_key(&cell_key) {
+                        let set = cells.get(&cell_key).map(taken).transpose()?.unwrap_or_default();
+                        gathered.insert(cell_key.clone(), sorted_cells(set));
+                    }
+                    let cells = &gathered[&cell_key];
+                    let n = if prop == Prop::AreaKm2 { cells.len() } else { geo::largest_component(cells) };
+                    Some(n as f64 * grid_m * grid_m / 1e6)
+                }
+                Post::Resolution(counts, per_row) => {
+                    let counts = taken(&counts)?;
+                    let hist = sketch::Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n)));
+                    match hist.quantile(0.05) {
+                        Some((lo, hi)) if lo == hi => Some(lo),
+                        None => None,
+                        // The percentile's histogram bin holds several values: sort them
+                        // (a query of its own, rare: resolutions come in few steps).
+                        Some(_) => {
+                            let q = collect(
+                                lf.clone().select([per_row.quantile(lit(0.05), QuantileMethod::Lower).alias("v")]),
+                            )?;
+                            scalar(&q, "v")
+                        }
+                    }
+                }
                 Post::Scalar(a) => scalar(&df, &a),
                 Post::Positive(a) => Some(if scalar(&df, &a).unwrap_or(0.0) > 0.0 { 1.0 } else { 0.0 }),
                 Post::Scaled(a, factor) => scalar(&df, &a).map(|v| v * factor),
@@ -378,17 +354,78 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
     Ok(values)
 }
 
+/// The points whose values several metrics of `group` read (validity, extent,
+/// cells), from a text source: each axis is parsed once into a number column beside
+/// the text, and those metrics read the numbers (`Columns` of the parsed columns, by
+/// the original). Binary sources are returned as they are: their values need no parse.
+fn parse_pairs(src: &Source, lf: LazyFrame, group: &Group) -> (LazyFrame, BTreeMap<Columns, Columns>) {
+    let mut parsed = BTreeMap::new();
+    if !src.text {
+        return (lf, parsed);
+    }
+    let mut exprs = Vec::new();
+    for need in &group.needs {
+        let columns = match need {
+            Need::Has(c) => c,
+            Need::Prop {
+                prop: Prop::ExtentKm | Prop::AreaKm2 | Prop::ContiguousKm2 | Prop::SpacingM, columns, ..
+            } => columns,
+            _ => continue,
+        };
+        let Columns::Pair { lat, lon, planar, crs } = columns else { continue };
+        if parsed.contains_key(columns) {
+            continue;
+        }
+        let name = |axis: &str| format!("\u{1}parsed {axis}");
+        let (plat, plon) = (name(lat), name(lon));
+        exprs.push(coord(lat).alias(plat.as_str()));
+        exprs.push(coord(lon).alias(plon.as_str()));
+        parsed.insert(columns.clone(), Columns::Pair { lat: plat, lon: plon, planar: *planar, crs: crs.clone() });
+    }
+    if exprs.is_empty() {
+        return (lf, parsed);
+    }
+    (lf.with_columns(exprs), parsed)
+}
+
 enum Post {
+    Distinct(Shared<kernels::MixSet<String>>),
+    /// Occupied cells (shared by the area and the largest cluster of one point and grid).
+    Cells(CellKey, Prop, f64),
+    /// Rows per per-row resolution, and the per-row expression for an exact percentile.
+    Resolution(Shared<kernels::Counts>, Expr),
     Scalar(String),
     Positive(String),
     Scaled(String, f64),
-    Extent { lat_min: String, lat_max: String, lon_min: String, lon_max: String, planar: bool },
+    Extent {
+        lat_min: String,
+        lat_max: String,
+        lon_min: String,
+        lon_max: String,
+        planar: bool,
+    },
     Span(String, String),
 }
 
-/// Occupied cells already computed in one pass, by point and grid (area and the
+type Shared<T> = Arc<Mutex<T>>;
+
+/// What a gathering kernel collected, once the query has run.
+fn taken<T: Default>(shared: &Shared<T>) -> PolarsResult<T> {
+    Ok(std::mem::take(&mut *shared.lock().map_err(|_| polars_err!(ComputeError: "gathered set poisoned"))?))
+}
+
+fn sorted_cells(keys: kernels::MixSet<u64>) -> Vec<(i64, i64)> {
+    let mut cells: Vec<(i64, i64)> = keys.into_iter().map(kernels::unpack_cell).collect();
+    cells.sort_unstable();
+    cells
+}
+
+/// Occupied cells gathered in the one pass, by point and grid (the area and the
 /// largest cluster share them).
-type CellMemo = BTreeMap<(Columns, u64), Vec<(i64, i64)>>;
+type CellMemo = BTreeMap<CellKey, Shared<kernels::MixSet<u64>>>;
+
+/// A point and a grid (its size's bits).
+type CellKey = (Columns, u64);
 
 enum PropValue {
     Ready(Option<f64>),
@@ -417,25 +454,21 @@ fn prop_value(
         (Prop::ResolutionM, _) => {
             let snap = snaps.get(columns).copied().unwrap_or_default();
             let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
-            // Resolutions come in few distinct steps: count rows per value (a streaming
-            // group-by) and take the percentile from the counts; sort only when the
-            // percentile's histogram bin holds several values.
-            let hist = resolution_hist(lf, per_row.clone(), None)?;
-            match hist.quantile(0.05) {
-                Some((lo, hi)) if lo == hi => PropValue::Ready(Some(lo)),
-                None => PropValue::Ready(None),
-                Some(_) => {
-                    aggs.push(per_row.quantile(lit(0.05), QuantileMethod::Lower).alias(alias("v").as_str()));
-                    PropValue::Deferred(Post::Scalar(alias("v")))
-                }
-            }
+            // Resolutions come in few distinct steps: count rows per value as the rows
+            // stream past and take the percentile from the counts.
+            let counts = Arc::new(Mutex::new(kernels::Counts::default()));
+            aggs.push(kernels::gather_counts(per_row.clone(), counts.clone()).alias(alias("v").as_str()));
+            PropValue::Deferred(Post::Resolution(counts, per_row))
         }
         (Prop::ExtentKm, None) => {
             let Columns::Pair { lat, lon, planar, .. } = columns else { unreachable!("pair checked above") };
             let ok = valid(columns);
             for (c, suffix) in [(lat, "lat"), (lon, "lon")] {
-                aggs.push(coord(c).filter(ok.clone()).min().alias(alias(&format!("{suffix}_min")).as_str()));
-                aggs.push(coord(c).filter(ok.clone()).max().alias(alias(&format!("{suffix}_max")).as_str()));
+                // Invalid rows as nulls, not filtered out: an elementwise expression
+                // keeps the one query streaming beside the gathering kernels.
+                let v = when(ok.clone()).then(coord(c)).otherwise(lit(NULL).cast(DataType::Float64));
+                aggs.push(v.clone().min().alias(alias(&format!("{suffix}_min")).as_str()));
+                aggs.push(v.max().alias(alias(&format!("{suffix}_max")).as_str()));
             }
             PropValue::Deferred(Post::Extent {
                 lat_min: alias("lat_min"),
@@ -448,11 +481,14 @@ fn prop_value(
         (Prop::AreaKm2 | Prop::ContiguousKm2, None) => {
             let key = (columns.clone(), grid_m.to_bits());
             if !memo.contains_key(&key) {
-                memo.insert(key.clone(), occupied_cells(lf, columns, grid_m)?);
+                let set = Arc::new(Mutex::new(kernels::MixSet::default()));
+                let keys = when(valid(columns))
+                    .then(kernels::cell_key(columns, grid_m))
+                    .otherwise(lit(NULL).cast(DataType::UInt64));
+                aggs.push(kernels::gather_keys(keys, set.clone()).alias(alias("cells").as_str()));
+                memo.insert(key.clone(), set);
             }
-            let cells = &memo[&key];
-            let n = if prop == Prop::AreaKm2 { cells.len() } else { geo::largest_component(cells) };
-            PropValue::Ready(Some(n as f64 * grid_m * grid_m / 1e6))
+            PropValue::Deferred(Post::Cells(key, prop, grid_m))
         }
         (Prop::SpacingM, None) => PropValue::Ready(spacing_m(lf, columns)?),
         (Prop::Min | Prop::Max, Some(c)) => {
@@ -496,18 +532,11 @@ pub fn resolution_hist(lf: &LazyFrame, per_row: Expr, weight: Option<&str>) -> P
     Ok(sketch::Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64))))
 }
 
-/// Distinct non-null values of one column, gathered as the rows stream past (memory
-/// grows with the distinct values, not the rows).
-fn distinct_values(lf: &LazyFrame, column: &str) -> PolarsResult<usize> {
-    Ok(distinct_texts(lf, column)?.len())
-}
-
 /// The distinct non-null values of one column as text, gathered as the rows stream past.
 pub(crate) fn distinct_texts(lf: &LazyFrame, column: &str) -> PolarsResult<kernels::MixSet<String>> {
     let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
     collect(lf.clone().select([kernels::gather_distinct(column, set.clone()).alias("n")]))?;
-    let texts = std::mem::take(&mut *set.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?);
-    Ok(texts)
+    taken(&set)
 }
 
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
@@ -532,10 +561,7 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
     collect(
         lf.clone().filter(valid(columns)).select([kernels::gather_cells(columns, grid_m, set.clone()).alias("n")]),
     )?;
-    let keys = std::mem::take(&mut *set.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?);
-    let mut cells: Vec<(i64, i64)> = keys.into_iter().map(kernels::unpack_cell).collect();
-    cells.sort_unstable();
-    Ok(cells)
+    Ok(sorted_cells(taken(&set)?))
 }
 
 /// Median distance between neighbouring distinct positions along each axis
@@ -573,4 +599,127 @@ fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
         }
     }
     Ok(axes.into_iter().reduce(f64::max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
+    /// `rows` positions on `step` (in degrees, written with `k` decimals), a few out of
+    /// range and a few missing, as text or as floats, over several streamed batches.
+    fn frame(rows: usize, step: f64, k: usize, text: bool, seed: u64) -> DataFrame {
+        let mut next = rng(seed);
+        let (mut lat, mut lon, mut site) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..rows {
+            let y = 30.0 + ((next() % 40_000) as f64 * step);
+            let x = 114.0 + ((next() % 40_000) as f64 * step);
+            let y = if i % 997 == 0 { 95.0 } else { y };
+            let (y, x) = ((y * 1e9).round() / 1e9, (x * 1e9).round() / 1e9);
+            lat.push((i % 1009 != 0).then_some(y));
+            lon.push(Some(x));
+            site.push(format!("S{}", next() % 5_000));
+        }
+        let axis = |name: &str, v: Vec<Option<f64>>| -> Column {
+            if text {
+                let t: Vec<Option<String>> = v.iter().map(|x| x.map(|x| format!("{x:.k$}"))).collect();
+                Column::new(name.into(), t)
+            } else {
+                Column::new(name.into(), v)
+            }
+        };
+        DataFrame::new_infer_height(vec![axis("lat", lat), axis("lon", lon), Column::new("site".into(), site)]).unwrap()
+    }
+
+    fn pair() -> Columns {
+        Columns::Pair { lat: "lat".into(), lon: "lon".into(), planar: false, crs: None }
+    }
+
+    /// The snapping of one axis found directly: the most decimals of its valid values,
+    /// then the coarsest candidate step every valid value sits on.
+    fn direct(values: &[(f64, u8)]) -> Option<f64> {
+        let k = values.iter().map(|v| v.1).max()?;
+        geo::snap_candidates(k)
+            .into_iter()
+            .filter(|s| {
+                values.iter().all(|(x, _)| {
+                    let q = x * (1.0 / s);
+                    (q - q.round_ties_even()).abs() <= 1e-6
+                })
+            })
+            .max_by(f64::total_cmp)
+    }
+
+    #[test]
+    fn one_pass_snapping_finds_what_a_direct_search_finds() {
+        for (seed, (step, k)) in [(0.25, 2), (0.0005, 4), (0.000001, 6), (0.01, 3), (0.002, 3)].into_iter().enumerate()
+        {
+            for text in [false, true] {
+                let df = frame(250_000, step, k, text, 7 + seed as u64);
+                let lf = df.clone().lazy();
+                let snap = snapping(&Source { lf: &lf, text }, &pair()).unwrap();
+                let axis = |name: &str| -> Vec<(f64, u8)> {
+                    let (y, x) = (df.column("lat").unwrap(), df.column("lon").unwrap());
+                    let ys = kernels::values_and_decimals(y, text).unwrap();
+                    let xs = kernels::values_and_decimals(x, text).unwrap();
+                    ys.into_iter()
+                        .zip(xs)
+                        .filter_map(|(y, x)| {
+                            let (y, x) = (y?, x?);
+                            let (v, d) = if name == "lat" { y } else { x };
+                            ((-90.0..=90.0).contains(&y.0) && (-180.0..=180.0).contains(&x.0)).then_some((v, d?))
+                        })
+                        .collect()
+                };
+                assert_eq!(snap.lat, direct(&axis("lat")), "lat, step {step}, text {text}");
+                assert_eq!(snap.lon, direct(&axis("lon")), "lon, step {step}, text {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_one_query_of_a_group_gives_what_separate_queries_give() {
+        for text in [false, true] {
+            let df = frame(300_000, 0.0001, 4, text, 99);
+            let lf = df.lazy();
+            let src = Source { lf: &lf, text };
+            let prop =
+                |prop| Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 };
+            let needs = vec![
+                Need::Rows,
+                Need::Has(pair()),
+                Need::Distinct(Columns::One("site".into())),
+                prop(Prop::ResolutionM),
+                prop(Prop::ExtentKm),
+                prop(Prop::AreaKm2),
+                prop(Prop::ContiguousKm2),
+            ];
+            let snaps: BTreeMap<Columns, Snap> = [(pair(), snapping(&src, &pair()).unwrap())].into();
+            let values = compute(&src, &Group { filters: vec![], needs: needs.clone() }, &snaps).unwrap();
+            // Each need in a query of its own.
+            let alone = |need: &Need| compute(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps);
+            for need in &needs {
+                assert_eq!(values[&need.key()], alone(need).unwrap()[&need.key()], "{}, text {text}", need.key());
+            }
+            // And against polars' own operators where they exist.
+            let ok = collect(lf.clone().filter(valid(&pair()))).unwrap();
+            assert_eq!(values["rows"], Some(300_000.0));
+            let sites = collect(lf.clone().select([col("site").n_unique().alias("n")])).unwrap();
+            assert_eq!(values["distinct(site)"], scalar(&sites, "n"));
+            let cells = occupied_cells(&lf, &pair(), 50.0).unwrap();
+            assert_eq!(values[&prop(Prop::AreaKm2).key()], Some(cells.len() as f64 * 2500.0 / 1e6));
+            assert!(ok.height() < 300_000 && ok.height() > 290_000, "some rows are invalid");
+            let per_row = kernels::row_resolution(&pair(), text, snaps[&pair()], None);
+            let hist = resolution_hist(&lf, per_row, None).unwrap();
+            assert_eq!(values[&prop(Prop::ResolutionM).key()], hist.quantile(0.05).map(|q| q.0));
+        }
+    }
 }

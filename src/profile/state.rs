@@ -44,6 +44,26 @@ impl AxisInfo {
         }
     }
 
+    /// The facts of one part's valid values, as `(value, decimals)`: a candidate is
+    /// tested on every value until one is off it (most are off at the first values).
+    pub fn of_values(values: &[(f64, Option<u8>)]) -> AxisInfo {
+        let Some(k) = values.iter().filter_map(|v| v.1).max() else { return AxisInfo::default() };
+        let mut fits = Vec::new();
+        for list in [k, k + 1] {
+            for (index, step) in geo::snap_candidates(list).into_iter().enumerate() {
+                let inverse = 1.0 / step;
+                let on = |x: f64| {
+                    let q = x * inverse;
+                    (q - q.round_ties_even()).abs() <= 1e-6
+                };
+                if values.iter().all(|v| on(v.0)) {
+                    fits.push((list, index as u8));
+                }
+            }
+        }
+        AxisInfo { k: Some(k), fits }
+    }
+
     pub fn merge(&self, other: &AxisInfo) -> AxisInfo {
         let k = match (self.k, other.k) {
             (Some(a), Some(b)) => Some(a.max(b)),
