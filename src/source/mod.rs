@@ -848,7 +848,11 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
                 }
             }
         } else {
-            let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+            let bytes = {
+            let _t = crate::trace::span(|| format!("read {}", file.path.display()));
+            std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?
+        };
+        let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
             let digest = with_sidecars(&file.path, hex::encode(Sha256::digest(&bytes)))
                 .map_err(|e| read_error(dataset, file, "io", e))?;
             digests.push((relative_id(&dataset.path, &file.path), digest));
@@ -1079,7 +1083,11 @@ fn open_polars_file(
     sandbox_failure: Option<String>,
 ) -> Result<LazyFrame, InputError> {
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
-        let bytes = std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
+        let bytes = {
+            let _t = crate::trace::span(|| format!("read {}", file.path.display()));
+            std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?
+        };
+        let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
         // Text files are read whole for the checks, so they are hashed from memory,
         // on a thread of its own while the encoding and structure are checked.
         let (digest, checked) = std::thread::scope(|scope| {
@@ -1099,6 +1107,7 @@ fn open_polars_file(
         let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
             || bytes.starts_with(b"\xEF\xBB\xBF")
             || file.path.to_str().is_none();
+        drop(_t);
         transcoded.then(|| decoded.into_owned())
     } else {
         if file.path.to_str().is_none() {
@@ -1126,6 +1135,7 @@ fn open_polars_file(
         }
     });
     let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _t = crate::trace::span(|| format!("schema {}", file.path.display()));
         let mut lf = scan_file(file, dataset.format, transcoded)?;
         let s = lf.collect_schema()?;
         Ok::<_, PolarsError>((lf, s))
