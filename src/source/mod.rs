@@ -763,6 +763,61 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The sha256 of a binary dataset's files. Files larger than [`INLINE_HASH_BYTES`] are
+/// hashed in order on one thread, started before the sandboxed decode so the two run
+/// side by side; smaller ones (a lake's partitions) are hashed when reached, which
+/// costs less than handing them to a thread.
+pub(crate) struct Hashes {
+    large: Vec<bool>,
+    done: std::sync::Mutex<(
+        std::sync::mpsc::Receiver<(usize, std::io::Result<String>)>,
+        BTreeMap<usize, std::io::Result<String>>,
+    )>,
+}
+
+impl Hashes {
+    pub(crate) fn start(dataset: &Dataset) -> Hashes {
+        let large: Vec<bool> = dataset
+            .files
+            .iter()
+            .map(|f| !dataset.format.is_text() && std::fs::metadata(&f.path).is_ok_and(|m| m.len() > INLINE_HASH_BYTES))
+            .collect();
+        let (send, receive) = std::sync::mpsc::channel();
+        let paths: Vec<(usize, PathBuf)> =
+            dataset.files.iter().enumerate().filter(|(i, _)| large[*i]).map(|(i, f)| (i, f.path.clone())).collect();
+        if !paths.is_empty() {
+            std::thread::spawn(move || {
+                for (i, path) in paths {
+                    let _t = crate::trace::span(|| format!("sha256 {}", path.display()));
+                    if send.send((i, hash_file(&path))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Hashes { large, done: std::sync::Mutex::new((receive, BTreeMap::new())) }
+    }
+
+    /// The hash of file `index` (at `path`): from the thread, or computed here.
+    fn get(&self, index: usize, path: &Path) -> std::io::Result<String> {
+        if !self.large.get(index).copied().unwrap_or(false) {
+            return hash_file(path);
+        }
+        let mut done = self.done.lock().map_err(|_| std::io::Error::other("hashing failed"))?;
+        loop {
+            if let Some(result) = done.1.remove(&index) {
+                return result;
+            }
+            match done.0.recv() {
+                Ok((i, result)) => {
+                    done.1.insert(i, result);
+                }
+                Err(_) => return Err(std::io::Error::other("hashing failed")),
+            }
+        }
+    }
+}
+
 /// Hash of a dataset's content: its file's sha256, or for several files the sha256
 /// of their relative paths and hashes in order.
 pub fn combine_digests(digests: &[(String, String)]) -> String {
@@ -800,6 +855,9 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
     let mut same_types = true;
     let mut schema: Option<Vec<(String, DataType)>> = None;
     let mut exploded: Option<Exploded> = None;
+    // Binary files larger than INLINE_HASH_BYTES are hashed in order on a thread of
+    // their own, started first so that hashing runs beside the sandboxed decode.
+    let hashes = Hashes::start(dataset);
     // Binary files are first decoded whole in sandbox children (see DECODER); a file
     // that fails there is reported after its own cheaper checks, as it is reached.
     let sandboxed = match (dataset.format, DECODER.get()) {
@@ -818,7 +876,7 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         }
         let (lf, geometry) = if dataset.format.is_polars() {
             let failed = sandboxed.failed.as_ref().filter(|(at, _)| *at == index).map(|(_, why)| why.clone());
-            let lf = open_polars_file(dataset, file, declared, &mut digests, failed)?;
+            let lf = open_polars_file(dataset, file, declared, &mut digests, failed, &hashes, index)?;
             let found = if sandboxed.plain.get(index) == Some(&true) {
                 None
             } else {
@@ -849,10 +907,10 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             }
         } else {
             let bytes = {
-            let _t = crate::trace::span(|| format!("read {}", file.path.display()));
-            std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?
-        };
-        let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
+                let _t = crate::trace::span(|| format!("read {}", file.path.display()));
+                std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?
+            };
+            let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
             let digest = with_sidecars(&file.path, hex::encode(Sha256::digest(&bytes)))
                 .map_err(|e| read_error(dataset, file, "io", e))?;
             digests.push((relative_id(&dataset.path, &file.path), digest));
@@ -1081,6 +1139,8 @@ fn open_polars_file(
     declared: Option<Encoding>,
     digests: &mut Vec<(String, String)>,
     sandbox_failure: Option<String>,
+    hashes: &Hashes,
+    index: usize,
 ) -> Result<LazyFrame, InputError> {
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
         let bytes = {
@@ -1118,22 +1178,6 @@ fn open_polars_file(
         }
         None
     };
-    // Binary files are hashed on a thread of their own while the checks below
-    // (the footer, the sandboxed decode) run; a small one is hashed here, which costs
-    // less than starting a thread (a lake's partitions are mostly small).
-    let hashing = (!dataset.format.is_text()).then(|| {
-        let path = file.path.clone();
-        let hash = move || {
-            let _t = crate::trace::span(|| format!("sha256 {}", path.display()));
-            hash_file(&path)
-        };
-        let small = std::fs::metadata(&file.path).is_ok_and(|m| m.len() <= INLINE_HASH_BYTES);
-        if small {
-            Ok(hash())
-        } else {
-            Err(std::thread::spawn(hash))
-        }
-    });
     let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _t = crate::trace::span(|| format!("schema {}", file.path.display()));
         let mut lf = scan_file(file, dataset.format, transcoded)?;
@@ -1150,11 +1194,8 @@ fn open_polars_file(
     if let Some(why) = sandbox_failure {
         return Err(read_error(dataset, file, "corrupt", why));
     }
-    if let Some(h) = hashing {
-        let digest = h
-            .or_else(|running| running.join())
-            .map_err(|_| read_error(dataset, file, "io", "hashing failed"))?
-            .map_err(|e| read_error(dataset, file, "io", e))?;
+    if !dataset.format.is_text() {
+        let digest = hashes.get(index, &file.path).map_err(|e| read_error(dataset, file, "io", e))?;
         digests.push((relative_id(&dataset.path, &file.path), digest));
     }
     Ok(lf)
