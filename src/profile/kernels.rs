@@ -184,6 +184,10 @@ fn float_field(_: &Schema, fields: &[Field]) -> PolarsResult<Field> {
 /// A declared accuracy replaces it. Invalid coordinates give null.
 pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Option<f64>) -> Expr {
     let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(NULL).cast(DataType::Float64) };
+    if let Some(a) = accuracy_m {
+        // The declared accuracy on every valid row: no step to read from the values.
+        return when(super::valid(columns)).then(lit(a)).otherwise(lit(NULL).cast(DataType::Float64));
+    }
     col(lat.as_str()).map_many(
         move |cols: &mut [Column]| {
             let ys = values_with_steps(&cols[0], text)?;
@@ -195,9 +199,6 @@ pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Opt
                     let ((yv, ystep), (xv, xstep)) = (y?, x?);
                     if !planar && (yv.abs() > 90.0 || xv.abs() > 180.0) {
                         return None;
-                    }
-                    if let Some(a) = accuracy_m {
-                        return Some(a);
                     }
                     let (ys, xs) = (geo::snapped_step(ystep, snap.lat), geo::snapped_step(xstep, snap.lon));
                     Some(if planar { ys.max(xs) } else { geo::resolution_m(yv, ys, xs) })
