@@ -23,6 +23,10 @@ pub fn snapped_step(step: f64, snap: Option<f64>) -> f64 {
 /// longitude step shrinking with cos(latitude).
 pub fn resolution_m(lat: f64, lat_step_deg: f64, lon_step_deg: f64) -> f64 {
     let y = lat_step_deg * M_PER_DEG;
+    if lon_step_deg <= lat_step_deg {
+        // |cos| ≤ 1: the longitude step is no coarser, whatever the latitude.
+        return y;
+    }
     let x = lon_step_deg * M_PER_DEG * lat.to_radians().cos().abs();
     y.max(x)
 }
@@ -59,10 +63,42 @@ pub fn is_multiple(x: f64, step: f64) -> bool {
 /// by multiplying by the constant `M_PER_DEG / grid_m`, the definition polars uses too.
 pub fn cell(lat: f64, lon: f64, grid_m: f64) -> (i64, i64) {
     let per_deg = M_PER_DEG / grid_m;
-    let row = (lat * per_deg).floor();
+    let row = crate::decimals::floor(lat * per_deg);
     let centre = (row + 0.5) / per_deg;
-    let col = (lon * centre.to_radians().cos() * per_deg).floor();
+    let col = crate::decimals::floor(lon * centre.to_radians().cos() * per_deg);
     (row as i64, col as i64)
+}
+
+/// [`cell`] over many positions on one grid: the cosine of each band's centre is kept
+/// in a small table by band, since positions mostly fall in few bands (the same
+/// arithmetic, so the same cells).
+pub struct Cells {
+    per_deg: f64,
+    bands: Vec<(f64, f64)>,
+}
+
+impl Cells {
+    const SLOTS: usize = 4096;
+
+    pub fn new(grid_m: f64) -> Self {
+        Cells { per_deg: M_PER_DEG / grid_m, bands: vec![(f64::NAN, 0.0); Self::SLOTS] }
+    }
+
+    pub fn cell(&mut self, lat: f64, lon: f64) -> (i64, i64) {
+        let row = crate::decimals::floor(lat * self.per_deg);
+        let slot = (row as i64).rem_euclid(Self::SLOTS as i64) as usize;
+        let cos = match self.bands[slot] {
+            (r, cos) if r == row => cos,
+            _ => {
+                let centre = (row + 0.5) / self.per_deg;
+                let cos = centre.to_radians().cos();
+                self.bands[slot] = (row, cos);
+                cos
+            }
+        };
+        let col = crate::decimals::floor(lon * cos * self.per_deg);
+        (row as i64, col as i64)
+    }
 }
 
 /// Cell of a planar position in metres.

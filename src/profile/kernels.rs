@@ -35,7 +35,9 @@ fn values_with_steps(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f6
     }
     let floats = series.cast(&DataType::Float64)?;
     let mut run = crate::decimals::Run::default();
-    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, 10f64.powi(-i32::from(run.decimals(x)?)))))).collect())
+    let steps: [f64; 18] = std::array::from_fn(|d| 10f64.powi(-(d as i32)));
+    let step = |d: u8| steps.get(usize::from(d)).copied().unwrap_or_else(|| 10f64.powi(-i32::from(d)));
+    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, step(run.decimals(x)?))))).collect())
 }
 
 /// A coordinate column as numbers (see [`coord`]).
@@ -364,6 +366,7 @@ pub fn cell_key(columns: &Columns, grid_m: f64) -> Expr {
                     Some(proj) => Some(crate::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?),
                     None => None,
                 };
+                let mut cells = geo::Cells::new(grid_m);
                 let out: UInt64Chunked = ys
                     .f64()?
                     .iter()
@@ -373,10 +376,10 @@ pub fn cell_key(columns: &Columns, grid_m: f64) -> Expr {
                         let (r, c) = match &convert {
                             Some(to) => {
                                 let (lon, lat) = to.convert(x, y)?;
-                                geo::cell(lat, lon, grid_m)
+                                cells.cell(lat, lon)
                             }
                             None if planar => geo::cell_planar(y, x, grid_m),
-                            None => geo::cell(y, x, grid_m),
+                            None => cells.cell(y, x),
                         };
                         pack_cell(r, c)
                     })
@@ -423,18 +426,55 @@ pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
 
 /// Gather each position's cell key into `into` as the rows stream past (bounded memory:
 /// only the distinct cells are kept). The expression's value is the count of rows seen.
-pub fn gather_cells(columns: &Columns, grid_m: f64, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
+pub fn gather_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) -> Expr {
     gather_keys(cell_key(columns, grid_m), into)
 }
 
+/// Distinct 64-bit keys gathered by several threads at once, in shards by hash.
+pub struct WordSet {
+    shards: Vec<Mutex<MixSet<u64>>>,
+}
+
+impl Default for WordSet {
+    fn default() -> Self {
+        WordSet { shards: (0..SHARDS).map(|_| Mutex::new(MixSet::default())).collect() }
+    }
+}
+
+impl WordSet {
+    fn insert_all(&self, keys: impl Iterator<Item = u64>) -> PolarsResult<()> {
+        use std::hash::BuildHasher;
+        let hasher = std::hash::BuildHasherDefault::<Mix>::default();
+        let mut by_shard: Vec<Vec<u64>> = vec![Vec::new(); SHARDS];
+        for k in keys {
+            by_shard[(hasher.hash_one(k) >> 60) as usize % SHARDS].push(k);
+        }
+        let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
+        for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
+            if !by_shard[i].is_empty() {
+                let mut set = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
+                set.extend(by_shard[i].iter().copied());
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys gathered so far, in no particular order, leaving the set empty.
+    pub fn take(&self) -> PolarsResult<Vec<u64>> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let mut set = shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
+            out.extend(std::mem::take(&mut *set));
+        }
+        Ok(out)
+    }
+}
+
 /// Gather the distinct non-null values of a `u64` expression into `into`.
-pub fn gather_keys(keys: Expr, into: Arc<Mutex<MixSet<u64>>>) -> Expr {
+pub fn gather_keys(keys: Expr, into: Arc<WordSet>) -> Expr {
     keys.map(
         move |c: Column| {
-            let keys = c.u64()?;
-            let mut local: MixSet<u64> = MixSet::default();
-            local.extend(keys.iter().flatten());
-            into.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.extend(local);
+            into.insert_all(c.u64()?.iter().flatten())?;
             Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
         },
         |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
@@ -451,9 +491,21 @@ pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
         .map(
             move |c: Column| {
                 let values = c.as_materialized_series().cast(&DataType::Float64)?;
+                // Runs of one value (resolutions mostly repeat) are counted before a lookup.
                 let mut local = Counts::default();
-                for v in values.f64()?.iter().flatten() {
-                    *local.entry(v.to_bits()).or_insert(0) += 1;
+                let mut run: Option<(u64, u64)> = None;
+                for bits in values.f64()?.iter().flatten().map(f64::to_bits) {
+                    match &mut run {
+                        Some((v, n)) if *v == bits => *n += 1,
+                        _ => {
+                            if let Some((v, n)) = run.replace((bits, 1)) {
+                                *local.entry(v).or_insert(0) += n;
+                            }
+                        }
+                    }
+                }
+                if let Some((v, n)) = run {
+                    *local.entry(v).or_insert(0) += n;
                 }
                 let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?;
                 for (v, n) in local {
@@ -466,22 +518,67 @@ pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
         .sum()
 }
 
+/// Distinct texts gathered by several threads at once: each value's hash is computed
+/// once, and the values are kept in shards by hash, each behind its own lock, so two
+/// batches insert side by side and a value is looked up with the hash already known.
+pub struct TextSet {
+    shards: Vec<Mutex<hashbrown::HashTable<(u64, String)>>>,
+}
+
+/// Shards of the gathering sets.
+const SHARDS: usize = 16;
+
+impl Default for TextSet {
+    fn default() -> Self {
+        TextSet { shards: (0..SHARDS).map(|_| Mutex::new(hashbrown::HashTable::new())).collect() }
+    }
+}
+
+impl TextSet {
+    fn insert_all<'a>(&self, values: impl Iterator<Item = &'a str>) -> PolarsResult<()> {
+        use std::hash::BuildHasher;
+        let hasher = std::hash::BuildHasherDefault::<Mix>::default();
+        let mut by_shard: Vec<Vec<(u64, &str)>> = vec![Vec::new(); SHARDS];
+        for v in values {
+            let h = hasher.hash_one(v);
+            by_shard[(h >> 60) as usize % SHARDS].push((h, v));
+        }
+        // Start at a shard of this batch's own, so batches on two threads rarely queue.
+        let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
+        for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
+            if by_shard[i].is_empty() {
+                continue;
+            }
+            let mut table = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            for &(h, v) in &by_shard[i] {
+                if table.find(h, |(k, s)| *k == h && s == v).is_none() {
+                    table.insert_unique(h, (h, v.to_string()), |(k, _)| *k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().map_or(0, |t| t.len())).sum()
+    }
+
+    /// The values, in no particular order.
+    pub fn into_values(self) -> Vec<String> {
+        self.shards
+            .into_iter()
+            .flat_map(|s| s.into_inner().map(|t| t.into_iter().map(|(_, v)| v).collect::<Vec<_>>()).unwrap_or_default())
+            .collect()
+    }
+}
+
 /// Gather the distinct values of a column (as text) into `into` as the rows stream past.
-pub fn gather_distinct(column: &str, into: Arc<Mutex<MixSet<String>>>) -> Expr {
+pub fn gather_distinct(column: &str, into: Arc<TextSet>) -> Expr {
     col(column)
         .cast(DataType::String)
         .map(
             move |c: Column| {
-                let values = c.str()?;
-                // Distinct within the batch first, so the shared set is locked once per batch.
-                let mut local: MixSet<&str> = MixSet::default();
-                local.extend(values.iter().flatten());
-                let mut set = into.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
-                for v in local {
-                    if !set.contains(v) {
-                        set.insert(v.to_string());
-                    }
-                }
+                into.insert_all(c.str()?.iter().flatten())?;
                 Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),

@@ -266,7 +266,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             }
             Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
                 // Gathered as the rows stream past: memory grows with the distinct values.
-                let set = Arc::new(Mutex::new(kernels::MixSet::default()));
+                let set = Arc::new(kernels::TextSet::default());
                 aggs.push(kernels::gather_distinct(c, set.clone()).alias(alias("v").as_str()));
                 post.push((key, Post::Distinct(set)));
             }
@@ -305,10 +305,10 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
         let mut gathered: BTreeMap<CellKey, Vec<(i64, i64)>> = BTreeMap::new();
         for (key, p) in post {
             let v = match p {
-                Post::Distinct(set) => Some(taken(&set)?.len() as f64),
+                Post::Distinct(set) => Some(set.len() as f64),
                 Post::Cells(cell_key, prop, grid_m) => {
                     if !gathered.contains_key(&cell_key) {
-                        let set = cells.get(&cell_key).map(taken).transpose()?.unwrap_or_default();
+                        let set = cells.get(&cell_key).map(|s| s.take()).transpose()?.unwrap_or_default();
                         gathered.insert(cell_key.clone(), sorted_cells(set));
                     }
                     let cells = &gathered[&cell_key];
@@ -389,7 +389,7 @@ fn parse_pairs(src: &Source, lf: LazyFrame, group: &Group) -> (LazyFrame, BTreeM
 }
 
 enum Post {
-    Distinct(Shared<kernels::MixSet<String>>),
+    Distinct(Arc<kernels::TextSet>),
     /// Occupied cells (shared by the area and the largest cluster of one point and grid).
     Cells(CellKey, Prop, f64),
     /// Rows per per-row resolution, and the per-row expression for an exact percentile.
@@ -414,7 +414,7 @@ fn taken<T: Default>(shared: &Shared<T>) -> PolarsResult<T> {
     Ok(std::mem::take(&mut *shared.lock().map_err(|_| polars_err!(ComputeError: "gathered set poisoned"))?))
 }
 
-fn sorted_cells(keys: kernels::MixSet<u64>) -> Vec<(i64, i64)> {
+fn sorted_cells(keys: Vec<u64>) -> Vec<(i64, i64)> {
     let mut cells: Vec<(i64, i64)> = keys.into_iter().map(kernels::unpack_cell).collect();
     cells.sort_unstable();
     cells
@@ -422,7 +422,7 @@ fn sorted_cells(keys: kernels::MixSet<u64>) -> Vec<(i64, i64)> {
 
 /// Occupied cells gathered in the one pass, by point and grid (the area and the
 /// largest cluster share them).
-type CellMemo = BTreeMap<CellKey, Shared<kernels::MixSet<u64>>>;
+type CellMemo = BTreeMap<CellKey, Arc<kernels::WordSet>>;
 
 /// A point and a grid (its size's bits).
 type CellKey = (Columns, u64);
@@ -481,7 +481,7 @@ fn prop_value(
         (Prop::AreaKm2 | Prop::ContiguousKm2, None) => {
             let key = (columns.clone(), grid_m.to_bits());
             if !memo.contains_key(&key) {
-                let set = Arc::new(Mutex::new(kernels::MixSet::default()));
+                let set = Arc::new(kernels::WordSet::default());
                 let keys = when(valid(columns))
                     .then(kernels::cell_key(columns, grid_m))
                     .otherwise(lit(NULL).cast(DataType::UInt64));
@@ -533,10 +533,10 @@ pub fn resolution_hist(lf: &LazyFrame, per_row: Expr, weight: Option<&str>) -> P
 }
 
 /// The distinct non-null values of one column as text, gathered as the rows stream past.
-pub(crate) fn distinct_texts(lf: &LazyFrame, column: &str) -> PolarsResult<kernels::MixSet<String>> {
-    let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
+pub(crate) fn distinct_texts(lf: &LazyFrame, column: &str) -> PolarsResult<Vec<String>> {
+    let set = Arc::new(kernels::TextSet::default());
     collect(lf.clone().select([kernels::gather_distinct(column, set.clone()).alias("n")]))?;
-    taken(&set)
+    Ok(Arc::try_unwrap(set).map(kernels::TextSet::into_values).unwrap_or_default())
 }
 
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
@@ -557,11 +557,11 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
     if !matches!(columns, Columns::Pair { .. }) {
         return Ok(vec![]);
     }
-    let set = std::sync::Arc::new(std::sync::Mutex::new(kernels::MixSet::default()));
+    let set = Arc::new(kernels::WordSet::default());
     collect(
         lf.clone().filter(valid(columns)).select([kernels::gather_cells(columns, grid_m, set.clone()).alias("n")]),
     )?;
-    Ok(sorted_cells(taken(&set)?))
+    Ok(sorted_cells(set.take()?))
 }
 
 /// Median distance between neighbouring distinct positions along each axis

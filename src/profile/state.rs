@@ -54,7 +54,7 @@ impl AxisInfo {
                 let inverse = 1.0 / step;
                 let on = |x: f64| {
                     let q = x * inverse;
-                    (q - q.round_ties_even()).abs() <= 1e-6
+                    (q - crate::decimals::round_even(q)).abs() <= 1e-6
                 };
                 if values.iter().all(|v| on(v.0)) {
                     fits.push((list, index as u8));
