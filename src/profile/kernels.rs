@@ -81,21 +81,6 @@ pub fn malformed_dms(column: &str) -> Expr {
     )
 }
 
-/// Bits of [`position_flags`].
-pub mod flag {
-    pub const BAD_LAT: u32 = 1;
-    pub const BAD_LON: u32 = 2;
-    pub const FINITE_LAT: u32 = 4;
-    pub const FINITE_LON: u32 = 8;
-    /// |value| > 1000: projected metres, not degrees.
-    pub const METRES_LAT: u32 = 16;
-    pub const METRES_LON: u32 = 32;
-    /// A "latitude" between 90 and 180: a longitude.
-    pub const OVER_LAT: u32 = 64;
-    /// A "longitude" above 90.
-    pub const OVER_LON: u32 = 128;
-}
-
 /// One axis of a position as numbers, with a flag for text that is neither a number
 /// nor well-formed degrees–minutes–seconds.
 fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
@@ -116,38 +101,76 @@ fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
     Ok(s.cast(&DataType::Float64)?.f64()?.iter().map(|v| (v, false)).collect())
 }
 
-/// Per row, the checks a position's values must pass ([`flag`] bits), each axis
-/// parsed once: summed, they say whether a column is malformed, in metres, or
-/// holds the other axis.
-pub fn position_flags(lat: &str, lon: &str) -> Expr {
-    col(lat).map_many(
-        |cols: &mut [Column]| {
-            let ys = axis_values(&cols[0])?;
-            let xs = axis_values(&cols[1])?;
-            let out: UInt32Chunked = ys
-                .into_iter()
-                .zip(xs)
-                .map(|((y, bad_y), (x, bad_x))| {
-                    let mut f = 0;
-                    f |= if bad_y { flag::BAD_LAT } else { 0 } | if bad_x { flag::BAD_LON } else { 0 };
+/// Counts of the checks a position's values must pass, over every row: whether a
+/// column is malformed, in metres, or holds the other axis (`scan::read`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub rows: u64,
+    /// Text that is neither a number nor well-formed degrees–minutes–seconds.
+    pub bad_lat: u64,
+    pub bad_lon: u64,
+    pub finite_lat: u64,
+    pub finite_lon: u64,
+    /// |value| > 1000: projected metres, not degrees.
+    pub metres_lat: u64,
+    pub metres_lon: u64,
+    /// A "latitude" between 90 and 180: a longitude.
+    pub over_lat: u64,
+    /// A "longitude" above 90.
+    pub over_lon: u64,
+    /// Eastings more than 600 km from the false easting.
+    pub off_zone: u64,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.rows += o.rows;
+        self.bad_lat += o.bad_lat;
+        self.bad_lon += o.bad_lon;
+        self.finite_lat += o.finite_lat;
+        self.finite_lon += o.finite_lon;
+        self.metres_lat += o.metres_lat;
+        self.metres_lon += o.metres_lon;
+        self.over_lat += o.over_lat;
+        self.over_lon += o.over_lon;
+        self.off_zone += o.off_zone;
+    }
+}
+
+/// Tally the position checks of `lat` and `lon` into `into` as the rows stream past,
+/// each axis parsed once per row; `false_easting` is the easting zone checks measure
+/// from (projected columns).
+pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, into: Arc<Mutex<Tally>>) -> Expr {
+    col(lat)
+        .map_many(
+            move |cols: &mut [Column]| {
+                let ys = axis_values(&cols[0])?;
+                let xs = axis_values(&cols[1])?;
+                let mut t = Tally { rows: ys.len() as u64, ..Tally::default() };
+                for ((y, bad_y), (x, bad_x)) in ys.into_iter().zip(xs) {
+                    t.bad_lat += u64::from(bad_y);
+                    t.bad_lon += u64::from(bad_x);
                     if let Some(y) = y.filter(|y| y.is_finite()) {
-                        f |= flag::FINITE_LAT;
-                        f |= if y.abs() > 1000.0 { flag::METRES_LAT } else { 0 };
-                        f |= if y.abs() > 90.0 && y.abs() <= 180.0 { flag::OVER_LAT } else { 0 };
+                        t.finite_lat += 1;
+                        t.metres_lat += u64::from(y.abs() > 1000.0);
+                        t.over_lat += u64::from(y.abs() > 90.0 && y.abs() <= 180.0);
                     }
                     if let Some(x) = x.filter(|x| x.is_finite()) {
-                        f |= flag::FINITE_LON;
-                        f |= if x.abs() > 1000.0 { flag::METRES_LON } else { 0 };
-                        f |= if x.abs() > 90.0 { flag::OVER_LON } else { 0 };
+                        t.finite_lon += 1;
+                        t.metres_lon += u64::from(x.abs() > 1000.0);
+                        t.over_lon += u64::from(x.abs() > 90.0);
+                        if let Some(x0) = false_easting {
+                            t.off_zone += u64::from((x - x0).abs() > 600_000.0);
+                        }
                     }
-                    Some(f)
-                })
-                .collect();
-            Ok(out.with_name(cols[0].name().clone()).into_column())
-        },
-        &[col(lon)],
-        |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
-    )
+                }
+                into.lock().map_err(|_| polars_err!(ComputeError: "position checks poisoned"))?.add(&t);
+                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
+            },
+            &[col(lon)],
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
+        )
+        .sum()
 }
 
 /// A coordinate's value and the decimals it carries (none for degrees–minutes–seconds).

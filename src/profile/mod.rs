@@ -9,8 +9,8 @@ pub mod sketch;
 pub mod state;
 
 pub use kernels::{
-    coarsen_time, coord, epoch_seconds, flag, float_text, malformed_dms, parse_coordinate, position_flags, quantize,
-    row_resolution,
+    coarsen_time, coord, epoch_seconds, float_text, malformed_dms, parse_coordinate, position_tally, quantize,
+    row_resolution, Tally,
 };
 pub use state::{AxisInfo, SnapInfo, State};
 

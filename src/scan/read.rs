@@ -51,13 +51,19 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
         let _t = crate::trace::span(|| format!("parse once {id}"));
         parse_once(dataset, catalog, &mut frame, &tagging).map_err(|e| error(id, &e))?;
     }
-    {
+    let checked = {
         let _t = crate::trace::span(|| format!("position checks {id}"));
-        check_positions(&frame, &mut tagging, id)?;
-    }
-    let rows = {
-        let _t = crate::trace::span(|| format!("rows {id}"));
-        profile::row_count(&frame.lf).map_err(|e| error(id, &e))?
+        check_positions(&frame, &mut tagging, id)?
+    };
+    // The checks count the rows as they pass; a frame of geometries counts features.
+    let features =
+        frame.geometry.is_some() || frame.lf.clone().collect_schema().map_or(true, |s| s.contains(geometry::FEATURE));
+    let rows = match checked {
+        Some(rows) if !features => rows,
+        _ => {
+            let _t = crate::trace::span(|| format!("rows {id}"));
+            profile::row_count(&frame.lf).map_err(|e| error(id, &e))?
+        }
     };
     let unbound = unbound(id, &frame, &tagging);
     Ok(Read { frame, tagging, rows, unbound })
@@ -138,7 +144,9 @@ fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
 }
 
 /// Swap latitude and longitude where the values say so; refuse what cannot be read.
-fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<(), InputError> {
+/// Returns the rows the checks read, when there was a position to check.
+fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<Option<u64>, InputError> {
+    let mut rows = None;
     let pairs: BTreeSet<Columns> = tagging
         .packs
         .values()
@@ -149,32 +157,28 @@ fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<(),
         .collect();
     for columns in pairs {
         let Columns::Pair { lat, lon, crs, .. } = &columns else { continue };
-        // Per row, each axis parsed once into check bits; summed, streamed. The row of
-        // a malformed value and the median easting are looked up only when needed
+        // Per row, each axis parsed once and tallied as the rows stream past. The row
+        // of a malformed value and the median easting are looked up only when needed
         // (an in-memory query over all rows held 850 MiB at 20M rows).
-        use profile::flag;
-        let flags = "\u{1}position_flags";
-        let count = |bit: u32| col(flags).and(lit(bit)).neq(lit(0u32)).cast(DataType::Float64).sum();
+        let tally = std::sync::Arc::new(std::sync::Mutex::new(profile::Tally::default()));
+        let x0 = crs.as_deref().map(|proj| crs::false_easting(proj).unwrap_or(0.0));
+        let query = frame.lf.clone().select([profile::position_tally(lat, lon, x0, tally.clone()).alias("n")]);
+        profile::collect(query).map_err(|e| error(id, &e))?;
+        let t = *tally.lock().map_err(|_| InputError::new(id, "corrupt", "position checks failed"))?;
+        rows.get_or_insert(t.rows);
         // Fractions of the finite values of each axis (NaN and ±inf count as neither).
-        let frac = |bit: u32, finite: u32| count(bit) / count(finite);
-        let mut exprs = vec![
-            count(flag::BAD_LAT).alias("bad_lat"),
-            count(flag::BAD_LON).alias("bad_lon"),
-            frac(flag::METRES_LAT, flag::FINITE_LAT).alias("metres_lat"),
-            frac(flag::METRES_LON, flag::FINITE_LON).alias("metres_lon"),
-            frac(flag::OVER_LAT, flag::FINITE_LAT).alias("lat_over"),
-            frac(flag::OVER_LON, flag::FINITE_LON).alias("lon_over"),
-        ];
+        let frac = |n: u64, finite: u64| if finite == 0 { 0.0 } else { n as f64 / finite as f64 };
+        let get = |name: &str| match name {
+            "bad_lat" => t.bad_lat as f64,
+            "bad_lon" => t.bad_lon as f64,
+            "metres_lat" => frac(t.metres_lat, t.finite_lat),
+            "metres_lon" => frac(t.metres_lon, t.finite_lon),
+            "lat_over" => frac(t.over_lat, t.finite_lat),
+            "lon_over" => frac(t.over_lon, t.finite_lon),
+            "off_zone" => frac(t.off_zone, t.finite_lon),
+            _ => 0.0,
+        };
         let x = coord(lon);
-        if let Some(proj) = crs {
-            let x0 = crs::false_easting(proj).unwrap_or(0.0);
-            let finite = x.clone().is_finite();
-            let off = (x.clone() - lit(x0)).abs().gt(lit(600_000.0)).and(finite.clone());
-            exprs.push((off.cast(DataType::Float64).sum() / finite.cast(DataType::Float64).sum()).alias("off_zone"));
-        }
-        let query = frame.lf.clone().with_column(profile::position_flags(lat, lon).alias(flags)).select(exprs);
-        let df = profile::collect(query).map_err(|e| error(id, &e))?;
-        let get = |name: &str| profile::scalar(&df, name).unwrap_or(0.0);
         let once = |e: Expr| -> Result<f64, InputError> {
             let df = frame.lf.clone().select([e.alias("v")]).collect().map_err(|e| error(id, &e))?;
             Ok(profile::scalar(&df, "v").unwrap_or(0.0))
@@ -231,7 +235,7 @@ fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<(),
                 .insert(swapped.label(), format!("axes swapped: `{lat}` holds longitudes and `{lon}` latitudes"));
         }
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// Bind every tag bound to `from` to `to` instead.
