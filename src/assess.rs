@@ -22,6 +22,7 @@ pub struct Task<'a> {
 /// Judge every task on `src`; `None` where the item does not apply (a tag is missing).
 pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation>>> {
     let mut snaps: BTreeMap<_, Snap> = BTreeMap::new();
+    let mut unsnapped = BTreeMap::new();
     let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();
     let mut keys = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -35,7 +36,11 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
         for columns in profile::state::snapped_points(&group) {
             if let std::collections::btree_map::Entry::Vacant(slot) = snaps.entry(columns) {
                 let _t = crate::trace::span(|| format!("snapping {}", slot.key().label()));
-                let snap = profile::snapping(src, slot.key())?;
+                let pass = profile::snap_pass(src, slot.key())?;
+                let snap = pass.info.snap();
+                if snap == Snap::default() {
+                    unsnapped.insert(slot.key().clone(), pass.unsnapped);
+                }
                 slot.insert(snap);
             }
         }
@@ -51,7 +56,7 @@ pub fn assess(src: &Source, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluatio
         let _t = crate::trace::span(|| {
             format!("metrics [{key}] {:?}", group.needs.iter().map(|n| n.key()).collect::<Vec<_>>())
         });
-        values.insert(key.clone(), profile::compute(src, group, &snaps)?);
+        values.insert(key.clone(), profile::compute_known(src, group, &snaps, &unsnapped)?);
     }
     Ok(tasks
         .iter()

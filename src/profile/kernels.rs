@@ -173,14 +173,22 @@ pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, into: Ar
         .sum()
 }
 
-/// A coordinate's value and the decimals it carries (none for degrees–minutes–seconds).
-pub(crate) type ValueDecimals = (f64, Option<u8>);
+/// A coordinate's value, the decimals it carries (none for degrees–minutes–seconds)
+/// and the step of its last digit (what [`row_resolution`] reads).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Reading {
+    pub value: f64,
+    pub decimals: Option<u8>,
+    pub step: f64,
+}
 
 /// Per-row coordinate values (as [`coord`] reads them) with the decimals they carry
-/// (text as written, none for degrees–minutes–seconds;
-/// binary floats by value), from one parse of each value.
-pub(crate) fn values_and_decimals(column: &Column, text: bool) -> PolarsResult<Vec<Option<ValueDecimals>>> {
+/// (text as written, none for degrees–minutes–seconds; binary floats by value) and
+/// their steps (as [`row_resolution`] reads them), from one parse of each value.
+pub(crate) fn readings(column: &Column, text: bool) -> PolarsResult<Vec<Option<Reading>>> {
     let series = column.as_materialized_series();
+    let steps: [f64; 18] = std::array::from_fn(|d| 10f64.powi(-(d as i32)));
+    let step = |d: u8| steps.get(usize::from(d)).copied().unwrap_or_else(|| 10f64.powi(-i32::from(d)));
     if text && series.dtype() == &DataType::String {
         return Ok(series
             .str()?
@@ -188,16 +196,25 @@ pub(crate) fn values_and_decimals(column: &Column, text: bool) -> PolarsResult<V
             .map(|v| {
                 let v = v?;
                 if let Some((value, decimals)) = geo::fast_decimal(v) {
-                    return Some((value, Some(decimals)));
+                    return Some(Reading { value, decimals: Some(decimals), step: step(decimals) });
                 }
-                let (value, _) = parse_coordinate(v)?;
-                Some((value, geo::decimals_text(v)))
+                let (value, step) = parse_coordinate(v)?;
+                Some(Reading { value, decimals: geo::decimals_text(v), step })
             })
             .collect());
     }
     let floats = series.cast(&DataType::Float64)?;
     let mut run = crate::decimals::Run::default();
-    Ok(floats.f64()?.iter().map(|v| v.map(|x| (x, run.decimals(x)))).collect())
+    Ok(floats
+        .f64()?
+        .iter()
+        .map(|v| {
+            v.map(|value| {
+                let decimals = run.decimals(value);
+                Reading { value, decimals, step: decimals.map_or(f64::NAN, step) }
+            })
+        })
+        .collect())
 }
 
 fn float_field(_: &Schema, fields: &[Field]) -> PolarsResult<Field> {
@@ -217,23 +234,24 @@ pub fn row_resolution(columns: &Columns, text: bool, snap: Snap, accuracy_m: Opt
         move |cols: &mut [Column]| {
             let ys = values_with_steps(&cols[0], text)?;
             let xs = values_with_steps(&cols[1], text)?;
-            let out: Float64Chunked = ys
-                .into_iter()
-                .zip(xs)
-                .map(|(y, x)| {
-                    let ((yv, ystep), (xv, xstep)) = (y?, x?);
-                    if !planar && (yv.abs() > 90.0 || xv.abs() > 180.0) {
-                        return None;
-                    }
-                    let (ys, xs) = (geo::snapped_step(ystep, snap.lat), geo::snapped_step(xstep, snap.lon));
-                    Some(if planar { ys.max(xs) } else { geo::resolution_m(yv, ys, xs) })
-                })
-                .collect();
+            let out: Float64Chunked =
+                ys.into_iter().zip(xs).map(|(y, x)| resolution_of(y?, x?, planar, snap)).collect();
             Ok(out.with_name(cols[0].name().clone()).into_column())
         },
         &[col(lon.as_str())],
         float_field,
     )
+}
+
+/// A row's resolution from each axis' value and step, under a point's snapping; none
+/// outside ±90/±180 unless planar.
+pub(crate) fn resolution_of(y: (f64, f64), x: (f64, f64), planar: bool, snap: Snap) -> Option<f64> {
+    let ((yv, ystep), (xv, xstep)) = (y, x);
+    if !planar && (yv.abs() > 90.0 || xv.abs() > 180.0) {
+        return None;
+    }
+    let (ys, xs) = (geo::snapped_step(ystep, snap.lat), geo::snapped_step(xstep, snap.lon));
+    Some(if planar { ys.max(xs) } else { geo::resolution_m(yv, ys, xs) })
 }
 
 /// Numbers as text in their shortest round-trip form (`30.1`, `116`), so a binary
@@ -508,32 +526,38 @@ pub fn gather_keys(keys: Expr, into: Arc<WordSet>) -> Expr {
 /// Rows per distinct value (by its bits) of a float expression, as the rows stream past.
 pub type Counts = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<Mix>>;
 
+/// Count each value into `into`; runs of one value (resolutions mostly repeat) are
+/// counted before a lookup.
+pub(crate) fn add_counts(into: &Mutex<Counts>, values: impl Iterator<Item = f64>) -> PolarsResult<()> {
+    let mut local = Counts::default();
+    let mut run: Option<(u64, u64)> = None;
+    for bits in values.map(f64::to_bits) {
+        match &mut run {
+            Some((v, n)) if *v == bits => *n += 1,
+            _ => {
+                if let Some((v, n)) = run.replace((bits, 1)) {
+                    *local.entry(v).or_insert(0) += n;
+                }
+            }
+        }
+    }
+    if let Some((v, n)) = run {
+        *local.entry(v).or_insert(0) += n;
+    }
+    let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?;
+    for (v, n) in local {
+        *shared.entry(v).or_insert(0) += n;
+    }
+    Ok(())
+}
+
 /// Count the rows of each distinct non-null value of `values` into `into`.
 pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
     values
         .map(
             move |c: Column| {
                 let values = c.as_materialized_series().cast(&DataType::Float64)?;
-                // Runs of one value (resolutions mostly repeat) are counted before a lookup.
-                let mut local = Counts::default();
-                let mut run: Option<(u64, u64)> = None;
-                for bits in values.f64()?.iter().flatten().map(f64::to_bits) {
-                    match &mut run {
-                        Some((v, n)) if *v == bits => *n += 1,
-                        _ => {
-                            if let Some((v, n)) = run.replace((bits, 1)) {
-                                *local.entry(v).or_insert(0) += n;
-                            }
-                        }
-                    }
-                }
-                if let Some((v, n)) = run {
-                    *local.entry(v).or_insert(0) += n;
-                }
-                let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?;
-                for (v, n) in local {
-                    *shared.entry(v).or_insert(0) += n;
-                }
+                add_counts(&into, values.f64()?.iter().flatten())?;
                 Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),

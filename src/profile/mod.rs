@@ -163,13 +163,28 @@ pub struct Snap {
 /// batches merge as partitions do ([`AxisInfo::merge`]), so every coordinate is
 /// parsed once.
 pub fn snap_info(src: &Source, columns: &Columns) -> PolarsResult<SnapInfo> {
+    Ok(snap_pass(src, columns)?.info)
+}
+
+/// What the snapping pass learns of a point: its snapping facts, and the rows per
+/// per-row resolution the point has if it turns out not to be snapped (the same
+/// parse gives both; a group without row filters then needs no pass of its own for
+/// the point's resolution).
+pub struct SnapPass {
+    pub info: SnapInfo,
+    pub unsnapped: kernels::Counts,
+}
+
+pub fn snap_pass(src: &Source, columns: &Columns) -> PolarsResult<SnapPass> {
+    let pass = SnapPass { info: SnapInfo::default(), unsnapped: kernels::Counts::default() };
     if !matches!(columns, Columns::Pair { .. }) {
-        return Ok(SnapInfo::default());
+        return Ok(pass);
     }
-    let into = std::sync::Arc::new(std::sync::Mutex::new(None::<SnapInfo>));
-    collect(src.lf.clone().select([gather_snap(columns, src.text, into.clone()).alias("n")]))?;
+    let into = Arc::new(Mutex::new(None::<SnapInfo>));
+    let counts = Arc::new(Mutex::new(kernels::Counts::default()));
+    collect(src.lf.clone().select([gather_snap(columns, src.text, into.clone(), counts.clone()).alias("n")]))?;
     let info = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?.take();
-    Ok(info.unwrap_or_default())
+    Ok(SnapPass { info: info.unwrap_or_default(), unsnapped: taken(&counts)? })
 }
 
 /// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to,
@@ -187,27 +202,35 @@ pub fn max_decimals(src: &Source, columns: &Columns) -> PolarsResult<Option<u8>>
     })
 }
 
-/// Merge each batch's snapping facts into `into` as the rows stream past.
-fn gather_snap(columns: &Columns, text: bool, into: std::sync::Arc<std::sync::Mutex<Option<SnapInfo>>>) -> Expr {
+/// Merge each batch's snapping facts into `into`, and count its rows' resolutions
+/// without snapping into `counts`, as the rows stream past.
+fn gather_snap(columns: &Columns, text: bool, into: Shared<Option<SnapInfo>>, counts: Shared<kernels::Counts>) -> Expr {
     let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
     col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
-                let ys = kernels::values_and_decimals(&cols[0], text)?;
-                let xs = kernels::values_and_decimals(&cols[1], text)?;
+                let ys = kernels::readings(&cols[0], text)?;
+                let xs = kernels::readings(&cols[1], text)?;
                 let (mut lat_rows, mut lon_rows) = (Vec::with_capacity(ys.len()), Vec::with_capacity(xs.len()));
+                let mut resolutions = Vec::with_capacity(ys.len());
                 for (y, x) in ys.into_iter().zip(xs) {
                     let (Some(y), Some(x)) = (y, x) else { continue };
                     let ok = if planar {
-                        y.0.is_finite() && x.0.is_finite()
+                        y.value.is_finite() && x.value.is_finite()
                     } else {
-                        (-90.0..=90.0).contains(&y.0) && (-180.0..=180.0).contains(&x.0)
+                        (-90.0..=90.0).contains(&y.value) && (-180.0..=180.0).contains(&x.value)
                     };
                     if ok {
-                        lat_rows.push(y);
-                        lon_rows.push(x);
+                        lat_rows.push((y.value, y.decimals));
+                        lon_rows.push((x.value, x.decimals));
+                        if y.step.is_finite() && x.step.is_finite() {
+                            let r =
+                                kernels::resolution_of((y.value, y.step), (x.value, x.step), planar, Snap::default());
+                            resolutions.extend(r);
+                        }
                     }
                 }
+                kernels::add_counts(&counts, resolutions.into_iter())?;
                 let batch = SnapInfo { lat: AxisInfo::of_values(&lat_rows), lon: AxisInfo::of_values(&lon_rows) };
                 let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?;
                 *shared = Some(match shared.take() {
@@ -243,6 +266,18 @@ pub fn filtered(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) ->
 
 /// Compute every need of a group. `snaps` gives each point's snapping (see [`snapping`]).
 pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<Values> {
+    compute_known(src, group, snaps, &BTreeMap::new())
+}
+
+/// [`compute`], given the rows per resolution of points that are not snapped, counted
+/// on all of `src` by their snapping pass ([`snap_pass`]): a group without row filters
+/// takes those counts instead of counting again.
+pub fn compute_known(
+    src: &Source,
+    group: &Group,
+    snaps: &BTreeMap<Columns, Snap>,
+    unsnapped: &BTreeMap<Columns, kernels::Counts>,
+) -> PolarsResult<Values> {
     let (lf, parsed) = parse_pairs(src, filtered(src, group, snaps), group);
     let parsed = |columns: &Columns| parsed.get(columns).cloned().unwrap_or_else(|| columns.clone());
     let mut values = Values::new();
@@ -273,6 +308,15 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 values.insert(key, Some(distinct_positions(&lf, columns)? as f64));
+            }
+            Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m: None, .. }
+                if group.filters.is_empty()
+                    && snaps.get(columns).copied().unwrap_or_default() == Snap::default()
+                    && unsnapped.contains_key(columns) =>
+            {
+                let per_row = kernels::row_resolution(columns, src.text, Snap::default(), None);
+                let counts = Arc::new(Mutex::new(unsnapped[columns].clone()));
+                post.push((key, Post::Resolution(counts, per_row)));
             }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
                 // Extent and cells read the values parsed once; resolution reads the
@@ -668,14 +712,15 @@ mod tests {
                 let snap = snapping(&Source { lf: &lf, text }, &pair()).unwrap();
                 let axis = |name: &str| -> Vec<(f64, u8)> {
                     let (y, x) = (df.column("lat").unwrap(), df.column("lon").unwrap());
-                    let ys = kernels::values_and_decimals(y, text).unwrap();
-                    let xs = kernels::values_and_decimals(x, text).unwrap();
+                    let ys = kernels::readings(y, text).unwrap();
+                    let xs = kernels::readings(x, text).unwrap();
                     ys.into_iter()
                         .zip(xs)
                         .filter_map(|(y, x)| {
                             let (y, x) = (y?, x?);
-                            let (v, d) = if name == "lat" { y } else { x };
-                            ((-90.0..=90.0).contains(&y.0) && (-180.0..=180.0).contains(&x.0)).then_some((v, d?))
+                            let r = if name == "lat" { y } else { x };
+                            ((-90.0..=90.0).contains(&y.value) && (-180.0..=180.0).contains(&x.value))
+                                .then_some((r.value, r.decimals?))
                         })
                         .collect()
                 };
@@ -704,6 +749,12 @@ mod tests {
             ];
             let snaps: BTreeMap<Columns, Snap> = [(pair(), snapping(&src, &pair()).unwrap())].into();
             let values = compute(&src, &Group { filters: vec![], needs: needs.clone() }, &snaps).unwrap();
+            // The resolutions counted by the snapping pass give the same values.
+            let pass = snap_pass(&src, &pair()).unwrap();
+            assert_eq!(pass.info.snap(), Snap::default(), "these positions are not snapped");
+            let unsnapped: BTreeMap<Columns, kernels::Counts> = [(pair(), pass.unsnapped)].into();
+            let group = Group { filters: vec![], needs: needs.clone() };
+            assert_eq!(compute_known(&src, &group, &snaps, &unsnapped).unwrap(), values, "text {text}");
             // Each need in a query of its own.
             let alone = |need: &Need| compute(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps);
             for need in &needs {
