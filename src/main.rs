@@ -16,9 +16,11 @@ fn main() {
     let cli = mosaic::cli::Cli::parse();
     // A large input is read by byte ranges instead of mapped whole, so the process's
     // RSS does not grow with the file (`Cli::large_inputs`). Set before any thread
-    // starts; a value the user set is kept, and sandbox children inherit it.
+    // starts; a value the user set is kept, and sandbox children inherit it. Children
+    // of a choice made here decode mapped, in slices (`source::decode_all`).
     if std::env::var_os("POLARS_FORCE_ASYNC").is_none() && cli.large_inputs() {
         std::env::set_var("POLARS_FORCE_ASYNC", "1");
+        std::env::set_var(mosaic::source::RANGED_BY_MOSAIC, "1");
     }
     let code = mosaic::cli::run(cli).code();
     mosaic::alloc::report();

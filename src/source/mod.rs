@@ -651,6 +651,7 @@ fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format) -> Decoded 
             .args(["__decode", "--format", format])
             .args(batch)
             .env_remove("MOSAIC_BACKTRACE")
+            .envs(std::env::var_os(RANGED_BY_MOSAIC).map(|_| ("POLARS_FORCE_ASYNC", "0")))
             .stdin(std::process::Stdio::null())
             .output()
         {
@@ -703,16 +704,63 @@ pub fn decode_all(path: &Path, format: &str) -> Result<bool, String> {
         let head = df.head(Some(SAMPLE_ROWS as usize));
         return Ok(head.columns().iter().all(|c| geometry::sniff_geometry(c).is_none()));
     }
-    let lf = match format {
-        "ipc" => LazyFrame::scan_ipc(polars_path(path), Default::default(), Default::default()),
-        _ => LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default()),
-    }
-    .map_err(|e| clean_polars_error(&e))?;
-    lf.select([all().as_expr().is_null().cast(DataType::UInt32).sum()])
-        .collect_with_engine(Engine::Streaming)
-        .map(|_| false)
-        .map_err(|e| clean_polars_error(&e))
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    decode_in_slices(path, format, size.div_ceil(DECODE_SLICE_BYTES)).map(|_| false)
 }
+
+/// Decode every value of every column of a file in `slices` scans of consecutive
+/// rows (one scan for IPC or a single slice): each slice's pages of the input are
+/// released before the next is read. Returns the rows decoded.
+fn decode_in_slices(path: &Path, format: &str, slices: u64) -> Result<u64, String> {
+    let scan = || {
+        match format {
+            "ipc" => LazyFrame::scan_ipc(polars_path(path), Default::default(), Default::default()),
+            _ => LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default()),
+        }
+        .map_err(|e| clean_polars_error(&e))
+    };
+    let decode = |lf: LazyFrame| -> Result<u64, String> {
+        let df = lf
+            .select([
+                len().cast(DataType::UInt64).alias("\u{1}rows"),
+                all().as_expr().is_null().cast(DataType::UInt32).sum(),
+            ])
+            .collect_with_engine(Engine::Streaming)
+            .map_err(|e| clean_polars_error(&e))?
+            .unwrap_single();
+        Ok(df.column("\u{1}rows").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0))
+    };
+    if format == "ipc" || slices <= 1 {
+        return decode(scan()?);
+    }
+    let rows = scan()?
+        .select([len().alias("n")])
+        .collect()
+        .map_err(|e| clean_polars_error(&e))?
+        .column("n")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0);
+    let per_slice = rows.div_ceil(slices).max(1);
+    let (mut offset, mut decoded) = (0, 0);
+    while offset < rows {
+        decoded += decode(scan()?.slice(offset as i64, per_slice as IdxSize))?;
+        offset += per_slice;
+    }
+    Ok(decoded)
+}
+
+/// Bytes of a large file one slice of the sandboxed decode covers. The child maps the
+/// file (unless the user set `POLARS_FORCE_ASYNC`): mapped, each slice's pages are
+/// released when its scan ends, so the child's RSS stays near a slice's worth while
+/// decoding runs faster than by byte ranges (20M rows: 0.62 s and 400 MB, against
+/// 0.97 s by ranges and 0.55 s and 977 MB mapped whole).
+const DECODE_SLICE_BYTES: u64 = 128 << 20;
+
+/// Set by the command line when it chose ranged reads itself (`POLARS_FORCE_ASYNC`
+/// unset by the user): sandbox children then decode mapped, in slices.
+pub const RANGED_BY_MOSAIC: &str = "MOSAIC_RANGED_READS";
 
 /// A Parquet file starts and ends with `PAR1`; readers look only at the end, so a
 /// damaged start would otherwise pass unnoticed.
@@ -1206,4 +1254,26 @@ pub fn clean_polars_error(e: &PolarsError) -> String {
     let text = e.to_string();
     let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unreadable");
     first.trim_end_matches(':').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_decoded_in_slices_has_every_row_decoded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.parquet");
+        let n = 10_007u64;
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new("id".into(), (0..n).collect::<Vec<u64>>()),
+            Column::new("site".into(), (0..n).map(|i| format!("S{}", i % 97)).collect::<Vec<_>>()),
+        ])
+        .unwrap();
+        let mut file = std::fs::File::create(&path).unwrap();
+        ParquetWriter::new(&mut file).with_row_group_size(Some(1_000)).finish(&mut df).unwrap();
+        for slices in [1, 2, 3, 7, 20, 64] {
+            assert_eq!(decode_in_slices(&path, "parquet", slices), Ok(n), "{slices} slice(s)");
+        }
+    }
 }
