@@ -500,6 +500,15 @@ impl WordSet {
         Ok(())
     }
 
+    /// The keys gathered so far, in no particular order.
+    pub fn keys(&self) -> PolarsResult<Vec<u64>> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            out.extend(shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.iter().copied());
+        }
+        Ok(out)
+    }
+
     /// The keys gathered so far, in no particular order, leaving the set empty.
     pub fn take(&self) -> PolarsResult<Vec<u64>> {
         let mut out = Vec::new();
@@ -606,8 +615,22 @@ impl TextSet {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().map_or(0, |t| t.len())).sum()
+    pub fn len(&self) -> PolarsResult<usize> {
+        let mut n = 0;
+        for shard in &self.shards {
+            n += shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?.len();
+        }
+        Ok(n)
+    }
+
+    /// The values, in no particular order.
+    pub fn values(&self) -> PolarsResult<Vec<String>> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let table = shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            out.extend(table.iter().map(|(_, v)| v.clone()));
+        }
+        Ok(out)
     }
 
     /// The values, in no particular order.

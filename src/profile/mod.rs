@@ -349,7 +349,7 @@ pub fn compute_known(
         let mut gathered: BTreeMap<CellKey, Vec<(i64, i64)>> = BTreeMap::new();
         for (key, p) in post {
             let v = match p {
-                Post::Distinct(set) => Some(set.len() as f64),
+                Post::Distinct(set) => Some(set.len()? as f64),
                 Post::Cells(cell_key, prop, grid_m) => {
                     if !gathered.contains_key(&cell_key) {
                         let set = cells.get(&cell_key).map(|s| s.take()).transpose()?.unwrap_or_default();
@@ -755,6 +755,11 @@ mod tests {
             let unsnapped: BTreeMap<Columns, kernels::Counts> = [(pair(), pass.unsnapped)].into();
             let group = Group { filters: vec![], needs: needs.clone() };
             assert_eq!(compute_known(&src, &group, &snaps, &unsnapped).unwrap(), values, "text {text}");
+            // The profile's states of the same group say the same.
+            let states = state::compute(&src, &Group { filters: vec![], needs: needs.clone() }, &snaps).unwrap();
+            for need in &needs {
+                assert_eq!(states[&need.key()].estimate(need).value, values[&need.key()], "state of {}", need.key());
+            }
             // Each need in a query of its own.
             let alone = |need: &Need| compute(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps);
             for need in &needs {

@@ -9,6 +9,7 @@
 //! that straddles any threshold (fail closed).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -429,13 +430,93 @@ fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
     Ok(Some(v))
 }
 
-/// The states of every need of a group, on the rows that pass its filters.
+/// A state whose parts one streamed query gathers, read once the query has run.
+enum Gathered {
+    Count(String),
+    Distinct(Arc<kernels::TextSet>),
+    Hist(Arc<std::sync::Mutex<kernels::Counts>>),
+    Range(String, String),
+    Extent([String; 4], bool),
+    Cells(Arc<kernels::WordSet>),
+}
+
+/// The states of every need of a group, on the rows that pass its filters. Counts,
+/// distinct values, resolutions, ranges, extents and cells come from one streamed
+/// query (as the scan's metrics do, `profile::compute`); row counts, distinct
+/// positions and value lists from queries of their own.
 pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<BTreeMap<String, State>> {
     let lf = super::filtered(src, group, snaps);
     let mut out = BTreeMap::new();
-    for need in &group.needs {
+    let mut aggs: Vec<Expr> = Vec::new();
+    let mut gathered: Vec<(String, Gathered)> = Vec::new();
+    let mut cell_sets: BTreeMap<(Columns, u64), Arc<kernels::WordSet>> = BTreeMap::new();
+    for (i, need) in group.needs.iter().enumerate() {
         let key = need.key();
-        if out.contains_key(&key) {
+        if out.contains_key(&key) || gathered.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let name = |part: &str| format!("s{i}_{part}");
+        let one_query = match need {
+            Need::Has(columns) => {
+                aggs.push(valid(columns).cast(DataType::UInt64).sum().alias(name("n").as_str()));
+                Some(Gathered::Count(name("n")))
+            }
+            Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
+                let set = Arc::new(kernels::TextSet::default());
+                aggs.push(kernels::gather_distinct(c, set.clone()).alias(name("n").as_str()));
+                Some(Gathered::Distinct(set))
+            }
+            Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m, .. } => {
+                let snap = snaps.get(columns).copied().unwrap_or_default();
+                let per_row = kernels::row_resolution(columns, src.text, snap, *accuracy_m);
+                let counts = Arc::new(std::sync::Mutex::new(kernels::Counts::default()));
+                aggs.push(kernels::gather_counts(per_row, counts.clone()).alias(name("n").as_str()));
+                Some(Gathered::Hist(counts))
+            }
+            Need::Prop { prop: Prop::ExtentKm, columns: columns @ Columns::Pair { lat, lon, planar, .. }, .. } => {
+                let ok = valid(columns);
+                let names = [name("a0"), name("a1"), name("b0"), name("b1")];
+                for (c, [lo, hi]) in [(lat, [&names[0], &names[1]]), (lon, [&names[2], &names[3]])] {
+                    let v = when(ok.clone()).then(super::coord(c)).otherwise(lit(NULL).cast(DataType::Float64));
+                    aggs.push(v.clone().min().alias(lo.as_str()));
+                    aggs.push(v.max().alias(hi.as_str()));
+                }
+                Some(Gathered::Extent(names, *planar))
+            }
+            Need::Prop {
+                prop: Prop::AreaKm2 | Prop::ContiguousKm2,
+                columns: columns @ Columns::Pair { .. },
+                grid_m,
+                ..
+            } => {
+                let set = cell_sets
+                    .entry((columns.clone(), grid_m.to_bits()))
+                    .or_insert_with(|| {
+                        let set = Arc::new(kernels::WordSet::default());
+                        let keys = when(valid(columns))
+                            .then(kernels::cell_key(columns, *grid_m))
+                            .otherwise(lit(NULL).cast(DataType::UInt64));
+                        aggs.push(kernels::gather_keys(keys, set.clone()).alias(name("cells").as_str()));
+                        set
+                    })
+                    .clone();
+                Some(Gathered::Cells(set))
+            }
+            Need::Prop { prop: Prop::Min | Prop::Max, columns: Columns::One(c), .. } => {
+                aggs.push(num(c).min().alias(name("a").as_str()));
+                aggs.push(num(c).max().alias(name("b").as_str()));
+                Some(Gathered::Range(name("a"), name("b")))
+            }
+            Need::Prop { prop: Prop::SpanDays, columns: Columns::One(c), kind: TagKind::Time, .. } => {
+                let seconds = kernels::epoch_seconds(c);
+                aggs.push(seconds.clone().min().alias(name("a").as_str()));
+                aggs.push(seconds.max().alias(name("b").as_str()));
+                Some(Gathered::Range(name("a"), name("b")))
+            }
+            _ => None,
+        };
+        if let Some(g) = one_query {
+            gathered.push((key, g));
             continue;
         }
         let state = match need {
@@ -466,6 +547,35 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
                 prop_state(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps)?
+            }
+        };
+        out.insert(key, state);
+    }
+    if aggs.is_empty() {
+        return Ok(out);
+    }
+    let df = collect(lf.clone().select(aggs))?;
+    let get = |n: &str| super::scalar(&df, n);
+    for (key, g) in gathered {
+        let state = match g {
+            Gathered::Count(n) => State::Count { n: get(&n).unwrap_or(0.0) as u64 },
+            Gathered::Distinct(set) => State::Distinct {
+                distinct: Distinct::from_hashes(set.values()?.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
+            },
+            Gathered::Hist(counts) => {
+                let counts = std::mem::take(
+                    &mut *counts.lock().map_err(|_| polars_err!(ComputeError: "resolution counts poisoned"))?,
+                );
+                State::Hist { hist: Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n))) }
+            }
+            Gathered::Range(a, b) => State::Range { min: get(&a), max: get(&b) },
+            Gathered::Extent([a0, a1, b0, b1], planar) => {
+                State::Extent { lat: [get(&a0), get(&a1)], lon: [get(&b0), get(&b1)], planar }
+            }
+            Gathered::Cells(set) => {
+                let mut cells: Vec<(i64, i64)> = set.keys()?.into_iter().map(kernels::unpack_cell).collect();
+                cells.sort_unstable();
+                State::Cells { cells }
             }
         };
         out.insert(key, state);
