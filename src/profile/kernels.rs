@@ -29,15 +29,10 @@ pub fn parse_coordinate(text: &str) -> Option<(f64, f64)> {
 /// Per-row coordinate values with the step of their last digit: text as written
 /// (decimals, or the last unit of degrees–minutes–seconds), or binary floats.
 fn values_with_steps(column: &Column, text: bool) -> PolarsResult<Vec<Option<(f64, f64)>>> {
-    let series = column.as_materialized_series();
-    if text && series.dtype() == &DataType::String {
-        return Ok(series.str()?.iter().map(|v| parse_coordinate(v?)).collect());
-    }
-    let floats = series.cast(&DataType::Float64)?;
-    let mut run = crate::decimals::Run::default();
-    let steps: [f64; 18] = std::array::from_fn(|d| 10f64.powi(-(d as i32)));
-    let step = |d: u8| steps.get(usize::from(d)).copied().unwrap_or_else(|| 10f64.powi(-i32::from(d)));
-    Ok(floats.f64()?.iter().map(|v| v.and_then(|x| Some((x, step(run.decimals(x)?))))).collect())
+    Ok(readings(column, text)?
+        .into_iter()
+        .map(|r| r.filter(|r| r.step.is_finite()).map(|r| (r.value, r.step)))
+        .collect())
 }
 
 /// A coordinate column as numbers (see [`coord`]).
