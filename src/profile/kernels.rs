@@ -627,14 +627,6 @@ impl TextSet {
         }
         Ok(out)
     }
-
-    /// The values, in no particular order.
-    pub fn into_values(self) -> Vec<String> {
-        self.shards
-            .into_iter()
-            .flat_map(|s| s.into_inner().map(|t| t.into_iter().map(|(_, v)| v).collect::<Vec<_>>()).unwrap_or_default())
-            .collect()
-    }
 }
 
 /// Gather the distinct values of a column (as text) into `into` as the rows stream past.

@@ -576,13 +576,6 @@ pub fn resolution_hist(lf: &LazyFrame, per_row: Expr, weight: Option<&str>) -> P
     Ok(sketch::Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64))))
 }
 
-/// The distinct non-null values of one column as text, gathered as the rows stream past.
-pub(crate) fn distinct_texts(lf: &LazyFrame, column: &str) -> PolarsResult<Vec<String>> {
-    let set = Arc::new(kernels::TextSet::default());
-    collect(lf.clone().select([kernels::gather_distinct(column, set.clone()).alias("n")]))?;
-    Ok(Arc::try_unwrap(set).map(kernels::TextSet::into_values).unwrap_or_default())
-}
-
 pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
     let Columns::Pair { lat, lon, .. } = columns else { return Ok(0) };
     let df = collect(

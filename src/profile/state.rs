@@ -520,17 +520,9 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             continue;
         }
         let state = match need {
+            // Gathered by the one query above.
+            Need::Has(_) | Need::Distinct(Columns::One(_)) => continue,
             Need::Rows => State::Count { n: super::row_count(&lf)? },
-            Need::Has(columns) => {
-                let df = collect(lf.clone().select([valid(columns).cast(DataType::UInt64).sum().alias("n")]))?;
-                State::Count { n: super::scalar(&df, "n").unwrap_or(0.0) as u64 }
-            }
-            Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
-                let texts = super::distinct_texts(&lf, c)?;
-                State::Distinct {
-                    distinct: Distinct::from_hashes(texts.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
-                }
-            }
             Need::Distinct(columns @ Columns::Pair { lat, lon, .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { lat, lon, .. }, .. } => {
                 let (a, b) = distinct_points(&lf, columns, lat, lon)?;
@@ -545,9 +537,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                     .collect();
                 State::Distinct { distinct: Distinct::from_hashes(hashes) }
             }
-            Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
-                prop_state(src, &lf, *kind, columns, *accuracy_m, *prop, *grid_m, snaps)?
-            }
+            Need::Prop { kind, columns, prop, .. } => prop_state(&lf, *kind, columns, *prop)?,
         };
         out.insert(key, state);
     }
@@ -583,44 +573,14 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn prop_state(
-    src: &Source,
-    lf: &LazyFrame,
-    kind: TagKind,
-    columns: &Columns,
-    accuracy_m: Option<f64>,
-    prop: Prop,
-    grid_m: f64,
-    snaps: &BTreeMap<Columns, Snap>,
-) -> PolarsResult<State> {
+fn prop_state(lf: &LazyFrame, kind: TagKind, columns: &Columns, prop: Prop) -> PolarsResult<State> {
     let one = match columns {
         Columns::One(c) => Some(c.as_str()),
         Columns::Pair { .. } => None,
     };
+    // Resolutions, extents, cells and ranges are gathered by the one query of
+    // `compute`; what is left needs distinct positions or values.
     Ok(match (prop, one, columns) {
-        (Prop::ResolutionM, _, _) => {
-            let snap = snaps.get(columns).copied().unwrap_or_default();
-            let per_row = kernels::row_resolution(columns, src.text, snap, accuracy_m);
-            State::Hist { hist: super::resolution_hist(lf, per_row, None)? }
-        }
-        (Prop::ExtentKm, None, Columns::Pair { lat, lon, planar, .. }) => {
-            let ok = valid(columns);
-            let df = collect(lf.clone().select([
-                super::coord(lat).filter(ok.clone()).min().alias("a0"),
-                super::coord(lat).filter(ok.clone()).max().alias("a1"),
-                super::coord(lon).filter(ok.clone()).min().alias("b0"),
-                super::coord(lon).filter(ok).max().alias("b1"),
-            ]))?;
-            let g = |n: &str| super::scalar(&df, n);
-            State::Extent { lat: [g("a0"), g("a1")], lon: [g("b0"), g("b1")], planar: *planar }
-        }
-        (Prop::AreaKm2 | Prop::ContiguousKm2, None, _) => {
-            let mut cells = super::occupied_cells(lf, columns, grid_m)?;
-            cells.sort_unstable();
-            cells.dedup();
-            State::Cells { cells }
-        }
         (Prop::SpacingM, None, Columns::Pair { lat, lon, .. }) => {
             let (a, b) = distinct_points(lf, columns, lat, lon)?;
             let mut pairs: Vec<(f64, f64)> = a.into_iter().zip(b).collect();
@@ -629,18 +589,9 @@ fn prop_state(
             let points = (pairs.len() <= VALUE_LIMIT).then(|| pairs.iter().flat_map(|(x, y)| [*x, *y]).collect());
             State::Points { points }
         }
-        (Prop::Min | Prop::Max, Some(c), _) => {
-            let df = collect(lf.clone().select([num(c).min().alias("a"), num(c).max().alias("b")]))?;
-            State::Range { min: super::scalar(&df, "a"), max: super::scalar(&df, "b") }
-        }
         (Prop::Resolution, Some(c), _) => State::Values { values: distinct_values(lf, num(c))? },
         (Prop::ResolutionS, Some(c), _) if kind == TagKind::Time => {
             State::Values { values: distinct_values(lf, kernels::epoch_seconds(c))? }
-        }
-        (Prop::SpanDays, Some(c), _) if kind == TagKind::Time => {
-            let s = kernels::epoch_seconds(c);
-            let df = collect(lf.clone().select([s.clone().min().alias("a"), s.max().alias("b")]))?;
-            State::Range { min: super::scalar(&df, "a"), max: super::scalar(&df, "b") }
         }
         _ => State::Undefined,
     })
