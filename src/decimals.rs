@@ -21,6 +21,18 @@ pub fn decimals_f64(x: f64) -> Option<u8> {
     Some(MAX_DECIMALS)
 }
 
+/// A xorshift generator for the unit tests' random inputs (fixed seeds, so a failure
+/// repeats).
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// 1.5 · 2^52: adding and then subtracting it rounds a double of magnitude below 2^51
 /// to an integer, ties to even (the default rounding mode), with two additions.
 const ROUNDER: f64 = 6_755_399_441_055_744.0;
@@ -150,13 +162,7 @@ mod tests {
 
     #[test]
     fn a_run_counts_what_decimals_f64_counts() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = super::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let (mut run, mut k) = (Run::default(), 6);
         for _ in 0..500_000 {
             // Runs of one decimals count, with jumps, signs, magnitudes up to 10^7 and
@@ -176,13 +182,7 @@ mod tests {
 
     #[test]
     fn rounding_without_libm_is_the_standard_rounding() {
-        let mut seed = 0x0123_4567_89ab_cdefu64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = super::xorshift(0x0123_4567_89ab_cdefu64);
         let special = [
             0.5,
             1.5,

@@ -189,13 +189,7 @@ mod tests {
 
     #[test]
     fn fast_decimals_agree_with_the_standard_parser() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::decimals::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..200_000 {
             let digits = 1 + next() % 15;
             let mut text = String::new();

@@ -360,8 +360,7 @@ pub fn compute_known(
                     Some(n as f64 * grid_m * grid_m / 1e6)
                 }
                 Post::Resolution(counts, per_row) => {
-                    let counts = taken(&counts)?;
-                    let hist = sketch::Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n)));
+                    let hist = hist_of(taken(&counts)?);
                     match hist.quantile(0.05) {
                         Some((lo, hi)) if lo == hi => Some(lo),
                         None => None,
@@ -456,6 +455,11 @@ type Shared<T> = Arc<Mutex<T>>;
 /// What a gathering kernel collected, once the query has run.
 fn taken<T: Default>(shared: &Shared<T>) -> PolarsResult<T> {
     Ok(std::mem::take(&mut *shared.lock().map_err(|_| polars_err!(ComputeError: "gathered set poisoned"))?))
+}
+
+/// The histogram of rows per resolution (keys are the values' bits).
+fn hist_of(counts: kernels::Counts) -> sketch::Hist {
+    sketch::Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n)))
 }
 
 fn sorted_cells(keys: Vec<u64>) -> Vec<(i64, i64)> {
@@ -642,19 +646,10 @@ fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
 mod tests {
     use super::*;
 
-    fn rng(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        }
-    }
-
     /// `rows` positions on `step` (in degrees, written with `k` decimals), a few out of
     /// range and a few missing, as text or as floats, over several streamed batches.
     fn frame(rows: usize, step: f64, k: usize, text: bool, seed: u64) -> DataFrame {
-        let mut next = rng(seed);
+        let mut next = crate::decimals::xorshift(seed);
         let (mut lat, mut lon, mut site) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..rows {
             let y = 30.0 + ((next() % 40_000) as f64 * step);

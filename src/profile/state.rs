@@ -552,21 +552,12 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             Gathered::Distinct(set) => State::Distinct {
                 distinct: Distinct::from_hashes(set.values()?.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
             },
-            Gathered::Hist(counts) => {
-                let counts = std::mem::take(
-                    &mut *counts.lock().map_err(|_| polars_err!(ComputeError: "resolution counts poisoned"))?,
-                );
-                State::Hist { hist: Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n))) }
-            }
+            Gathered::Hist(counts) => State::Hist { hist: super::hist_of(super::taken(&counts)?) },
             Gathered::Range(a, b) => State::Range { min: get(&a), max: get(&b) },
             Gathered::Extent([a0, a1, b0, b1], planar) => {
                 State::Extent { lat: [get(&a0), get(&a1)], lon: [get(&b0), get(&b1)], planar }
             }
-            Gathered::Cells(set) => {
-                let mut cells: Vec<(i64, i64)> = set.keys()?.into_iter().map(kernels::unpack_cell).collect();
-                cells.sort_unstable();
-                State::Cells { cells }
-            }
+            Gathered::Cells(set) => State::Cells { cells: super::sorted_cells(set.keys()?) },
         };
         out.insert(key, state);
     }

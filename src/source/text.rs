@@ -262,13 +262,7 @@ mod tests {
 
     #[test]
     fn counting_fields_without_quotes_agrees_with_the_csv_reader() {
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::decimals::xorshift(0x1234_5678_9abc_def1u64);
         let alphabet = [b'a', b'7', b',', b',', b'\n', b'\n', b'\r', b' '];
         let csv_ok = |text: &[u8]| {
             let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text);
