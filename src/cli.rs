@@ -172,11 +172,14 @@ pub enum Command {
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Decode binary files completely, in order (the sandbox child of a scan): prints
-    /// `ok` for each file decoded, stops at the first that fails.
+    /// `ok [plain] ROWS` for each file decoded, stops at the first that fails.
     #[command(name = "__decode", hide = true)]
     Decode {
         #[arg(long)]
         format: String,
+        /// Also write the rows of the files decoded whole here, as one Arrow IPC file.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -547,20 +550,12 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Notice { command } => crate::commands::notice(command),
         Command::Ledger { command } => crate::commands::ledger_command(command),
         Command::Release { command } => crate::commands::release(command),
-        Command::Decode { format, paths } => {
-            for path in &paths {
-                match crate::source::decode_all(path, &format) {
-                    Ok(true) => println!("ok plain"),
-                    Ok(false) => println!("ok"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitStatus::Incomplete;
-                    }
-                }
-                // Flushed per file: after a crash, the last line says how far it got.
-                let _ = std::io::stdout().flush();
+        Command::Decode { format, out, paths } => {
+            if crate::source::decode_files(&format, &paths, out.as_deref()) {
+                ExitStatus::Clean
+            } else {
+                ExitStatus::Incomplete
             }
-            ExitStatus::Clean
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());

@@ -236,6 +236,69 @@ fn a_table_of_partitions_is_judged_like_one_file() {
     assert_eq!(evidence_of(&parts), evidence_of(&whole));
 }
 
+/// The rows of a lake's small partitions come back from the sandbox children that
+/// decoded them; each row still carries its own file's partition value (files of
+/// different lengths, the key only in the directory names), so a count over that key
+/// equals the count over the same rows written to one file with the key as a column.
+#[test]
+fn kept_partition_rows_carry_their_own_partition_values() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tmp.path().join("pack.toml");
+    fs::write(
+        &pack,
+        "[pack]\nid = \"p\"\nversion = \"1\"\nname = \"p\"\nauthority = \"a\"\n\n[tags.site]\nkind = \"key\"\ncolumns = [\"station\"]\n\n[tags.pos]\nkind = \"point\"\nlat = [\"lat\"]\nlon = [\"lon\"]\n\n[[item]]\nid = \"p.stations\"\nname = \"n\"\nlevel = \"秘密\"\nharm = \"h\"\nremediation = \"r\"\nwhen = [\"has(site, pos)\", \"distinct(site) >= 3\", \"rows >= 1\"]\n\n[[item]]\nid = \"p.one\"\nname = \"n\"\nlevel = \"秘密\"\nharm = \"h\"\nremediation = \"r\"\nwhere = [\"site == 'S00'\"]\nwhen = [\"has(site, pos)\", \"rows >= 1\"]\n",
+    )
+    .unwrap();
+    let (mut stations, mut lats, mut lons) = (Vec::new(), Vec::new(), Vec::new());
+    let lake = tmp.path().join("lake/readings");
+    // 40 partitions (more than one child's batch is not needed: the order within one
+    // matters), rows per file 1..=7, station = the partition value.
+    for part in 0..40u32 {
+        let n = 1 + (part * 5) % 7;
+        let lat: Vec<f64> = (0..n).map(|i| 30.0 + f64::from(part) * 0.01 + f64::from(i) * 0.0001).collect();
+        let lon: Vec<f64> = lat.iter().map(|x| x + 84.0).collect();
+        let dir = lake.join(format!("station=S{:02}", part % 13));
+        let dir = dir.join(format!("day={part:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        let mut df = df!("lat" => &lat, "lon" => &lon).unwrap();
+        fs::write(dir.join("part-0.parquet"), parquet_bytes(&mut df)).unwrap();
+        stations.extend((0..n).map(|_| format!("S{:02}", part % 13)));
+        lats.extend(lat);
+        lons.extend(lon);
+    }
+    let one = tmp.path().join("one");
+    fs::create_dir_all(&one).unwrap();
+    let mut df = df!("station" => &stations, "lat" => &lats, "lon" => &lons).unwrap();
+    fs::write(one.join("readings.parquet"), parquet_bytes(&mut df)).unwrap();
+    let args = |dir: &std::path::Path| {
+        common::json(&[
+            "scan",
+            dir.to_str().unwrap(),
+            "--rules",
+            pack.to_str().unwrap(),
+            "--no-builtin",
+            "--format",
+            "json",
+            "--no-fix-search",
+        ])
+    };
+    let (code_one, whole) = args(&one);
+    let (code_lake, parts) = args(&tmp.path().join("lake"));
+    assert_eq!((code_one, code_lake), (1, 1), "{parts}");
+    assert_eq!(parts["scan"]["inputs"][0]["rows"], Value::from(stations.len()), "{parts}");
+    let found = evidence_of(&parts);
+    let value = |item: &str, condition: &str| {
+        let (_, _, evidence) = found.iter().find(|(i, _, _)| i == item).unwrap_or_else(|| panic!("{found:?}"));
+        let row = evidence.as_array().unwrap().iter().find(|c| c["condition"] == condition).cloned();
+        row.map(|c| c["value"].clone())
+    };
+    assert_eq!(value("p.stations", "distinct(site) >= 3"), Some(Value::from(13.0)), "{found:?}");
+    let s00 = stations.iter().filter(|s| *s == "S00").count();
+    assert_eq!(value("p.one", "rows >= 1"), Some(Value::from(s00 as f64)), "{found:?}");
+    assert_eq!(found, evidence_of(&whole));
+}
+
 /// The sandbox child tells the parent which partitions hold no geometry, so most are
 /// not read twice to look; a later partition whose text column holds WKT is still
 /// found, and the table refused by that file's name, never read as plain text.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::profile::{self, coord};
 use crate::rules::Catalog;
 use crate::source::geometry::{self, Form, Order};
-use crate::source::{self, crs, Dataset, Format, Frame, InputError};
+use crate::source::{self, crs, Dataset, Format, Frame, InputError, MANY_FILES_MAX_BYTES};
 use crate::tag::{self, Columns, Layout, Tagging};
 
 /// A dataset opened and tagged, with its row (feature) count.
@@ -72,9 +72,6 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
 /// Text tables up to this size are parsed once into memory (their bound columns).
 pub const PARSE_ONCE_MAX_BYTES: u64 = 1 << 30;
 
-/// Many small binary files together up to this size are read once into memory.
-pub const MANY_FILES_MAX_BYTES: u64 = 64 << 20;
-
 /// A CSV or TSV is parsed once: the columns some pack binds are read into memory here,
 /// so the passes that follow (the position checks, every metric family, snapping, the
 /// fix trials, key sets for joins) read them from memory instead of parsing the text
@@ -121,8 +118,11 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
     if columns.is_empty() {
         return Ok(());
     }
+    // Rows the sandbox kept are in memory already (`full` is then the files' scan):
+    // the selection only drops the unbound columns.
     let df = profile::collect(frame.lf.clone().select(columns))?;
-    frame.full = Some(std::mem::replace(&mut frame.lf, df.lazy()));
+    let scan = std::mem::replace(&mut frame.lf, df.lazy());
+    frame.full.get_or_insert(scan);
     Ok(())
 }
 

@@ -241,8 +241,8 @@ pub fn sniff(column: &Column) -> Option<Form> {
         }
         dt if dt.is_float() => {
             let floats = series.f64().ok()?;
-            let numbers: Vec<(f64, u8)> =
-                floats.iter().flatten().filter_map(|x| Some((x, crate::decimals::decimals_f64(x)?))).collect();
+            let mut run = crate::decimals::Run::default();
+            let numbers: Vec<(f64, u8)> = floats.iter().flatten().filter_map(|x| Some((x, run.decimals(x)?))).collect();
             coordinate_like(&numbers)
         }
         _ => None,
@@ -259,9 +259,19 @@ pub fn sniff_geometry(column: &Column) -> Option<Form> {
     }
 }
 
-/// At least four in five values have the property.
+/// At least four in five values have the property (stops once more than a fifth fail).
 fn mostly<T>(values: &[T], f: impl Fn(&T) -> bool) -> bool {
-    values.iter().filter(|v| f(v)).count() * 5 >= values.len() * 4
+    let allowed = values.len() / 5;
+    let mut failed = 0;
+    for v in values {
+        if !f(v) {
+            failed += 1;
+            if failed > allowed {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Numbers that look like latitudes or longitudes: within range, most carrying ≥ 3 decimals.

@@ -14,8 +14,8 @@ const GEOMETRY_TYPES: [&str; 7] =
 /// Does this text look like a WKT geometry (`POINT (…)`, `LINESTRING Z (…)`, `SRID=4326;…`)?
 pub fn looks_like_wkt(text: &str) -> bool {
     let t = strip_srid(text.trim_start());
-    let word: String = t.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase();
-    GEOMETRY_TYPES.contains(&word.as_str())
+    let word = &t[..t.bytes().position(|b| !b.is_ascii_alphabetic()).unwrap_or(t.len())];
+    GEOMETRY_TYPES.iter().any(|g| g.eq_ignore_ascii_case(word))
         && t[word.len()..].trim_start().starts_with(['(', 'Z', 'M', 'E', 'z', 'm', 'e'])
 }
 
