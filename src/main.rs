@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 static ALLOC: mosaic::alloc::Counting = mosaic::alloc::Counting;
 
 fn main() {
+    keep_freed_memory();
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = miette::set_hook(Box::new(move |_| {
         let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
@@ -25,4 +26,24 @@ fn main() {
     let code = mosaic::cli::run(cli).code();
     mosaic::alloc::report();
     std::process::exit(code);
+}
+
+/// glibc returns large freed blocks to the system at once (each above a threshold is
+/// its own mapping, and a heap's free top is trimmed), so the decoder's buffers,
+/// allocated and freed per batch, were fresh pages to fault in and zero each time:
+/// a fifth of a scan's CPU. Freed memory is kept for reuse instead (20M rows:
+/// 2.63 → 2.46 s; 80M rows: 11.2 → 8.7 s, peak RSS 604 → 743 MB). A value the user
+/// set (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`) is kept.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // SAFETY: mallopt only sets an allocator parameter; no thread runs yet.
+            unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20) };
+        }
+        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+            // SAFETY: as above.
+            unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) };
+        }
+    }
 }

@@ -946,7 +946,7 @@ fn not_empty(dataset: &Dataset, file: &DataFile) -> Result<(), InputError> {
 /// of them (kept as `full`, for writing fixes) must give the same columns, else the
 /// files are opened one by one as usual (`None`).
 fn open_kept(dataset: &Dataset, sandboxed: &Decoded, hashes: &Hashes) -> Result<Option<Frame>, InputError> {
-    if dataset.format != Format::Parquet {
+    if dataset.format != Format::Parquet || dataset.files.len() < 2 {
         return Ok(None);
     }
     let kept = {
