@@ -84,7 +84,7 @@ fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
 
 /// Does the item still hold on the changed frame? `Some(evidence)` when it is cleared.
 fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<Evidence>>> {
-    let changed = Source { lf: &lf, text: src.text };
+    let changed = Source { lf: &lf, text: src.text, memo: None };
     Ok(match assess(&changed, &[task])?.pop().flatten() {
         None => Some(vec![]),
         Some(e) if !e.met => Some(e.evidence),
@@ -116,7 +116,7 @@ fn cleared_rounding(
         true => item.criteria.iter().zip(&item.criteria_lines).filter(|(c, _)| reads(c)).map(|(_, l)| *l).collect(),
         false => vec![],
     };
-    let changed = Source { lf: &lf, text: src.text };
+    let changed = Source { lf: &lf, text: src.text, memo: None };
     let Some(fresh) = assess(&changed, &[Task { item: &reduced, ..task }])?.pop().flatten() else {
         return Ok(Some(vec![]));
     };
@@ -131,24 +131,51 @@ fn cleared_rounding(
     Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
 }
 
-/// Whether the item is certain to stay met once `tag` is rounded to a step of
-/// `accuracy_m`, from the evaluation that held (`held`, one evidence per criterion):
-/// only when the item reads `tag` through its resolution alone — no filter on it, no
-/// other metric of it — since rounding leaves every other metric as it was and makes
-/// the resolution the rounding step. Anything else is unknown, and the rounding is
-/// tried on the data.
-fn still_met(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> bool {
+/// The item's evidence once `tag` is rounded to a step of `accuracy_m`, known from
+/// the evaluation that held (`held`, one evidence per criterion) without reading the
+/// rows: only when no filter reads `tag` and every criterion that reads it is `has`
+/// (a valid position stays valid when rounded, ±90° and ±180° being on every
+/// lattice) or its resolution (every valid row then sits on the rounding step, which
+/// is the resolution the rounded rows are judged at). Criteria that do not read `tag`
+/// keep the hold's evidence, as in `cleared_rounding`. `None` when anything else
+/// reads `tag` (its extent, cells, distinct positions): the rounding is then tried
+/// on the rows. A unit test checks the result against the evaluation of the rows.
+fn after_rounding(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> Option<Vec<Evidence>> {
     let item = task.item;
     if held.len() != item.criteria.len() || item.filters.iter().any(|f| f.tag() == tag) {
-        return false;
+        return None;
     }
-    item.criteria.iter().zip(held).all(|(criterion, evidence)| match criterion {
-        Criterion::Compare { metric: Metric::Prop { tag: t, prop: Prop::ResolutionM }, op, threshold } if t == tag => {
-            evidence.value.is_some() && op.compare(accuracy_m, *threshold)
+    let mut bindings = task.bindings.clone();
+    bindings.get_mut(tag)?.accuracy_m = Some(accuracy_m);
+    let mut values = profile::Values::new();
+    let mut reduced = item.clone();
+    reduced.criteria.clear();
+    reduced.criteria_lines.clear();
+    for (criterion, evidence) in item.criteria.iter().zip(held) {
+        if !criterion.tags().contains(&tag) {
+            continue;
         }
-        Criterion::Has { .. } => evidence.holds,
-        other => evidence.holds && !other.tags().contains(&tag),
-    })
+        match criterion {
+            Criterion::Has { tags } if evidence.holds => {
+                for t in tags {
+                    values.insert(profile::Need::Has(bindings.get(t.as_str())?.columns.clone()).key(), Some(1.0));
+                }
+            }
+            Criterion::Compare { metric: metric @ Metric::Prop { tag: t, prop: Prop::ResolutionM }, .. }
+                if t == tag && evidence.value.is_some() =>
+            {
+                values.insert(crate::evaluate::need(task.pack, metric, &bindings).key(), Some(accuracy_m));
+            }
+            _ => return None,
+        }
+        reduced.criteria.push(criterion.clone());
+    }
+    let mut fresh = crate::evaluate::judge(task.pack, &reduced, &bindings, &values).evidence.into_iter();
+    item.criteria
+        .iter()
+        .zip(held)
+        .map(|(c, h)| if c.tags().contains(&tag) { fresh.next() } else { Some(h.clone()) })
+        .collect()
 }
 
 /// Search the changes of one tag kind for the smallest that clears the item.
@@ -179,8 +206,14 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
             // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
             let step = 10f64.powi(-k);
             let accuracy_m = if planar { step } else { step * geo::M_PER_DEG };
-            if held.is_some_and(|h| still_met(task, h, tag, accuracy_m)) {
-                continue;
+            // Known from the hold without reading the rows: still met, or cleared.
+            if let Some(evidence) = held.and_then(|h| after_rounding(task, h, tag, accuracy_m)) {
+                if evidence.iter().all(|e| e.holds) {
+                    continue;
+                }
+                best =
+                    Some(Change { action: Action::Round, tag: Some(tag.into()), value: Some(f64::from(k)), evidence });
+                break;
             }
             let lf = round_numeric(src.lf, columns, k);
             let mut bindings = task.bindings.clone();
@@ -296,7 +329,7 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
         let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
         let bindings = &tagging.packs["t"];
         let lf = df.lazy();
-        let src = Source { lf: &lf, text: false };
+        let src = Source { lf: &lf, text: false, memo: None };
         let pack = &catalog.packs[0];
         for item in &pack.items {
             let task = Task { pack, item, bindings };
@@ -336,10 +369,19 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
                 .collect()
         };
         let resolution = Task { pack, item: &pack.items[0], bindings };
-        assert!(still_met(resolution, &evidence(&[true, true, true]), "position", 111.0));
-        assert!(!still_met(resolution, &evidence(&[true, true, true]), "position", 1_113.0), "500 m cleared");
-        assert!(!still_met(resolution, &evidence(&[true, true]), "position", 111.0), "evidence must align");
+        let met = |e: Option<Vec<Evidence>>| e.map(|e| e.iter().all(|e| e.holds));
+        assert_eq!(met(after_rounding(resolution, &evidence(&[true, true, true]), "position", 111.0)), Some(true));
+        let cleared = after_rounding(resolution, &evidence(&[true, true, true]), "position", 1_113.0).unwrap();
+        assert_eq!(cleared.iter().map(|e| e.holds).collect::<Vec<_>>(), [true, false, true], "500 m cleared");
+        assert_eq!(cleared[1].value, Some(1_113.0));
+        assert!(
+            after_rounding(resolution, &evidence(&[true, true]), "position", 111.0).is_none(),
+            "evidence must align"
+        );
         let places = Task { pack, item: &pack.items[1], bindings };
-        assert!(!still_met(places, &evidence(&[true, true]), "position", 111.0), "distinct(position) moves");
+        assert!(
+            after_rounding(places, &evidence(&[true, true]), "position", 111.0).is_none(),
+            "distinct(position) moves"
+        );
     }
 }

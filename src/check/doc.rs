@@ -163,7 +163,7 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
     let crate::scan::read::Read { frame, tagging, rows, .. } =
         crate::scan::read::read(dataset, catalog, &id).map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
-    let src = Source { lf: &frame.lf, text: frame.text };
+    let src = Source { lf: &frame.lf, text: frame.text, memo: None };
 
     // Groups: every item's plan on the tags this dataset has, items sharing filters together.
     let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();

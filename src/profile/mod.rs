@@ -89,6 +89,20 @@ pub struct Source<'a> {
     pub lf: &'a LazyFrame,
     /// Text source: coordinates counted on the text as written.
     pub text: bool,
+    /// The snapping passes already made over these rows (`None` for rows that are
+    /// not a dataset's own, such as a fix's rounded rows).
+    pub memo: Option<&'a SnapMemo>,
+}
+
+/// What [`snap_pass`] learnt of a dataset's points, kept so that a later question
+/// about the same rows (the fix search's decimals) does not read them again.
+#[derive(Default)]
+pub struct SnapMemo(Mutex<BTreeMap<Columns, (SnapInfo, kernels::Counts)>>);
+
+impl SnapMemo {
+    fn lock(&self) -> PolarsResult<std::sync::MutexGuard<'_, BTreeMap<Columns, (SnapInfo, kernels::Counts)>>> {
+        self.0.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))
+    }
 }
 
 pub(crate) fn num(column: &str) -> Expr {
@@ -180,11 +194,20 @@ pub fn snap_pass(src: &Source, columns: &Columns) -> PolarsResult<SnapPass> {
     if !matches!(columns, Columns::Pair { .. }) {
         return Ok(pass);
     }
+    if let Some(m) = src.memo {
+        if let Some((info, unsnapped)) = m.lock()?.get(columns) {
+            return Ok(SnapPass { info: info.clone(), unsnapped: unsnapped.clone() });
+        }
+    }
     let into = Arc::new(Mutex::new(None::<SnapInfo>));
     let counts = Arc::new(Mutex::new(kernels::Counts::default()));
     collect(src.lf.clone().select([gather_snap(columns, src.text, into.clone(), counts.clone()).alias("n")]))?;
     let info = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?.take();
-    Ok(SnapPass { info: info.unwrap_or_default(), unsnapped: taken(&counts)? })
+    let pass = SnapPass { info: info.unwrap_or_default(), unsnapped: taken(&counts)? };
+    if let Some(m) = src.memo {
+        m.lock()?.insert(columns.clone(), (pass.info.clone(), pass.unsnapped.clone()));
+    }
+    Ok(pass)
 }
 
 /// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to,
@@ -697,7 +720,7 @@ mod tests {
             for text in [false, true] {
                 let df = frame(250_000, step, k, text, 7 + seed as u64);
                 let lf = df.clone().lazy();
-                let snap = snapping(&Source { lf: &lf, text }, &pair()).unwrap();
+                let snap = snapping(&Source { lf: &lf, text, memo: None }, &pair()).unwrap();
                 let axis = |name: &str| -> Vec<(f64, u8)> {
                     let (y, x) = (df.column("lat").unwrap(), df.column("lon").unwrap());
                     let ys = kernels::readings(y, text).unwrap();
@@ -723,7 +746,7 @@ mod tests {
         for text in [false, true] {
             let df = frame(300_000, 0.0001, 4, text, 99);
             let lf = df.lazy();
-            let src = Source { lf: &lf, text };
+            let src = Source { lf: &lf, text, memo: None };
             let prop =
                 |prop| Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 };
             let needs = vec![

@@ -534,7 +534,7 @@ fn run_join(
         let view = view::join(&parts, &steps)?;
         let tasks: Vec<Task> =
             join.items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
-        (assess(&Source { lf: &view.lf, text: true }, &tasks)?, Some(view))
+        (assess(&Source { lf: &view.lf, text: true, memo: None }, &tasks)?, Some(view))
     };
     for (&i, evaluation) in join.items.iter().zip(evaluations) {
         let Some(evaluation) = evaluation else { continue };
@@ -572,7 +572,7 @@ fn fix_and_coverage(
     extras: super::Extras,
 ) -> PolarsResult<()> {
     let task = Task { pack, item, bindings: &view.bindings };
-    let src = Source { lf: &view.lf, text: true };
+    let src = Source { lf: &view.lf, text: true, memo: None };
     let origin = view_origin(pack, view, members, prepared);
     if extras.fixes {
         let held = finding.evidence.clone();
@@ -619,7 +619,7 @@ fn run_near(
     };
     let tasks: Vec<Task> =
         items.iter().map(|i| Task { pack, item: &pack.items[*i], bindings: &view.bindings }).collect();
-    let src = Source { lf: &view.lf, text: true };
+    let src = Source { lf: &view.lf, text: true, memo: None };
     let evaluations = assess(&src, &tasks)?;
     for (&i, evaluation) in items.iter().zip(evaluations) {
         let Some(evaluation) = evaluation else { continue };
@@ -667,7 +667,7 @@ fn evaluate_group_join(
     let steps: Vec<(usize, Vec<String>)> = join.steps.iter().enumerate().map(|(i, s)| (i, s.keys.clone())).collect();
     let view = view::join(&members, &steps)?;
     let task = Task { pack, item: &pack.items[item], bindings: &view.bindings };
-    Ok(assess(&Source { lf: &view.lf, text: true }, &[task])?.pop().flatten())
+    Ok(assess(&Source { lf: &view.lf, text: true, memo: None }, &[task])?.pop().flatten())
 }
 
 fn run_group_join(
@@ -759,7 +759,7 @@ fn evaluate_union(
 ) -> PolarsResult<(View, Evaluation)> {
     let view = view::union(&parts(pack, members, prepared))?;
     let task = Task { pack, item: &pack.items[item], bindings: &view.bindings };
-    let evaluation = assess(&Source { lf: &view.lf, text: true }, &[task])?
+    let evaluation = assess(&Source { lf: &view.lf, text: true, memo: None }, &[task])?
         .pop()
         .flatten()
         .ok_or_else(|| polars_err!(ComputeError: "union lost a tag of the item"))?;
@@ -811,7 +811,7 @@ fn run_union(
             if let Some(mut finding) = decide::decide(pack, item, &last, &contributors, combination.clone(), ctx) {
                 if finding.holds() {
                     let task = Task { pack, item, bindings: &view.bindings };
-                    let src = Source { lf: &view.lf, text: true };
+                    let src = Source { lf: &view.lf, text: true, memo: None };
                     let origin = view_origin(pack, &view, &set, prepared);
                     if extras.fixes {
                         finding.fix = Some(union_fix(pack, &set, prepared, &src, task, &origin)?);

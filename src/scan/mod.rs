@@ -251,6 +251,8 @@ pub(crate) struct Prepared {
     findings: Vec<Finding>,
     evaluated: u64,
     unbound: Vec<read::Unbound>,
+    /// The snapping passes made over `frame`'s rows.
+    snaps: crate::profile::SnapMemo,
 }
 
 impl Prepared {
@@ -264,7 +266,7 @@ impl Prepared {
     }
 
     pub fn source(&self) -> Source<'_> {
-        Source { lf: &self.frame.lf, text: self.frame.text }
+        Source { lf: &self.frame.lf, text: self.frame.text, memo: Some(&self.snaps) }
     }
 }
 
@@ -388,6 +390,7 @@ pub(crate) fn prepare(
         met: Default::default(),
         findings: vec![],
         evaluated: 0,
+        snaps: Default::default(),
     };
     let tasks: Vec<Task> = catalog
         .packs

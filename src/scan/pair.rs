@@ -65,7 +65,10 @@ pub fn assess(pair: &Pair, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation
     let mut snaps: BTreeMap<Columns, Snap> = BTreeMap::new();
     for b in pair.bindings.values().filter(|b| b.kind.is_spatial()) {
         let side = side_of(&b.columns.names().iter().map(|c| c.to_string()).collect::<Vec<_>>());
-        snaps.insert(b.columns.clone(), profile::snapping(&Source { lf: &unfiltered[side], text: true }, &b.columns)?);
+        snaps.insert(
+            b.columns.clone(),
+            profile::snapping(&Source { lf: &unfiltered[side], text: true, memo: None }, &b.columns)?,
+        );
     }
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -80,7 +83,7 @@ pub fn assess(pair: &Pair, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation
             for (i, side) in sides.iter_mut().enumerate() {
                 if cs.iter().all(|c| cols[i].contains(c)) {
                     *side = profile::filtered(
-                        &Source { lf: side, text: true },
+                        &Source { lf: side, text: true, memo: None },
                         &Group { filters: vec![f.clone()], needs: vec![] },
                         &snaps,
                     );
@@ -111,7 +114,7 @@ pub fn assess(pair: &Pair, tasks: &[Task]) -> PolarsResult<Vec<Option<Evaluation
             if needs.is_empty() {
                 continue;
             }
-            let src = Source { lf: &joined[side], text: true };
+            let src = Source { lf: &joined[side], text: true, memo: None };
             values.extend(profile::compute(&src, &Group { filters: vec![], needs }, &snaps)?);
         }
         out.push(Some(evaluate::judge(task.pack, task.item, &pair.bindings, &values)));
