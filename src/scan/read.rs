@@ -109,21 +109,44 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
         .flat_map(|p| p.tags.values())
         .flat_map(|t| t.link.parent.iter().map(String::as_str))
         .collect();
-    let columns: Vec<Expr> = frame
+    let names: Vec<&str> = frame
         .columns
         .iter()
         .filter(|(n, _)| bound.contains(n.as_str()) || parents.contains(n.to_lowercase().as_str()))
-        .map(|(n, _)| col(n.as_str()))
+        .map(|(n, _)| n.as_str())
         .collect();
-    if columns.is_empty() {
+    if names.is_empty() {
         return Ok(());
     }
     // Rows the sandbox kept are in memory already (`full` is then the files' scan):
     // the selection only drops the unbound columns.
-    let df = profile::collect(frame.lf.clone().select(columns))?;
+    let df = match read_unquoted(dataset, &names) {
+        Some(df) => df,
+        None => profile::collect(frame.lf.clone().select(names.iter().map(|n| col(*n)).collect::<Vec<_>>()))?,
+    };
     let scan = std::mem::replace(&mut frame.lf, df.lazy());
     frame.full.get_or_insert(scan);
     Ok(())
+}
+
+/// The `names` columns of a single UTF-8 CSV/TSV without quotes, split out of its
+/// mapped text on all cores (`source::unquoted`: 5M rows, 0.72 → ? s); `None` for
+/// anything else, which polars' reader parses.
+fn read_unquoted(dataset: &Dataset, names: &[&str]) -> Option<DataFrame> {
+    let [file] = dataset.files.as_slice() else { return None };
+    let declared = dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref());
+    let utf8 = declared.is_none_or(|e| source::text::Encoding::parse(e) == Some(source::text::Encoding::Utf8));
+    if !matches!(dataset.format, Format::Csv | Format::Tsv) || !utf8 {
+        return None;
+    }
+    let mapped = std::fs::File::open(&file.path).ok().and_then(|f| {
+        // SAFETY: read-only and dropped before this returns, as for the checks in
+        // `source::open` (docs/reliability.md: a file truncated meanwhile can fault).
+        unsafe { memmap2::Mmap::map(&f) }.ok()
+    })?;
+    let delimiter = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+    let columns = source::unquoted::read_columns(&mapped, delimiter, names)?;
+    DataFrame::new_infer_height(columns).ok()
 }
 
 /// The two parts of every one-column position a pack binds, as text columns.

@@ -22,6 +22,7 @@ pub mod shapefile;
 pub mod sheet;
 pub mod store;
 pub mod text;
+pub mod unquoted;
 pub mod values;
 pub mod xml;
 

@@ -158,38 +158,29 @@ fn fields_even_unquoted(text: &[u8], delimiter: u8) -> bool {
     let body = &text[(header_end + 1).min(text.len())..];
     // Chunks end at line ends, so each holds whole lines.
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for i in 1..=parts {
-        let target = (body.len() * i / parts).max(start);
-        let end = if i == parts {
-            body.len()
-        } else {
-            memchr::memchr(b'\n', &body[target..]).map_or(body.len(), |at| target + at + 1)
-        };
-        chunks.push(&body[start..end]);
-        start = end;
-    }
+    let chunks = super::unquoted::line_chunks(body, parts);
+    // Only delimiters and line ends are visited. A line is blank when it holds
+    // nothing (a CR must end a line).
     let even = |chunk: &[u8]| -> bool {
-        let (mut count, mut blank) = (0usize, true);
-        for (i, &b) in chunk.iter().enumerate() {
-            if b == delimiter {
-                count += 1;
-                blank = false;
-            } else if b == b'\n' {
-                if !blank && count != expected {
-                    return false;
+        let (mut count, mut line_start) = (0usize, 0usize);
+        for at in memchr::memchr3_iter(delimiter, b'\n', b'\r', chunk) {
+            match chunk[at] {
+                b'\n' => {
+                    let content = at - line_start - usize::from(at > line_start && chunk[at - 1] == b'\r');
+                    if !(count == 0 && content == 0) && count != expected {
+                        return false;
+                    }
+                    (count, line_start) = (0, at + 1);
                 }
-                (count, blank) = (0, true);
-            } else if b == b'\r' {
-                if chunk.get(i + 1) != Some(&b'\n') {
-                    return false;
+                b'\r' => {
+                    if chunk.get(at + 1) != Some(&b'\n') {
+                        return false;
+                    }
                 }
-            } else {
-                blank = false;
+                _ => count += 1,
             }
         }
-        blank || count == expected
+        (count == 0 && line_start == chunk.len()) || count == expected
     };
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks.iter().map(|c| scope.spawn(|| even(c))).collect();
