@@ -104,6 +104,10 @@ pub(super) fn kept_rows(decoded: &Decoded, files: &[super::DataFile]) -> Option<
     if decoded.kept.is_empty() || decoded.plain.len() != files.len() || decoded.plain.contains(&false) {
         return None;
     }
+    let size: u64 = decoded.kept.iter().map(|p| std::fs::metadata(p).map_or(u64::MAX, |m| m.len())).sum();
+    if size > KEPT_MAX_BYTES as u64 {
+        return None;
+    }
     let mut frames = decoded.kept.iter().map(|path| {
         let file = std::fs::File::open(path).ok()?;
         IpcReader::new(file).finish().ok()
@@ -146,12 +150,16 @@ pub(super) fn kept_rows(decoded: &Decoded, files: &[super::DataFile]) -> Option<
 pub fn decode_files(format: &str, paths: &[PathBuf], out: Option<&Path>) -> bool {
     use std::io::Write;
     let mut kept: Option<Vec<DataFrame>> = out.map(|_| Vec::new());
+    let mut kept_bytes = 0;
     for path in paths {
         match decode_all(path, format) {
             Ok(file) => {
                 println!("ok{} {}", if file.plain { " plain" } else { "" }, file.rows);
+                kept_bytes += file.frame.as_ref().map_or(0, DataFrame::estimated_size);
                 match (&mut kept, file.frame) {
-                    (Some(frames), Some(df)) if frames.first().is_none_or(|f| f.schema() == df.schema()) => {
+                    (Some(frames), Some(df))
+                        if kept_bytes <= KEPT_MAX_BYTES && frames.first().is_none_or(|f| f.schema() == df.schema()) =>
+                    {
                         frames.push(df)
                     }
                     _ => kept = None,
@@ -183,6 +191,11 @@ fn write_kept(out: &Path, frames: Vec<DataFrame>) -> PolarsResult<()> {
     let mut file = std::fs::File::create(out)?;
     IpcWriter::new(&mut file).finish(&mut all)
 }
+
+/// Decoded bytes one child keeps for the parent at most, and the parent reads back
+/// at most for one dataset: files that compress very well are read by the parent
+/// as before, their bound columns only, rather than held whole.
+const KEPT_MAX_BYTES: usize = 256 << 20;
 
 /// One file as the sandbox child decoded it.
 pub struct FileDecoded {
