@@ -483,7 +483,7 @@ impl WordSet {
         let hasher = std::hash::BuildHasherDefault::<Mix>::default();
         let mut by_shard: Vec<Vec<u64>> = vec![Vec::new(); SHARDS];
         for k in keys {
-            by_shard[(hasher.hash_one(k) >> 60) as usize % SHARDS].push(k);
+            by_shard[shard_of(hasher.hash_one(k))].push(k);
         }
         let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
         for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
@@ -579,6 +579,15 @@ pub struct TextSet {
 /// Shards of the gathering sets.
 const SHARDS: usize = 16;
 
+/// The shard of a hash: bits from its middle, since a hash table takes a value's
+/// bucket from the low bits and its tag byte from the top seven. Sharding by the top
+/// bits had left each shard's tags only three bits to differ by, so most probes
+/// compared the values themselves (20M rows: the hold's metrics with distinct sites
+/// 0.62 → 0.57 s, exact cells 0.74 → 0.67 s).
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
 impl Default for TextSet {
     fn default() -> Self {
         TextSet { shards: (0..SHARDS).map(|_| Mutex::new(hashbrown::HashTable::new())).collect() }
@@ -592,7 +601,7 @@ impl TextSet {
         let mut by_shard: Vec<Vec<(u64, &str)>> = vec![Vec::new(); SHARDS];
         for v in values {
             let h = hasher.hash_one(v);
-            by_shard[(h >> 60) as usize % SHARDS].push((h, v));
+            by_shard[shard_of(h)].push((h, v));
         }
         // Start at a shard of this batch's own, so batches on two threads rarely queue.
         let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
