@@ -30,6 +30,17 @@ pub(crate) fn line_chunks(body: &[u8], parts: usize) -> Vec<&[u8]> {
     chunks
 }
 
+/// `more` after the values in `column` (which may have none yet).
+fn append(column: &mut Option<StringChunked>, more: StringChunked) -> Option<()> {
+    match column {
+        Some(c) => {
+            c.append_owned(more).ok()?;
+        }
+        None => *column = Some(more),
+    }
+    Some(())
+}
+
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -68,13 +79,7 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
         };
         let flush = |builders: Vec<StringChunkedBuilder>, columns: &mut Vec<Option<StringChunked>>| -> Option<()> {
             for (column, builder) in columns.iter_mut().zip(builders) {
-                let done = builder.finish();
-                match column {
-                    Some(c) => {
-                        c.append_owned(done).ok()?;
-                    }
-                    None => *column = Some(done),
-                }
+                append(column, builder.finish())?;
             }
             Some(())
         };
@@ -125,12 +130,7 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
     let mut out: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     for columns in per_chunk {
         for (slot, column) in out.iter_mut().zip(columns) {
-            match slot {
-                Some(c) => {
-                    c.append_owned(column).ok()?;
-                }
-                None => *slot = Some(column),
-            }
+            append(slot, column)?;
         }
     }
     out.into_iter().map(|c| c.map(|c| c.into_column())).collect()
