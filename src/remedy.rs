@@ -120,13 +120,7 @@ fn cleared_rounding(
     let Some(fresh) = assess(&changed, &[Task { item: &reduced, ..task }])?.pop().flatten() else {
         return Ok(Some(vec![]));
     };
-    let mut fresh = fresh.evidence.into_iter();
-    let evidence: Vec<Evidence> = item
-        .criteria
-        .iter()
-        .zip(held)
-        .map(|(c, h)| if reads(c) { fresh.next() } else { Some(h.clone()) })
-        .collect::<Option<_>>()
+    let evidence = with_fresh(item, held, tag, fresh.evidence)
         .ok_or_else(|| polars_err!(ComputeError: "a criterion of the rounded tag was not evaluated"))?;
     Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
 }
@@ -170,7 +164,13 @@ fn after_rounding(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> 
         }
         reduced.criteria.push(criterion.clone());
     }
-    let mut fresh = crate::evaluate::judge(task.pack, &reduced, &bindings, &values).evidence.into_iter();
+    with_fresh(item, held, tag, crate::evaluate::judge(task.pack, &reduced, &bindings, &values).evidence)
+}
+
+/// The item's evidence: `fresh` (in order) for the criteria that read `tag`, the
+/// hold's evidence for the others; `None` when `fresh` runs short.
+fn with_fresh(item: &crate::rules::Item, held: &[Evidence], tag: &str, fresh: Vec<Evidence>) -> Option<Vec<Evidence>> {
+    let mut fresh = fresh.into_iter();
     item.criteria
         .iter()
         .zip(held)

@@ -786,9 +786,11 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
     let hashes = Hashes::start(dataset);
     // Binary files are first decoded whole in sandbox children (see DECODER); a file
     // that fails there is reported after its own cheaper checks, as it is reached.
-    // The children keep the rows of many small files for the parent (see
-    // MANY_FILES_MAX_BYTES), written to a directory removed when this returns.
-    let keep = (dataset.files.len() > 1
+    // The children keep the rows of many small Parquet files for the parent (see
+    // MANY_FILES_MAX_BYTES and `open_kept`), written to a directory removed when
+    // this returns.
+    let keep = (dataset.format == Format::Parquet
+        && dataset.files.len() > 1
         && dataset.files.iter().map(|f| std::fs::metadata(&f.path).map_or(u64::MAX, |m| m.len())).sum::<u64>()
             <= MANY_FILES_MAX_BYTES)
         .then(tempfile::tempdir)
