@@ -160,10 +160,10 @@ impl Profile {
 /// (partitions profiled apart name the dataset they belong to).
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
-    let crate::scan::read::Read { frame, tagging, rows, .. } =
+    let crate::scan::read::Read { frame, tagging, rows, snaps: memo, .. } =
         crate::scan::read::read(dataset, catalog, &id).map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
-    let src = Source { lf: &frame.lf, text: frame.text, memo: None };
+    let src = Source { lf: &frame.lf, text: frame.text, memo: Some(&memo) };
 
     // Groups: every item's plan on the tags this dataset has, items sharing filters together.
     let mut groups: BTreeMap<String, profile::Group> = BTreeMap::new();

@@ -572,8 +572,16 @@ pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
 /// Distinct texts gathered by several threads at once: each value's hash is computed
 /// once, and the values are kept in shards by hash, each behind its own lock, so two
 /// batches insert side by side and a value is looked up with the hash already known.
+/// A text of up to 15 bytes (most keys: codes, names, ids) is kept as one 16-byte
+/// word ([`short_key`]), hashed and compared as such, with no allocation of its own.
 pub struct TextSet {
-    shards: Vec<Mutex<hashbrown::HashTable<(u64, String)>>>,
+    shards: Vec<Mutex<TextShard>>,
+}
+
+#[derive(Default)]
+struct TextShard {
+    short: hashbrown::HashTable<u128>,
+    long: hashbrown::HashTable<(u64, String)>,
 }
 
 /// Shards of the gathering sets.
@@ -588,9 +596,39 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
+/// A text of at most 15 bytes as one word: its bytes from the lowest, its length in
+/// the top byte, so two texts have the same word exactly when they are equal.
+fn short_key(v: &str) -> Option<u128> {
+    let b = v.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut word = [0u8; 16];
+    word[..b.len()].copy_from_slice(b);
+    word[15] = b.len() as u8;
+    Some(u128::from_le_bytes(word))
+}
+
+fn short_text(word: u128) -> String {
+    let bytes = word.to_le_bytes();
+    let len = usize::from(bytes[15]).min(15);
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
+}
+
+fn hash_word(word: u128) -> u64 {
+    let mix = |mut h: u64| {
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    };
+    mix(mix(word as u64) ^ (word >> 64) as u64)
+}
+
 impl Default for TextSet {
     fn default() -> Self {
-        TextSet { shards: (0..SHARDS).map(|_| Mutex::new(hashbrown::HashTable::new())).collect() }
+        TextSet { shards: (0..SHARDS).map(|_| Mutex::new(TextShard::default())).collect() }
     }
 }
 
@@ -598,21 +636,35 @@ impl TextSet {
     fn insert_all<'a>(&self, values: impl Iterator<Item = &'a str>) -> PolarsResult<()> {
         use std::hash::BuildHasher;
         let hasher = std::hash::BuildHasherDefault::<Mix>::default();
-        let mut by_shard: Vec<Vec<(u64, &str)>> = vec![Vec::new(); SHARDS];
+        let mut short: Vec<Vec<(u64, u128)>> = vec![Vec::new(); SHARDS];
+        let mut long: Vec<Vec<(u64, &str)>> = vec![Vec::new(); SHARDS];
         for v in values {
-            let h = hasher.hash_one(v);
-            by_shard[shard_of(h)].push((h, v));
+            match short_key(v) {
+                Some(word) => {
+                    let h = hash_word(word);
+                    short[shard_of(h)].push((h, word));
+                }
+                None => {
+                    let h = hasher.hash_one(v);
+                    long[shard_of(h)].push((h, v));
+                }
+            }
         }
         // Start at a shard of this batch's own, so batches on two threads rarely queue.
-        let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
+        let start = (short.iter().map(Vec::len).sum::<usize>() + long.iter().map(Vec::len).sum::<usize>()) % SHARDS;
         for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
-            if by_shard[i].is_empty() {
+            if short[i].is_empty() && long[i].is_empty() {
                 continue;
             }
-            let mut table = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
-            for &(h, v) in &by_shard[i] {
-                if table.find(h, |(k, s)| *k == h && s == v).is_none() {
-                    table.insert_unique(h, (h, v.to_string()), |(k, _)| *k);
+            let mut shard = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            for &(h, word) in &short[i] {
+                if shard.short.find(h, |k| *k == word).is_none() {
+                    shard.short.insert_unique(h, word, |k| hash_word(*k));
+                }
+            }
+            for &(h, v) in &long[i] {
+                if shard.long.find(h, |(k, s)| *k == h && s == v).is_none() {
+                    shard.long.insert_unique(h, (h, v.to_string()), |(k, _)| *k);
                 }
             }
         }
@@ -622,7 +674,8 @@ impl TextSet {
     pub fn len(&self) -> PolarsResult<usize> {
         let mut n = 0;
         for shard in &self.shards {
-            n += shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?.len();
+            let shard = shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            n += shard.short.len() + shard.long.len();
         }
         Ok(n)
     }
@@ -631,8 +684,9 @@ impl TextSet {
     pub fn values(&self) -> PolarsResult<Vec<String>> {
         let mut out = Vec::new();
         for shard in &self.shards {
-            let table = shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
-            out.extend(table.iter().map(|(_, v)| v.clone()));
+            let shard = shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            out.extend(shard.short.iter().map(|w| short_text(*w)));
+            out.extend(shard.long.iter().map(|(_, v)| v.clone()));
         }
         Ok(out)
     }
@@ -665,6 +719,38 @@ pub fn unpack_cell(key: u64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_set_counts_and_returns_each_distinct_value_once() {
+        // Short values (kept as words) and long ones, at the 15/16-byte boundary, the
+        // empty text, texts that differ only by length or trailing NULs, multi-byte
+        // UTF-8, each inserted many times across batches.
+        let base = [
+            "",
+            "a",
+            "a\0",
+            "a\0\0",
+            "S000001",
+            "S000002",
+            "东城区",
+            "123456789012345",
+            "1234567890123456",
+            "1234567890123457",
+            "a very long value of forty or more bytes, 0",
+            "a very long value of forty or more bytes, 1",
+        ];
+        let set = TextSet::default();
+        for round in 0..5 {
+            let batch: Vec<&str> = base.iter().cycle().skip(round).take(base.len() * 3).copied().collect();
+            set.insert_all(batch.into_iter()).unwrap();
+        }
+        assert_eq!(set.len().unwrap(), base.len());
+        let mut got = set.values().unwrap();
+        got.sort();
+        let mut want: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn cell_keys_round_trip() {

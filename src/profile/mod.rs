@@ -199,15 +199,42 @@ pub fn snap_pass(src: &Source, columns: &Columns) -> PolarsResult<SnapPass> {
             return Ok(SnapPass { info: info.clone(), unsnapped: unsnapped.clone() });
         }
     }
-    let into = Arc::new(Mutex::new(None::<SnapInfo>));
-    let counts = Arc::new(Mutex::new(kernels::Counts::default()));
-    collect(src.lf.clone().select([gather_snap(columns, src.text, into.clone(), counts.clone()).alias("n")]))?;
-    let info = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?.take();
-    let pass = SnapPass { info: info.unwrap_or_default(), unsnapped: taken(&counts)? };
+    let (gather, expr) = SnapGather::new(columns, src.text);
+    collect(src.lf.clone().select([expr.alias("n")]))?;
+    let pass = gather.finish()?;
     if let Some(m) = src.memo {
         m.lock()?.insert(columns.clone(), (pass.info.clone(), pass.unsnapped.clone()));
     }
     Ok(pass)
+}
+
+/// A point's snapping pass run inside another query over the same rows (the
+/// position checks'), so that the rows are read once for both: the expression
+/// gathers as the rows stream past, [`SnapGather::finish`] gives the pass once the
+/// query has run.
+pub struct SnapGather {
+    into: Shared<Option<SnapInfo>>,
+    counts: Shared<kernels::Counts>,
+}
+
+impl SnapGather {
+    pub fn new(columns: &Columns, text: bool) -> (SnapGather, Expr) {
+        let gather = SnapGather { into: Arc::default(), counts: Arc::default() };
+        let expr = gather_snap(columns, text, gather.into.clone(), gather.counts.clone());
+        (gather, expr)
+    }
+
+    pub fn finish(self) -> PolarsResult<SnapPass> {
+        let info = self.into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?.take();
+        Ok(SnapPass { info: info.unwrap_or_default(), unsnapped: taken(&self.counts)? })
+    }
+
+    /// Keep the pass in `memo` for the rows it was gathered over.
+    pub fn finish_into(self, columns: &Columns, memo: &SnapMemo) -> PolarsResult<()> {
+        let pass = self.finish()?;
+        memo.lock()?.insert(columns.clone(), (pass.info, pass.unsnapped));
+        Ok(())
+    }
 }
 
 /// Find the coarsest common step (0.0005°, 0.25°, 100 m …) each axis is snapped to,

@@ -374,7 +374,7 @@ pub(crate) fn prepare(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Result<Prepared, InputError> {
-    let read::Read { frame, tagging, rows, unbound } = read::read(dataset, catalog, &dataset.id)?;
+    let read::Read { frame, tagging, rows, unbound, snaps } = read::read(dataset, catalog, &dataset.id)?;
     let mut prepared = Prepared {
         unbound,
         dataset: dataset.clone(),
@@ -390,7 +390,7 @@ pub(crate) fn prepare(
         met: Default::default(),
         findings: vec![],
         evaluated: 0,
-        snaps: Default::default(),
+        snaps,
     };
     let tasks: Vec<Task> = catalog
         .packs

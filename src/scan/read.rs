@@ -23,6 +23,8 @@ pub struct Read {
     pub rows: u64,
     /// Columns that look like positions but that no pack binds.
     pub unbound: Vec<Unbound>,
+    /// The snapping passes made over `frame`'s rows while checking them.
+    pub snaps: profile::SnapMemo,
 }
 
 /// A `scan.unbound` entry: columns whose values look like positions, not bound.
@@ -51,9 +53,10 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
         let _t = crate::trace::span(|| format!("parse once {id}"));
         parse_once(dataset, catalog, &mut frame, &tagging).map_err(|e| error(id, &e))?;
     }
+    let snaps = profile::SnapMemo::default();
     let checked = {
-        let _t = crate::trace::span(|| format!("position checks {id}"));
-        check_positions(&frame, &mut tagging, id)?
+        let _t = crate::trace::span(|| format!("position checks and snapping {id}"));
+        check_positions(&frame, &mut tagging, id, &snaps)?
     };
     // The checks count the rows as they pass; a frame of geometries counts features.
     let features =
@@ -66,7 +69,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
         }
     };
     let unbound = unbound(id, &frame, &tagging);
-    Ok(Read { frame, tagging, rows, unbound })
+    Ok(Read { frame, tagging, rows, unbound, snaps })
 }
 
 /// Text tables up to this size are parsed once into memory (their bound columns).
@@ -168,7 +171,12 @@ fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
 
 /// Swap latitude and longitude where the values say so; refuse what cannot be read.
 /// Returns the rows the checks read, when there was a position to check.
-fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<Option<u64>, InputError> {
+fn check_positions(
+    frame: &Frame,
+    tagging: &mut Tagging,
+    id: &str,
+    snaps: &profile::SnapMemo,
+) -> Result<Option<u64>, InputError> {
     let mut rows = None;
     let pairs: BTreeSet<Columns> = tagging
         .packs
@@ -185,8 +193,16 @@ fn check_positions(frame: &Frame, tagging: &mut Tagging, id: &str) -> Result<Opt
         // (an in-memory query over all rows held 850 MiB at 20M rows).
         let tally = std::sync::Arc::new(std::sync::Mutex::new(profile::Tally::default()));
         let x0 = crs.as_deref().map(|proj| crs::false_easting(proj).unwrap_or(0.0));
-        let query = frame.lf.clone().select([profile::position_tally(lat, lon, x0, tally.clone()).alias("n")]);
+        // The same rows give the point's snapping pass (kept for the evaluation, which
+        // would otherwise read them again); a pair the checks move (axes swapped back,
+        // a zone read) is a pair of its own there, and has its own pass.
+        let (snap, gather) = profile::SnapGather::new(&columns, frame.text);
+        let query = frame
+            .lf
+            .clone()
+            .select([profile::position_tally(lat, lon, x0, tally.clone()).alias("n"), gather.alias("s")]);
         profile::collect(query).map_err(|e| error(id, &e))?;
+        snap.finish_into(&columns, snaps).map_err(|e| error(id, &e))?;
         let t = *tally.lock().map_err(|_| InputError::new(id, "corrupt", "position checks failed"))?;
         rows.get_or_insert(t.rows);
         // Fractions of the finite values of each axis (NaN and ±inf count as neither).
