@@ -103,6 +103,11 @@ impl SnapMemo {
     fn lock(&self) -> PolarsResult<std::sync::MutexGuard<'_, BTreeMap<Columns, (SnapInfo, kernels::Counts)>>> {
         self.0.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))
     }
+
+    /// What a pass already learnt of `columns`, if one ran.
+    pub fn known(&self, columns: &Columns) -> Option<SnapInfo> {
+        self.lock().ok()?.get(columns).map(|(info, _)| info.clone())
+    }
 }
 
 pub(crate) fn num(column: &str) -> Expr {

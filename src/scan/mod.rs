@@ -374,7 +374,7 @@ pub(crate) fn prepare(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Result<Prepared, InputError> {
-    let read::Read { frame, tagging, rows, unbound, snaps } = read::read(dataset, catalog, &dataset.id)?;
+    let read::Read { frame, tagging, rows, unbound, snaps } = read::read(dataset, catalog, &dataset.id, extras.fixes)?;
     let mut prepared = Prepared {
         unbound,
         dataset: dataset.clone(),

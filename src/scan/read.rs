@@ -39,8 +39,11 @@ fn error(id: &str, e: &PolarsError) -> InputError {
     InputError::new(id, "corrupt", source::clean_polars_error(e))
 }
 
-/// Open, tag and check one dataset; `id` names it in errors.
-pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, InputError> {
+/// Open, tag and check one dataset; `id` names it in errors. The position checks'
+/// pass also gathers the snapping of every point with `snap_every_point` (a profile
+/// keeps them all; a scan that may search a fix reads a held point's decimals), else
+/// of the points some item's resolution reads ([`snapped_by_items`]).
+pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, snap_every_point: bool) -> Result<Read, InputError> {
     let mut frame = {
         let _t = crate::trace::span(|| format!("open {id}"));
         source::open(dataset)?
@@ -56,7 +59,8 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str) -> Result<Read, Inpu
     let snaps = profile::SnapMemo::default();
     let checked = {
         let _t = crate::trace::span(|| format!("position checks and snapping {id}"));
-        check_positions(&frame, &mut tagging, id, &snaps)?
+        let wanted = (!snap_every_point).then(|| snapped_by_items(catalog, &tagging));
+        check_positions(&frame, &mut tagging, id, &snaps, wanted.as_ref())?
     };
     // The checks count the rows as they pass; a frame of geometries counts features.
     let features =
@@ -169,6 +173,20 @@ fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
     frame.lf = frame.lf.clone().with_columns(exprs);
 }
 
+/// The points whose snapping an item of a bound pack reads: a resolution measured
+/// or filtering rows, of a point whose accuracy is not declared.
+fn snapped_by_items(catalog: &Catalog, tagging: &Tagging) -> BTreeSet<Columns> {
+    catalog
+        .packs
+        .iter()
+        .filter_map(|pack| tagging.packs.get(&pack.id).map(|bindings| (pack, bindings)))
+        .flat_map(|(pack, bindings)| {
+            pack.items.iter().map(move |item| crate::evaluate::plan_partial(pack, item, bindings))
+        })
+        .flat_map(|group| profile::state::snapped_points(&group))
+        .collect()
+}
+
 /// Swap latitude and longitude where the values say so; refuse what cannot be read.
 /// Returns the rows the checks read, when there was a position to check.
 fn check_positions(
@@ -176,6 +194,7 @@ fn check_positions(
     tagging: &mut Tagging,
     id: &str,
     snaps: &profile::SnapMemo,
+    wanted: Option<&BTreeSet<Columns>>,
 ) -> Result<Option<u64>, InputError> {
     let mut rows = None;
     let pairs: BTreeSet<Columns> = tagging
@@ -196,13 +215,14 @@ fn check_positions(
         // The same rows give the point's snapping pass (kept for the evaluation, which
         // would otherwise read them again); a pair the checks move (axes swapped back,
         // a zone read) is a pair of its own there, and has its own pass.
-        let (snap, gather) = profile::SnapGather::new(&columns, frame.text);
-        let query = frame
-            .lf
-            .clone()
-            .select([profile::position_tally(lat, lon, x0, tally.clone()).alias("n"), gather.alias("s")]);
-        profile::collect(query).map_err(|e| error(id, &e))?;
-        snap.finish_into(&columns, snaps).map_err(|e| error(id, &e))?;
+        // Points no item snaps are not gathered: the pass costs as much as the checks.
+        let snap = wanted.is_none_or(|w| w.contains(&columns)).then(|| profile::SnapGather::new(&columns, frame.text));
+        let mut exprs = vec![profile::position_tally(lat, lon, x0, tally.clone()).alias("n")];
+        exprs.extend(snap.as_ref().map(|(_, gather)| gather.clone().alias("s")));
+        profile::collect(frame.lf.clone().select(exprs)).map_err(|e| error(id, &e))?;
+        if let Some((snap, _)) = snap {
+            snap.finish_into(&columns, snaps).map_err(|e| error(id, &e))?;
+        }
         let t = *tally.lock().map_err(|_| InputError::new(id, "corrupt", "position checks failed"))?;
         rows.get_or_insert(t.rows);
         // Fractions of the finite values of each axis (NaN and ±inf count as neither).
@@ -337,4 +357,63 @@ fn unbound(id: &str, frame: &Frame, tagging: &Tagging) -> Vec<Unbound> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACK: &str = r#"[pack]
+id = "snaps"
+version = "1"
+effective = "2020-01-01"
+name = "Snapping test"
+authority = "国家保密局"
+basis = ["国家秘密定密管理规定 第35条"]
+illustrative = true
+grid_m = 50
+[tags.position]
+kind = "point"
+lat = ["lat"]
+lon = ["lon"]
+[[item]]
+id = "snaps.cells"
+name = { zh = "网格", en = "Cells" }
+catalog_match = false
+level = "秘密"
+period = { years = 10 }
+knowledge_scope = "test"
+art13 = "经济"
+harm = "测试。"
+basis = ["国家秘密定密管理规定 第35条"]
+when = [WHEN]
+remediation = "测试。"
+"#;
+
+    /// The position checks' pass gathers a point's snapping for a profile, and for a
+    /// scan only where an item reads the point's resolution.
+    #[test]
+    fn the_checks_gather_snapping_only_where_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("points.csv");
+        std::fs::write(&data, "lat,lon\n30.123456,114.123456\n30.2,114.25\n30.5,114.5\n").unwrap();
+        let dataset = source::discover(std::slice::from_ref(&data), false).unwrap().datasets.remove(0);
+        let pair = |read: &Read| read.tagging.packs["snaps"]["position"].columns.clone();
+        for (when, every, gathered) in [
+            (r#""position.area_km2 > 0""#, false, false),
+            (r#""position.area_km2 > 0""#, true, true),
+            (r#""position.resolution_m < 1e9""#, false, true),
+        ] {
+            let pack = dir.path().join("pack.toml");
+            std::fs::write(&pack, PACK.replace("WHEN", when)).unwrap();
+            let catalog = Catalog::load(&[pack], true).unwrap();
+            let read = read(&dataset, &catalog, "points", every).unwrap();
+            let columns = pair(&read);
+            let known = read.snaps.known(&columns);
+            assert_eq!(known.is_some(), gathered, "{when}, every point: {every}");
+            if let Some(info) = known {
+                assert_eq!(info.lat.k, Some(6), "the most decimals a latitude carries");
+            }
+        }
+    }
 }
