@@ -161,7 +161,7 @@ impl Profile {
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
     let crate::scan::read::Read { frame, tagging, rows, snaps: memo, .. } =
-        crate::scan::read::read(dataset, catalog, &id, true).map_err(ProfileError::Input)?;
+        crate::scan::read::read(dataset, catalog, &id, false).map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let src = Source { lf: &frame.lf, text: frame.text, memo: Some(&memo) };
 
@@ -177,16 +177,12 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
             slot.needs.extend(group.needs);
         }
     }
+    // The points some item snaps, in order; the read's checks gathered their snapping.
     let mut snaps: Vec<PointSnap> = Vec::new();
-    for group in groups.values() {
-        for columns in state::snapped_points(group) {
-            if !snaps.iter().any(|p| p.columns == columns) {
-                let info = profile::snap_info(&src, &columns).map_err(|e| pe(&id, e))?;
-                snaps.push(PointSnap { columns, info });
-            }
-        }
+    for columns in crate::scan::read::snapped_by_items(catalog, &tagging) {
+        let info = profile::snap_info(&src, &columns).map_err(|e| pe(&id, e))?;
+        snaps.push(PointSnap { columns, info });
     }
-    snaps.sort_by(|a, b| a.columns.cmp(&b.columns));
 
     let mut profile = Profile {
         format: FORMAT.into(),

@@ -40,9 +40,9 @@ fn error(id: &str, e: &PolarsError) -> InputError {
 }
 
 /// Open, tag and check one dataset; `id` names it in errors. The position checks'
-/// pass also gathers the snapping of every point with `snap_every_point` (a profile
-/// keeps them all; a scan that may search a fix reads a held point's decimals), else
-/// of the points some item's resolution reads ([`snapped_by_items`]).
+/// pass also gathers the snapping of every point with `snap_every_point` (a scan that
+/// may search a fix reads a held point's decimals), else of the points some item's
+/// resolution reads ([`snapped_by_items`]: all a profile keeps).
 pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, snap_every_point: bool) -> Result<Read, InputError> {
     let mut frame = {
         let _t = crate::trace::span(|| format!("open {id}"));
@@ -175,7 +175,7 @@ fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
 
 /// The points whose snapping an item of a bound pack reads: a resolution measured
 /// or filtering rows, of a point whose accuracy is not declared.
-fn snapped_by_items(catalog: &Catalog, tagging: &Tagging) -> BTreeSet<Columns> {
+pub(crate) fn snapped_by_items(catalog: &Catalog, tagging: &Tagging) -> BTreeSet<Columns> {
     catalog
         .packs
         .iter()
