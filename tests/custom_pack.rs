@@ -208,3 +208,43 @@ fn verified_fixes_truncate_time_and_round_planar_coordinates() {
     assert_eq!(code, 0, "{report}");
     assert!(report["findings"].as_array().unwrap().iter().all(|f| f["outcome"] == "near_threshold"), "{report}");
 }
+
+/// Items whose every metric the position checks' pass already knows (a resolution
+/// counted with the snapping, `has` and the extent from the checks' counts) run no
+/// metrics query of their own, and are judged all the same: each of these holds.
+#[test]
+fn items_of_metrics_known_before_the_query_are_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pack = String::from(
+        "[pack]\nid = \"known\"\nversion = \"1\"\nname = \"Known metrics\"\nauthority = \"国家保密局\"\n\
+         [tags.spot]\nkind = \"point\"\nlat = [\"y_deg\"]\nlon = [\"x_deg\"]\n",
+    );
+    let whens =
+        [("resolution", "\"spot.resolution_m < 50\""), ("has", "\"has(spot)\""), ("extent", "\"spot.extent_km > 10\"")];
+    for (id, when) in whens {
+        pack += &format!(
+            "[[item]]\nid = \"known.{id}\"\nname = {{ zh = \"已知\", en = \"Known\" }}\nlevel = \"秘密\"\n\
+             harm = \"位置精确。\"\nremediation = \"坐标取整。\"\nwhen = [{when}]\n"
+        );
+    }
+    let pack_path = tmp.path().join("pack.toml");
+    fs::write(&pack_path, pack).unwrap();
+    let data = tmp.path().join("spots.csv");
+    fs::write(&data, "y_deg,x_deg\n30.123456,114.123456\n30.654321,114.654321\n31.000001,115.000002\n").unwrap();
+    let (code, report) = common::json(&[
+        "scan",
+        data.to_str().unwrap(),
+        "--rules",
+        pack_path.to_str().unwrap(),
+        "--no-builtin",
+        "--no-fix-search",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{report}");
+    for (id, _) in whens {
+        let item = format!("known.{id}");
+        let e = evidence(&report, &item);
+        assert!(!e.is_empty() && e.iter().all(|e| e.1.is_some() && e.2), "{item}: {e:?}");
+    }
+}

@@ -115,6 +115,19 @@ pub struct Tally {
     pub over_lon: u64,
     /// Eastings more than 600 km from the false easting.
     pub off_zone: u64,
+    /// Rows whose two axes are valid as [`crate::profile::valid`] reads them, and
+    /// the range of those rows' values: what `has` and the extent of an unfiltered
+    /// group read, so the metrics need not parse the axes again.
+    pub valid: u64,
+    pub lat_range: Option<(f64, f64)>,
+    pub lon_range: Option<(f64, f64)>,
+}
+
+fn widen(range: Option<(f64, f64)>, other: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    match (range, other) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Tally {
@@ -129,22 +142,40 @@ impl Tally {
         self.over_lat += o.over_lat;
         self.over_lon += o.over_lon;
         self.off_zone += o.off_zone;
+        self.valid += o.valid;
+        self.lat_range = widen(self.lat_range, o.lat_range);
+        self.lon_range = widen(self.lon_range, o.lon_range);
     }
 }
 
 /// Tally the position checks of `lat` and `lon` into `into` as the rows stream past,
 /// each axis parsed once per row; `false_easting` is the easting zone checks measure
-/// from (projected columns).
-pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, into: Arc<Mutex<Tally>>) -> Expr {
+/// from (projected columns); `planar` says which values are valid (finite, else
+/// within ±90/±180).
+pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, planar: bool, into: Arc<Mutex<Tally>>) -> Expr {
     col(lat)
         .map_many(
             move |cols: &mut [Column]| {
                 let ys = axis_values(&cols[0])?;
                 let xs = axis_values(&cols[1])?;
                 let mut t = Tally { rows: ys.len() as u64, ..Tally::default() };
+                let (mut lat_range, mut lon_range) =
+                    ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
                 for ((y, bad_y), (x, bad_x)) in ys.into_iter().zip(xs) {
                     t.bad_lat += u64::from(bad_y);
                     t.bad_lon += u64::from(bad_x);
+                    if let (Some(y), Some(x)) = (y, x) {
+                        let ok = if planar {
+                            y.is_finite() && x.is_finite()
+                        } else {
+                            (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
+                        };
+                        if ok {
+                            t.valid += 1;
+                            lat_range = (lat_range.0.min(y), lat_range.1.max(y));
+                            lon_range = (lon_range.0.min(x), lon_range.1.max(x));
+                        }
+                    }
                     if let Some(y) = y.filter(|y| y.is_finite()) {
                         t.finite_lat += 1;
                         t.metres_lat += u64::from(y.abs() > 1000.0);
@@ -158,6 +189,9 @@ pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, into: Ar
                             t.off_zone += u64::from((x - x0).abs() > 600_000.0);
                         }
                     }
+                }
+                if t.valid > 0 {
+                    (t.lat_range, t.lon_range) = (Some(lat_range), Some(lon_range));
                 }
                 into.lock().map_err(|_| polars_err!(ComputeError: "position checks poisoned"))?.add(&t);
                 Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))

@@ -95,18 +95,34 @@ pub struct Source<'a> {
 }
 
 /// What [`snap_pass`] learnt of a dataset's points, kept so that a later question
-/// about the same rows (the fix search's decimals) does not read them again.
+/// about the same rows (the fix search's decimals) does not read them again; and
+/// what the position checks counted of each point's valid rows (`scan::read`), which
+/// the metrics of a group without row filters take instead of parsing the axes again.
 #[derive(Default)]
-pub struct SnapMemo(Mutex<BTreeMap<Columns, (SnapInfo, kernels::Counts)>>);
+pub struct SnapMemo {
+    snaps: Mutex<BTreeMap<Columns, (SnapInfo, kernels::Counts)>>,
+    checked: Mutex<BTreeMap<Columns, Tally>>,
+}
 
 impl SnapMemo {
     fn lock(&self) -> PolarsResult<std::sync::MutexGuard<'_, BTreeMap<Columns, (SnapInfo, kernels::Counts)>>> {
-        self.0.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))
+        self.snaps.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))
     }
 
     /// What a pass already learnt of `columns`, if one ran.
     pub fn known(&self, columns: &Columns) -> Option<SnapInfo> {
         self.lock().ok()?.get(columns).map(|(info, _)| info.clone())
+    }
+
+    /// Keep the position checks' counts of `columns` over these rows.
+    pub fn checked(&self, columns: &Columns, tally: Tally) {
+        if let Ok(mut m) = self.checked.lock() {
+            m.insert(columns.clone(), tally);
+        }
+    }
+
+    pub(crate) fn tally(&self, columns: &Columns) -> Option<Tally> {
+        self.checked.lock().ok()?.get(columns).copied()
     }
 }
 
@@ -335,6 +351,8 @@ pub fn compute_known(
 ) -> PolarsResult<Values> {
     let (lf, parsed) = parse_pairs(src, filtered(src, group, snaps), group);
     let parsed = |columns: &Columns| parsed.get(columns).cloned().unwrap_or_else(|| columns.clone());
+    // The position checks' counts over all of these rows, for a group without filters.
+    let checked = |columns: &Columns| src.memo.filter(|_| group.filters.is_empty()).and_then(|m| m.tally(columns));
     let mut values = Values::new();
     let mut cells = CellMemo::new();
     let mut aggs: Vec<Expr> = Vec::new();
@@ -350,9 +368,19 @@ pub fn compute_known(
                 aggs.push(rows_expr(&lf)?.alias(alias("v").as_str()));
                 post.push((key, Post::Scalar(alias("v"))));
             }
+            Need::Has(columns) if checked(columns).is_some() => {
+                let n = checked(columns).map_or(0, |t| t.valid);
+                values.insert(key, Some(if n > 0 { 1.0 } else { 0.0 }));
+            }
             Need::Has(columns) => {
                 aggs.push(valid(&parsed(columns)).cast(DataType::UInt32).sum().alias(alias("v").as_str()));
                 post.push((key, Post::Positive(alias("v"))));
+            }
+            Need::Prop { prop: Prop::ExtentKm, columns: columns @ Columns::Pair { planar, .. }, .. }
+                if checked(columns).is_some() =>
+            {
+                let t = checked(columns).unwrap_or_default();
+                values.insert(key, extent_km(t.lat_range, t.lon_range, *planar));
             }
             Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
                 // Gathered as the rows stream past: memory grows with the distinct values.
@@ -399,8 +427,11 @@ pub fn compute_known(
             }
         }
     }
-    if !aggs.is_empty() {
-        let df = collect(lf.clone().select(aggs))?;
+    // Values known before the query (resolutions counted by a snapping pass, cells
+    // gathered by the position checks) are posted too: a group whose every need is
+    // known runs no query, and still gives every value.
+    if !post.is_empty() {
+        let df = if aggs.is_empty() { DataFrame::empty() } else { collect(lf.clone().select(aggs))? };
         let mut gathered: BTreeMap<CellKey, Vec<(i64, i64)>> = BTreeMap::new();
         for (key, p) in post {
             let v = match p {
@@ -433,13 +464,8 @@ pub fn compute_known(
                 Post::Positive(a) => Some(if scalar(&df, &a).unwrap_or(0.0) > 0.0 { 1.0 } else { 0.0 }),
                 Post::Scaled(a, factor) => scalar(&df, &a).map(|v| v * factor),
                 Post::Extent { lat_min, lat_max, lon_min, lon_max, planar } => {
-                    match (scalar(&df, &lat_min), scalar(&df, &lat_max), scalar(&df, &lon_min), scalar(&df, &lon_max)) {
-                        (Some(a), Some(b), Some(c), Some(d)) if planar => {
-                            Some(((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0)
-                        }
-                        (Some(a), Some(b), Some(c), Some(d)) => Some(geo::distance_km(a, c, b, d)),
-                        _ => None,
-                    }
+                    let range = |lo: &str, hi: &str| scalar(&df, lo).zip(scalar(&df, hi));
+                    extent_km(range(&lat_min, &lat_max), range(&lon_min, &lon_max), planar)
                 }
                 Post::Span(min, max) => match (scalar(&df, &min), scalar(&df, &max)) {
                     (Some(a), Some(b)) => Some((b - a) / 86_400.0),
@@ -450,6 +476,13 @@ pub fn compute_known(
         }
     }
     Ok(values)
+}
+
+/// The extent of a point's valid values, from each axis' range: the diagonal in
+/// km (planar metres), or the great-circle distance between the corners.
+fn extent_km(lat: Option<(f64, f64)>, lon: Option<(f64, f64)>, planar: bool) -> Option<f64> {
+    let ((a, b), (c, d)) = (lat?, lon?);
+    Some(if planar { ((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0 } else { geo::distance_km(a, c, b, d) })
 }
 
 /// The points whose values several metrics of `group` read (validity, extent,
@@ -803,10 +836,20 @@ mod tests {
             for need in &needs {
                 assert_eq!(states[&need.key()].estimate(need).value, values[&need.key()], "state of {}", need.key());
             }
-            // Each need in a query of its own.
+            // Each need in a query of its own, and with the counts already known (a
+            // group whose only need is known runs no query).
             let alone = |need: &Need| compute(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps);
+            let known = |need: &Need| {
+                compute_known(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps, &unsnapped)
+            };
             for need in &needs {
                 assert_eq!(values[&need.key()], alone(need).unwrap()[&need.key()], "{}, text {text}", need.key());
+                assert_eq!(
+                    values[&need.key()],
+                    known(need).unwrap()[&need.key()],
+                    "{}, known, text {text}",
+                    need.key()
+                );
             }
             // And against polars' own operators where they exist.
             let ok = collect(lf.clone().filter(valid(&pair()))).unwrap();

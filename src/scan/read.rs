@@ -206,7 +206,7 @@ fn check_positions(
         .filter(|c| matches!(c, Columns::Pair { planar: false, .. } | Columns::Pair { crs: Some(_), .. }))
         .collect();
     for columns in pairs {
-        let Columns::Pair { lat, lon, crs, .. } = &columns else { continue };
+        let Columns::Pair { lat, lon, crs, planar } = &columns else { continue };
         // Per row, each axis parsed once and tallied as the rows stream past. The row
         // of a malformed value and the median easting are looked up only when needed
         // (an in-memory query over all rows held 850 MiB at 20M rows).
@@ -217,7 +217,7 @@ fn check_positions(
         // a zone read) is a pair of its own there, and has its own pass.
         // Points no item snaps are not gathered: the pass costs as much as the checks.
         let snap = wanted.is_none_or(|w| w.contains(&columns)).then(|| profile::SnapGather::new(&columns, frame.text));
-        let mut exprs = vec![profile::position_tally(lat, lon, x0, tally.clone()).alias("n")];
+        let mut exprs = vec![profile::position_tally(lat, lon, x0, *planar, tally.clone()).alias("n")];
         exprs.extend(snap.as_ref().map(|(_, gather)| gather.clone().alias("s")));
         profile::collect(frame.lf.clone().select(exprs)).map_err(|e| error(id, &e))?;
         if let Some((snap, _)) = snap {
@@ -225,6 +225,9 @@ fn check_positions(
         }
         let t = *tally.lock().map_err(|_| InputError::new(id, "corrupt", "position checks failed"))?;
         rows.get_or_insert(t.rows);
+        // Kept for the metrics of these rows (a pair the checks move below is bound
+        // under another name, so these counts are not read for it).
+        snaps.checked(&columns, t);
         // Fractions of the finite values of each axis (NaN and ±inf count as neither).
         let frac = |n: u64, finite: u64| if finite == 0 { 0.0 } else { n as f64 / finite as f64 };
         let get = |name: &str| match name {
@@ -414,6 +417,49 @@ remediation = "测试。"
             if let Some(info) = known {
                 assert_eq!(info.lat.k, Some(6), "the most decimals a latitude carries");
             }
+        }
+    }
+
+    /// `has` and the extent of a group without row filters come from the position
+    /// checks' counts, and equal what the metrics' own pass computes: rows with an
+    /// axis out of range, unreadable or empty are not valid, on text and numbers.
+    #[test]
+    fn the_checks_counts_give_has_and_extent_as_the_metrics_pass_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "lat,lon\n30.1,114.2\n95.0,114.9\n29.5,\nnot,114.0\n31.25,-170.5\n-89.5,179.0\n";
+        let csv = dir.path().join("points.csv");
+        std::fs::write(&csv, text).unwrap();
+        let parquet = dir.path().join("points.parquet");
+        let mut df = CsvReadOptions::default()
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap()
+            .lazy()
+            .select([col("lat").cast(DataType::Float64), col("lon").cast(DataType::Float64)])
+            .collect()
+            .unwrap();
+        ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut df).unwrap();
+        let pack = dir.path().join("pack.toml");
+        let when = r#""has(position)", "position.extent_km >= 0""#;
+        std::fs::write(&pack, PACK.replace("WHEN", when)).unwrap();
+        let catalog = Catalog::load(&[pack], true).unwrap();
+        let (pack, item) = (&catalog.packs[0], &catalog.packs[0].items[0]);
+        for data in [csv, parquet] {
+            let dataset = source::discover(std::slice::from_ref(&data), false).unwrap().datasets.remove(0);
+            let read = read(&dataset, &catalog, "points", false).unwrap();
+            let bindings = &read.tagging.packs["snaps"];
+            let columns = bindings["position"].columns.clone();
+            assert_eq!(read.snaps.tally(&columns).map(|t| t.valid), Some(3), "{}", data.display());
+            let group = crate::evaluate::plan(pack, item, bindings).unwrap();
+            let compute = |memo| {
+                let src = profile::Source { lf: &read.frame.lf, text: read.frame.text, memo };
+                profile::compute_known(&src, &group, &BTreeMap::new(), &BTreeMap::new()).unwrap()
+            };
+            let (counted, afresh) = (compute(Some(&read.snaps)), compute(None));
+            assert_eq!(counted, afresh, "{}", data.display());
+            assert!(counted.values().all(|v| v.is_some_and(|v| v > 0.0)), "{counted:?}");
         }
     }
 }
