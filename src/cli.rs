@@ -172,7 +172,7 @@ pub enum Command {
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Decode binary files completely, in order (the sandbox child of a scan): prints
-    /// `ok [plain] ROWS` for each file decoded, stops at the first that fails.
+    /// `ok [plain] [head] ROWS` for each file decoded, stops at the first that fails.
     #[command(name = "__decode", hide = true)]
     Decode {
         #[arg(long)]
@@ -180,6 +180,12 @@ pub enum Command {
         /// Also write the rows of the files decoded whole here, as one Arrow IPC file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Decode only the first rows of each file (all of a file with geometries).
+        #[arg(long, conflicts_with_all = ["out", "column"])]
+        head: bool,
+        /// Decode every row of only these columns (repeatable).
+        #[arg(long, conflicts_with = "out")]
+        column: Vec<String>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -550,8 +556,13 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Notice { command } => crate::commands::notice(command),
         Command::Ledger { command } => crate::commands::ledger_command(command),
         Command::Release { command } => crate::commands::release(command),
-        Command::Decode { format, out, paths } => {
-            if crate::source::decode_files(&format, &paths, out.as_deref()) {
+        Command::Decode { format, out, head, column, paths } => {
+            let part = match (head, column.is_empty()) {
+                (true, _) => crate::source::Part::Head,
+                (false, true) => crate::source::Part::Whole,
+                (false, false) => crate::source::Part::Columns(column),
+            };
+            if crate::source::decode_files(&format, &paths, out.as_deref(), &part) {
                 ExitStatus::Clean
             } else {
                 ExitStatus::Incomplete

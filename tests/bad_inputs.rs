@@ -464,3 +464,58 @@ fn a_crashing_partition_among_hundreds_is_named() {
     let readings = report["scan"]["inputs"].as_array().unwrap().iter().find(|i| i["id"] == "readings").cloned();
     assert_eq!(readings.map(|i| i["rows"].clone()), Some(Value::from(299 * 3)), "{report}");
 }
+
+/// A scan's sandbox decodes the first rows of every column, then every row of the
+/// columns the packs bind (docs/reliability.md): a damaged page past the first rows
+/// of a bound column is that file's error; one in a column no pack binds is never
+/// read, and the file is evaluated.
+#[test]
+fn damaged_pages_past_the_first_rows_count_in_the_columns_read() {
+    let n = 3000;
+    let mut df = df!(
+        "site_id" => (0..n).map(|i| format!("S{i}")).collect::<Vec<_>>(),
+        "voltage_kv" => vec![500i64; n],
+        "lat" => (0..n).map(|i| 30.0 + i as f64 * 1e-4).collect::<Vec<_>>(),
+        "lon" => (0..n).map(|i| 114.0 + i as f64 * 1e-4).collect::<Vec<_>>(),
+        "free_text" => (0..n).map(|i| format!("t{i}")).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut good = Vec::new();
+    ParquetWriter::new(&mut good)
+        .with_compression(ParquetCompression::Uncompressed)
+        .with_row_group_size(Some(1000))
+        .finish(&mut df)
+        .unwrap();
+    let metadata = ParquetReader::new(std::io::Cursor::new(good.clone())).get_metadata().unwrap().clone();
+    assert_eq!(metadata.row_groups.len(), 3);
+    // The first page of a column in the last row group: its header made unreadable.
+    let damaged = |column: &str| {
+        let chunk = metadata.row_groups[2]
+            .parquet_columns()
+            .iter()
+            .find(|c| c.descriptor().path_in_schema[0].as_str() == column)
+            .unwrap();
+        let at = chunk.byte_range().start as usize;
+        let mut bytes = good.clone();
+        bytes[at..at + 24].fill(0xFF);
+        bytes
+    };
+    for (column, read) in [("lat", true), ("free_text", false)] {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("lines.parquet"), damaged(column)).unwrap();
+        let (code, report, stderr) = scan(tmp.path());
+        let errors = report["errors"].as_array().unwrap();
+        if read {
+            assert_eq!(code, 3, "{column}: {report}");
+            let e = errors.iter().find(|e| e["input"] == "lines.parquet").unwrap_or_else(|| panic!("{errors:?}"));
+            assert!(CORRUPT.contains(&e["kind"].as_str().unwrap()), "{e}");
+            assert!(stderr.contains("lines.parquet"), "{stderr}");
+        } else {
+            assert!(errors.is_empty(), "{column}: {report}");
+            assert_ne!(code, 3, "{column}: {report}");
+            assert_eq!(report["scan"]["inputs"][0]["rows"], Value::from(n), "{report}");
+            let tags = report["scan"]["inputs"][0]["tags"].to_string();
+            assert!(tags.contains("lat") && !tags.contains("free_text"), "lat bound, free_text not: {tags}");
+        }
+    }
+}

@@ -161,7 +161,8 @@ impl Profile {
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
     let crate::scan::read::Read { frame, tagging, rows, snaps: memo, .. } =
-        crate::scan::read::read(dataset, catalog, &id, false).map_err(ProfileError::Input)?;
+        crate::scan::read::read(dataset, catalog, &id, crate::scan::read::Reading::default())
+            .map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let src = Source { lf: &frame.lf, text: frame.text, memo: Some(&memo) };
 

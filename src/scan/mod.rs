@@ -53,6 +53,8 @@ pub struct Options {
 pub(crate) struct Extras {
     pub coverage: bool,
     pub fixes: bool,
+    /// Fixed copies of the datasets are written (every column is read).
+    pub writes: bool,
 }
 
 impl Options {
@@ -292,7 +294,11 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     let found = discover_all(options)?;
 
     let ctx = decide::Context { today, calendar: &options.calendar };
-    let extras = Extras { coverage: options.coverage, fixes: options.fixes || options.fix_dir.is_some() };
+    let extras = Extras {
+        coverage: options.coverage,
+        fixes: options.fixes || options.fix_dir.is_some(),
+        writes: options.fix_dir.is_some(),
+    };
     let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
         let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
             .unwrap_or_else(|_| Err(panic_error(&dataset.id)));
@@ -374,7 +380,12 @@ pub(crate) fn prepare(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Result<Prepared, InputError> {
-    let read::Read { frame, tagging, rows, unbound, snaps } = read::read(dataset, catalog, &dataset.id, extras.fixes)?;
+    let read::Read { frame, tagging, rows, unbound, snaps } = read::read(
+        dataset,
+        catalog,
+        &dataset.id,
+        read::Reading { every_snap: extras.fixes, every_column: extras.writes },
+    )?;
     let mut prepared = Prepared {
         unbound,
         dataset: dataset.clone(),

@@ -39,18 +39,43 @@ fn error(id: &str, e: &PolarsError) -> InputError {
     InputError::new(id, "corrupt", source::clean_polars_error(e))
 }
 
+/// What reads a dataset after [`read`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading {
+    /// The snapping of every point (a scan that may search a fix reads a held point's
+    /// decimals), not only of the points some item's resolution reads
+    /// ([`snapped_by_items`]: all a profile keeps).
+    pub every_snap: bool,
+    /// Every column (`--fix` writes the dataset), not only those the packs bind.
+    pub every_column: bool,
+}
+
 /// Open, tag and check one dataset; `id` names it in errors. The position checks'
-/// pass also gathers the snapping of every point with `snap_every_point` (a scan that
-/// may search a fix reads a held point's decimals), else of the points some item's
-/// resolution reads ([`snapped_by_items`]: all a profile keeps).
-pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, snap_every_point: bool) -> Result<Read, InputError> {
+/// pass also gathers the snapping `reading` says. Of a binary file, the sandbox
+/// decodes the first rows of every column and then every row of the columns read
+/// ([`read_columns`]), unless every column is read.
+pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) -> Result<Read, InputError> {
     let mut frame = {
         let _t = crate::trace::span(|| format!("open {id}"));
-        source::open(dataset)?
+        if reading.every_column {
+            source::open(dataset)?
+        } else {
+            source::open_deferred(dataset)?
+        }
     };
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
     let layout = Layout { columns: &names, geometry: frame.geometry.as_ref(), pairs: &frame.pairs };
     let mut tagging = tag::tag(id, layout, dataset.manifest.as_ref(), catalog)?;
+    if frame.pending.is_some() {
+        // And the one-column positions the bound pairs are split from; and, when no
+        // column is read, the first, which the rows are counted on.
+        let mut columns = read_columns(catalog, &frame, &tagging);
+        columns.extend(tagging.derived.keys().filter(|k| !columns.contains(k)).cloned().collect::<Vec<_>>());
+        if columns.is_empty() {
+            columns.extend(frame.columns.first().map(|(n, _)| n.clone()));
+        }
+        source::verify(dataset, &mut frame, &columns)?;
+    }
     add_derived(&mut frame, &tagging.derived);
     {
         let _t = crate::trace::span(|| format!("parse once {id}"));
@@ -59,7 +84,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, snap_every_point: bo
     let snaps = profile::SnapMemo::default();
     let checked = {
         let _t = crate::trace::span(|| format!("position checks and snapping {id}"));
-        let wanted = (!snap_every_point).then(|| snapped_by_items(catalog, &tagging));
+        let wanted = (!reading.every_snap).then(|| snapped_by_items(catalog, &tagging));
         check_positions(&frame, &mut tagging, id, &snaps, wanted.as_ref())?
     };
     // The checks count the rows as they pass; a frame of geometries counts features.
@@ -105,23 +130,8 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
     if !once {
         return Ok(());
     }
-    // Bound columns, and the columns naming a containing division that region tags
-    // resolve their names with (`parent`).
-    let bound: BTreeSet<&str> =
-        tagging.packs.values().flat_map(|b| b.values()).flat_map(|b| b.columns.names()).collect();
-    let parents: BTreeSet<&str> = catalog
-        .packs
-        .iter()
-        .filter(|p| tagging.packs.contains_key(&p.id))
-        .flat_map(|p| p.tags.values())
-        .flat_map(|t| t.link.parent.iter().map(String::as_str))
-        .collect();
-    let names: Vec<&str> = frame
-        .columns
-        .iter()
-        .filter(|(n, _)| bound.contains(n.as_str()) || parents.contains(n.to_lowercase().as_str()))
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let names = read_columns(catalog, frame, tagging);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     if names.is_empty() {
         return Ok(());
     }
@@ -134,6 +144,27 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
     let scan = std::mem::replace(&mut frame.lf, df.lazy());
     frame.full.get_or_insert(scan);
     Ok(())
+}
+
+/// The columns a scan reads of a dataset, in file order: those some pack binds, and
+/// those naming a containing division that region tags resolve their names with
+/// (`parent`).
+fn read_columns(catalog: &Catalog, frame: &Frame, tagging: &Tagging) -> Vec<String> {
+    let bound: BTreeSet<&str> =
+        tagging.packs.values().flat_map(|b| b.values()).flat_map(|b| b.columns.names()).collect();
+    let parents: BTreeSet<&str> = catalog
+        .packs
+        .iter()
+        .filter(|p| tagging.packs.contains_key(&p.id))
+        .flat_map(|p| p.tags.values())
+        .flat_map(|t| t.link.parent.iter().map(String::as_str))
+        .collect();
+    frame
+        .columns
+        .iter()
+        .filter(|(n, _)| bound.contains(n.as_str()) || parents.contains(n.to_lowercase().as_str()))
+        .map(|(n, _)| n.clone())
+        .collect()
 }
 
 /// The `names` columns of a single UTF-8 CSV/TSV without quotes, split out of its
@@ -410,7 +441,7 @@ remediation = "测试。"
             let pack = dir.path().join("pack.toml");
             std::fs::write(&pack, PACK.replace("WHEN", when)).unwrap();
             let catalog = Catalog::load(&[pack], true).unwrap();
-            let read = read(&dataset, &catalog, "points", every).unwrap();
+            let read = read(&dataset, &catalog, "points", Reading { every_snap: every, every_column: false }).unwrap();
             let columns = pair(&read);
             let known = read.snaps.known(&columns);
             assert_eq!(known.is_some(), gathered, "{when}, every point: {every}");
@@ -448,7 +479,7 @@ remediation = "测试。"
         let (pack, item) = (&catalog.packs[0], &catalog.packs[0].items[0]);
         for data in [csv, parquet] {
             let dataset = source::discover(std::slice::from_ref(&data), false).unwrap().datasets.remove(0);
-            let read = read(&dataset, &catalog, "points", false).unwrap();
+            let read = read(&dataset, &catalog, "points", Reading::default()).unwrap();
             let bindings = &read.tagging.packs["snaps"];
             let columns = bindings["position"].columns.clone();
             assert_eq!(read.snaps.tally(&columns).map(|t| t.valid), Some(3), "{}", data.display());

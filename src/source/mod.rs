@@ -36,8 +36,8 @@ use sha2::{Digest, Sha256};
 use crs::Crs;
 use geometry::{Exploded, Form, Geometry, Order};
 pub use manifest::Manifest;
-pub use sandbox::{decode_all, decode_files, FileDecoded, DECODER, RANGED_BY_MOSAIC};
-use sandbox::{kept_rows, sandboxed_decode, Decoded};
+pub use sandbox::{decode_all, decode_files, FileDecoded, Part, DECODER, RANGED_BY_MOSAIC};
+use sandbox::{kept_rows, sandboxed_decode, Decode, Decoded};
 use text::Encoding;
 
 /// File formats mosaic reads.
@@ -516,6 +516,19 @@ pub struct Frame {
     /// Every column, as the file reads, when `lf` holds only the bound columns in memory
     /// (a parsed text table; see `scan::read`): what `--fix` writes from.
     pub full: Option<LazyFrame>,
+    /// Files of which the sandbox decoded only the first rows ([`open_deferred`]):
+    /// [`verify`] decodes the columns a scan reads before any of their rows are read.
+    pub pending: Option<Pending>,
+}
+
+/// Binary files whose sandbox child decoded only their first rows, by their index in
+/// the dataset, and the dataset's hashes: those of these files are taken once the
+/// columns are decoded, so the hashing runs beside both children.
+pub struct Pending {
+    files: Vec<(usize, PathBuf)>,
+    hashes: Hashes,
+    /// Every file's digest in order, empty for the files above until [`verify`].
+    digests: Vec<(String, String)>,
 }
 
 /// A reader's failure, with a kind for the report.
@@ -769,7 +782,20 @@ fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std:
 /// Open a dataset as one lazy frame, checking what can be checked before profiling:
 /// encodings, CSV structure, Parquet/IPC footers, one schema across files. A
 /// geometry (declared or found in a column's values) becomes one row per vertex.
+/// Every page of every column of a binary file is decoded in the sandbox first.
 pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
+    open_with(dataset, false)
+}
+
+/// [`open`] for a reader that reads only some columns (a scan, a profile): the
+/// sandbox decodes the first rows of each binary file's columns now, and [`verify`]
+/// decodes every row of the columns read once the dataset is tagged. A table of many
+/// small files whose rows the sandbox keeps is decoded whole as in [`open`].
+pub fn open_deferred(dataset: &Dataset) -> Result<Frame, InputError> {
+    open_with(dataset, true)
+}
+
+fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
     let declared = match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
         None => None,
@@ -800,10 +826,21 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
             let _t =
                 crate::trace::span(|| format!("sandboxed decode {} ({} file(s))", dataset.id, dataset.files.len()));
             let paths: Vec<&Path> = dataset.files.iter().map(|f| f.path.as_path()).collect();
-            sandboxed_decode(decoder, &paths, dataset.format, keep.as_ref().map(|d| d.path()))
+            let decode = match &keep {
+                None if defer => Decode::Head,
+                keep => Decode::Whole { keep: keep.as_ref().map(|d| d.path()) },
+            };
+            sandboxed_decode(decoder, &paths, dataset.format, decode)
         }
         _ => Decoded::default(),
     };
+    let pending: Vec<(usize, PathBuf)> = dataset
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| sandboxed.head.get(*i) == Some(&true))
+        .map(|(i, f)| (i, f.path.clone()))
+        .collect();
     if let Some(frame) = open_kept(dataset, &sandboxed, &hashes)? {
         return Ok(frame);
     }
@@ -811,7 +848,8 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         not_empty(dataset, file)?;
         let (lf, geometry) = if dataset.format.is_polars() {
             let failed = sandboxed.failed.as_ref().filter(|(at, _)| *at == index).map(|(_, why)| why.clone());
-            let lf = open_polars_file(dataset, file, declared, &mut digests, failed, &hashes, index)?;
+            let hashed = (!pending.iter().any(|(i, _)| *i == index)).then_some(&hashes);
+            let lf = open_polars_file(dataset, file, declared, &mut digests, failed, hashed, index)?;
             let found = if sandboxed.plain.get(index) == Some(&true) {
                 None
             } else {
@@ -920,18 +958,59 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
         concat(frames, UnionArgs { rechunk: false, parallel: true, to_supertypes: true, ..Default::default() })
             .map_err(|e| InputError::new(&dataset.id, "schema", clean_polars_error(&e)))?
     };
-    let (forms, pairs) =
-        column_forms(&lf, &columns, exploded.as_ref()).map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
+    // A one-column position is read whole to learn its order: decoded first.
+    let mut decode = |names: &[String]| check_pending(dataset, &pending, names).map_err(|e| e.message);
+    let (forms, pairs) = column_forms(&lf, &columns, exploded.as_ref(), &mut decode)
+        .map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
+    let sha256 = if pending.is_empty() { combine_digests(&digests) } else { String::new() };
     Ok(Frame {
         lf,
         columns,
         text: dataset.format.is_text(),
-        sha256: combine_digests(&digests),
+        sha256,
         geometry: exploded,
         forms,
         pairs,
         full: None,
+        pending: (!pending.is_empty()).then_some(Pending { files: pending, hashes, digests }),
     })
+}
+
+/// Decode, in the sandbox, every row of the `columns` of the files whose first rows
+/// only were decoded ([`open_deferred`]), then let the frame read those columns only:
+/// a column the sandbox did not decode cannot be read by mistake (an error, not a
+/// crash). Nothing to do for a frame opened otherwise.
+pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Result<(), InputError> {
+    let Some(Pending { files, hashes, mut digests }) = frame.pending.take() else { return Ok(()) };
+    {
+        let _t = crate::trace::span(|| format!("sandboxed decode of {} column(s) {}", columns.len(), dataset.id));
+        check_pending(dataset, &files, columns)?;
+    }
+    for (index, _) in &files {
+        let mut one = Vec::new();
+        push_digest(dataset, &dataset.files[*index], &hashes, *index, &mut one)?;
+        if let (Some(slot), Some(digest)) = (digests.get_mut(*index), one.pop()) {
+            *slot = digest;
+        }
+    }
+    frame.sha256 = combine_digests(&digests);
+    let read: Vec<Expr> =
+        frame.columns.iter().filter(|(n, _)| columns.contains(n)).map(|(n, _)| col(n.as_str())).collect();
+    frame.lf = frame.lf.clone().select(read);
+    Ok(())
+}
+
+fn check_pending(dataset: &Dataset, files: &[(usize, PathBuf)], columns: &[String]) -> Result<(), InputError> {
+    let Some(decoder) = DECODER.get().filter(|_| !files.is_empty()) else { return Ok(()) };
+    let paths: Vec<&Path> = files.iter().map(|(_, p)| p.as_path()).collect();
+    let decoded = sandboxed_decode(decoder, &paths, dataset.format, Decode::Columns(columns));
+    match decoded.failed {
+        None => Ok(()),
+        Some((at, why)) => {
+            let index = files.get(at).map_or(0, |(i, _)| *i);
+            Err(read_error(dataset, &dataset.files[index], "corrupt", why))
+        }
+    }
 }
 
 fn not_empty(dataset: &Dataset, file: &DataFile) -> Result<(), InputError> {
@@ -970,7 +1049,8 @@ fn open_kept(dataset: &Dataset, sandboxed: &Decoded, hashes: &Hashes) -> Result<
         push_digest(dataset, file, hashes, index, &mut digests)?;
     }
     let lf = df.lazy();
-    let (forms, pairs) = column_forms(&lf, &columns, None).map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
+    let (forms, pairs) =
+        column_forms(&lf, &columns, None, &mut |_| Ok(())).map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
     Ok(Some(Frame {
         lf,
         columns,
@@ -980,6 +1060,7 @@ fn open_kept(dataset: &Dataset, sandboxed: &Decoded, hashes: &Hashes) -> Result<
         forms,
         pairs,
         full: Some(full),
+        pending: None,
     }))
 }
 
@@ -1086,6 +1167,7 @@ fn column_forms(
     lf: &LazyFrame,
     columns: &[(String, DataType)],
     exploded: Option<&Exploded>,
+    decode: &mut dyn FnMut(&[String]) -> Result<(), String>,
 ) -> Result<(BTreeMap<String, Form>, BTreeMap<String, Option<Order>>), String> {
     let vertex = |n: &str| exploded.is_some_and(|e| e.lat == n || e.lon == n);
     let wanted: Vec<Expr> = columns.iter().filter(|(n, _)| !vertex(n)).map(|(n, _)| col(n.as_str())).collect();
@@ -1106,6 +1188,7 @@ fn column_forms(
     }
     for (name, form) in &forms {
         if *form == Form::Pair {
+            decode(std::slice::from_ref(name))?;
             let whole = guarded(|| lf.clone().select([col(name.as_str())]).collect())?;
             let column = whole.column(name).map_err(|e| e.to_string())?;
             pairs.insert(name.clone(), geometry::pair_order(column)?);
@@ -1147,7 +1230,8 @@ fn open_polars_file(
     declared: Option<Encoding>,
     digests: &mut Vec<(String, String)>,
     sandbox_failure: Option<String>,
-    hashes: &Hashes,
+    // `None`: a binary file hashed later (`verify`).
+    hashes: Option<&Hashes>,
     index: usize,
 ) -> Result<LazyFrame, InputError> {
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
@@ -1205,8 +1289,11 @@ fn open_polars_file(
     if let Some(why) = sandbox_failure {
         return Err(read_error(dataset, file, "corrupt", why));
     }
-    if !dataset.format.is_text() {
-        push_digest(dataset, file, hashes, index, digests)?;
+    match hashes {
+        _ if dataset.format.is_text() => {}
+        Some(hashes) => push_digest(dataset, file, hashes, index, digests)?,
+        // Hashed once its columns are decoded (`verify`): a place kept in order.
+        None => digests.push((relative_id(&dataset.path, &file.path), String::new())),
     }
     Ok(lf)
 }

@@ -1,6 +1,8 @@
-//! The sandboxed decode: every Parquet/IPC file is decoded in a child process
-//! (`mosaic __decode`) before the scan reads it, so a file whose damaged pages make
-//! the decoder abort costs only that child (docs/reliability.md).
+//! The sandboxed decode: every page of a Parquet/IPC file the scan reads is decoded
+//! in a child process (`mosaic __decode`) before the scan reads it, so a file whose
+//! damaged pages make the decoder abort costs only that child (docs/reliability.md):
+//! every column, or ([`Decode::Head`] then [`Decode::Columns`]) the first rows of
+//! every column and, once the dataset is tagged, all rows of the columns read.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -19,6 +21,21 @@ pub static DECODER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// Files one sandbox child decodes (bounded, so the argument list stays short).
 const DECODE_BATCH: usize = 256;
 
+/// What a sandbox child decodes of each file.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Decode<'a> {
+    /// Every row of every column; with a directory, the rows are also kept there for
+    /// the parent ([`kept_rows`]).
+    Whole { keep: Option<&'a Path> },
+    /// The first rows of every column (what the parent reads to learn the schema and
+    /// tag the columns), and every row of a file whose first rows hold geometries
+    /// (the parent reads such a file whole). The other rows of the columns the scan
+    /// reads are decoded once the dataset is tagged ([`Decode::Columns`]).
+    Head,
+    /// Every row of these columns, those of each file that it has.
+    Columns(&'a [String]),
+}
+
 /// What the sandbox children said about a dataset's files.
 #[derive(Default)]
 pub(super) struct Decoded {
@@ -27,6 +44,8 @@ pub(super) struct Decoded {
     /// Per file: its child read its first rows and no column holds geometries, so
     /// the parent need not read them again to look.
     pub(super) plain: Vec<bool>,
+    /// Per file: its child decoded only its first rows ([`Decode::Head`]).
+    pub(super) head: Vec<bool>,
     /// Per file: the rows its child decoded.
     rows: Vec<Option<u64>>,
     /// The files' rows as the children decoded them, one Arrow IPC file per child,
@@ -34,13 +53,19 @@ pub(super) struct Decoded {
     kept: Vec<PathBuf>,
 }
 
-/// Decode `paths` in sandbox children, a batch per child, in order. A dataset of many
-/// small files (daily partitions) costs a child per batch, not per file.
+/// Decode `paths` in sandbox children, a batch per child, in order, as `decode`
+/// says. A dataset of many small files (daily partitions) costs a child per batch,
+/// not per file.
 ///
-/// With `keep` (a directory), each child also writes the rows it decoded there, so
-/// the parent reads them back ([`kept_rows`]) instead of decoding the files again.
-pub(super) fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format, keep: Option<&Path>) -> Decoded {
+/// With [`Decode::Whole`]'s `keep` (a directory), each child also writes the rows it
+/// decoded there, so the parent reads them back ([`kept_rows`]) instead of decoding
+/// the files again.
+pub(super) fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format, decode: Decode) -> Decoded {
     let format = if format == Format::Ipc { "ipc" } else { "parquet" };
+    let keep = match decode {
+        Decode::Whole { keep } => keep,
+        _ => None,
+    };
     let mut decoded = Decoded::default();
     let mut kept = Vec::new();
     for (b, batch) in paths.chunks(DECODE_BATCH).enumerate() {
@@ -50,6 +75,17 @@ pub(super) fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format, 
         command.args(["__decode", "--format", format]);
         if let Some(out) = &out_file {
             command.arg("--out").arg(out);
+        }
+        match decode {
+            Decode::Whole { .. } => {}
+            Decode::Head => {
+                command.arg("--head");
+            }
+            Decode::Columns(columns) => {
+                for c in columns {
+                    command.arg("--column").arg(c);
+                }
+            }
         }
         let out = match command
             .arg("--")
@@ -66,8 +102,8 @@ pub(super) fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format, 
                 return decoded;
             }
         };
-        // Each file decoded is acknowledged on stdout (`ok [plain] ROWS`): the first
-        // without is the one.
+        // Each file decoded is acknowledged on stdout (`ok [plain] [head] ROWS`): the
+        // first without is the one.
         let stdout = String::from_utf8_lossy(&out.stdout);
         let acknowledged: Vec<Vec<&str>> = stdout
             .lines()
@@ -75,6 +111,7 @@ pub(super) fn sandboxed_decode(decoder: &Path, paths: &[&Path], format: Format, 
             .filter(|w| w.first() == Some(&"ok"))
             .collect();
         decoded.plain.extend(acknowledged.iter().map(|w| w.get(1) == Some(&"plain")));
+        decoded.head.extend(acknowledged.iter().map(|w| w.contains(&"head")));
         decoded.rows.extend(acknowledged.iter().map(|w| w.last().and_then(|n| n.parse().ok())));
         if out.status.success() && acknowledged.len() == batch.len() {
             kept.extend(out_file.filter(|f| f.is_file()));
@@ -142,19 +179,33 @@ pub(super) fn kept_rows(decoded: &Decoded, files: &[super::DataFile]) -> Option<
     Some(all)
 }
 
-/// `mosaic __decode`: decode `paths` in order, acknowledging each on stdout
-/// (`ok [plain] ROWS`, flushed, so that after a crash the last line says how far it
-/// got). With `out`, the rows of the files decoded whole are also written there as
-/// one Arrow IPC file, when every file was and all share one schema. Returns false
-/// at the first file that does not decode, after printing why on stderr.
-pub fn decode_files(format: &str, paths: &[PathBuf], out: Option<&Path>) -> bool {
+/// What `mosaic __decode` decodes of each file ([`Decode`], in the child).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    Head,
+    Columns(Vec<String>),
+}
+
+/// `mosaic __decode`: decode `part` of `paths` in order, acknowledging each on stdout
+/// (`ok [plain] [head] ROWS`, flushed, so that after a crash the last line says how
+/// far it got). With `out`, the rows of the files decoded whole are also written
+/// there as one Arrow IPC file, when every file was and all share one schema.
+/// Returns false at the first file that does not decode, after printing why on stderr.
+pub fn decode_files(format: &str, paths: &[PathBuf], out: Option<&Path>, part: &Part) -> bool {
     use std::io::Write;
     let mut kept: Option<Vec<DataFrame>> = out.map(|_| Vec::new());
     let mut kept_bytes = 0;
     for path in paths {
-        match decode_all(path, format) {
+        let decoded = match part {
+            Part::Whole => decode_all(path, format),
+            Part::Head => decode_head(path, format),
+            Part::Columns(columns) => decode_columns(path, format, columns),
+        };
+        match decoded {
             Ok(file) => {
-                println!("ok{} {}", if file.plain { " plain" } else { "" }, file.rows);
+                let head = if file.head { " head" } else { "" };
+                println!("ok{}{head} {}", if file.plain { " plain" } else { "" }, file.rows);
                 kept_bytes += file.frame.as_ref().map_or(0, DataFrame::estimated_size);
                 match (&mut kept, file.frame) {
                     (Some(frames), Some(df))
@@ -201,6 +252,8 @@ const KEPT_MAX_BYTES: usize = 256 << 20;
 pub struct FileDecoded {
     /// Its first rows were read and no column holds geometries.
     pub plain: bool,
+    /// Only its first rows were decoded (`rows` is then 0).
+    pub head: bool,
     pub rows: u64,
     /// Its rows, when it was small enough to be decoded whole.
     pub frame: Option<DataFrame>,
@@ -231,28 +284,65 @@ pub fn decode_all(path: &Path, format: &str) -> Result<FileDecoded, String> {
         let df = read.map_err(|e| clean_polars_error(&e))?;
         let head = df.head(Some(SAMPLE_ROWS as usize));
         let plain = head.columns().iter().all(|c| geometry::sniff_geometry(c).is_none());
-        return Ok(FileDecoded { plain, rows: df.height() as u64, frame: Some(df) });
+        return Ok(FileDecoded { plain, head: false, rows: df.height() as u64, frame: Some(df) });
     }
-    let rows = decode_in_slices(path, format, size.div_ceil(DECODE_SLICE_BYTES))?;
-    Ok(FileDecoded { plain: false, rows, frame: None })
+    let rows = decode_in_slices(path, format, size.div_ceil(DECODE_SLICE_BYTES), None)?;
+    Ok(FileDecoded { plain: false, head: false, rows, frame: None })
 }
 
-/// Decode every value of every column of a file in `slices` scans of consecutive
-/// rows (one scan for IPC or a single slice): each slice's pages of the input are
-/// released before the next is read. Returns the rows decoded.
-fn decode_in_slices(path: &Path, format: &str, slices: u64) -> Result<u64, String> {
-    let scan = || {
-        match format {
-            "ipc" => LazyFrame::scan_ipc(polars_path(path), Default::default(), Default::default()),
-            _ => LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default()),
-        }
-        .map_err(|e| clean_polars_error(&e))
+/// Decode the first rows of every column of one binary file, as the parent reads
+/// them (the file reader's first [`SAMPLE_ROWS`], and the first rows of a scan);
+/// a file whose first rows hold geometries is decoded whole ([`decode_all`]): the
+/// parent reads it whole to explode them.
+pub fn decode_head(path: &Path, format: &str) -> Result<FileDecoded, String> {
+    let bytes = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let head = match format {
+        "ipc" => IpcReader::new(bytes).with_n_rows(Some(SAMPLE_ROWS as usize)).finish(),
+        _ => ParquetReader::new(bytes).with_slice(Some((0, SAMPLE_ROWS as usize))).finish(),
+    }
+    .map_err(|e| clean_polars_error(&e))?;
+    if head.columns().iter().any(|c| geometry::sniff_geometry(c).is_some()) {
+        return decode_all(path, format);
+    }
+    scan(path, format)?
+        .limit(SAMPLE_ROWS)
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|e| clean_polars_error(&e))?;
+    Ok(FileDecoded { plain: true, head: true, rows: 0, frame: None })
+}
+
+/// Decode every row of the `columns` one binary file has (others are skipped).
+pub fn decode_columns(path: &Path, format: &str, columns: &[String]) -> Result<FileDecoded, String> {
+    let schema = scan(path, format)?.collect_schema().map_err(|e| clean_polars_error(&e))?;
+    let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let rows = decode_in_slices(path, format, size.div_ceil(DECODE_SLICE_BYTES), Some(&present))?;
+    Ok(FileDecoded { plain: true, head: false, rows, frame: None })
+}
+
+fn scan(path: &Path, format: &str) -> Result<LazyFrame, String> {
+    match format {
+        "ipc" => LazyFrame::scan_ipc(polars_path(path), Default::default(), Default::default()),
+        _ => LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default()),
+    }
+    .map_err(|e| clean_polars_error(&e))
+}
+
+/// Decode every value of every column of a file (of `columns` only, when given) in
+/// `slices` scans of consecutive rows (one scan for IPC or a single slice): each
+/// slice's pages of the input are released before the next is read. Returns the
+/// rows decoded.
+fn decode_in_slices(path: &Path, format: &str, slices: u64, columns: Option<&[String]>) -> Result<u64, String> {
+    let scan = || scan(path, format);
+    let values = match columns {
+        None => all().as_expr(),
+        Some(names) => cols(names.iter().map(String::as_str)).as_expr(),
     };
     let decode = |lf: LazyFrame| -> Result<u64, String> {
         let df = lf
             .select([
                 len().cast(DataType::UInt64).alias("\u{1}rows"),
-                all().as_expr().is_null().cast(DataType::UInt32).sum(),
+                values.clone().is_null().cast(DataType::UInt32).sum(),
             ])
             .collect_with_engine(Engine::Streaming)
             .map_err(|e| clean_polars_error(&e))?
@@ -308,7 +398,7 @@ mod tests {
         let mut file = std::fs::File::create(&path).unwrap();
         ParquetWriter::new(&mut file).with_row_group_size(Some(1_000)).finish(&mut df).unwrap();
         for slices in [1, 2, 3, 7, 20, 64] {
-            assert_eq!(decode_in_slices(&path, "parquet", slices), Ok(n), "{slices} slice(s)");
+            assert_eq!(decode_in_slices(&path, "parquet", slices, None), Ok(n), "{slices} slice(s)");
         }
     }
 }
