@@ -1251,8 +1251,16 @@ fn open_polars_file(
         // The text is hashed on a thread of its own while the encoding and structure
         // are checked.
         let (digest, checked) = std::thread::scope(|scope| {
-            let hashing = scope.spawn(|| hex::encode(Sha256::digest(&bytes)));
-            let checked = text::decode(&bytes, declared).and_then(|(decoded, enc)| {
+            let hashing = scope.spawn(|| {
+                let _t = crate::trace::span(|| format!("sha256 {}", file.path.display()));
+                hex::encode(Sha256::digest(&bytes))
+            });
+            let checked = {
+                let _t = crate::trace::span(|| format!("encoding {}", file.path.display()));
+                text::decode(&bytes, declared)
+            }
+            .and_then(|(decoded, enc)| {
+                let _t = crate::trace::span(|| format!("structure {}", file.path.display()));
                 let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
                 text::check_structure(&decoded, sep).map(|()| (decoded, enc))
             });

@@ -96,8 +96,9 @@ pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
     }
     let quoted = memchr::memchr(b'"', text).is_some();
     // The csv reader accepts a quote left open at end of file (it reads the rest of
-    // the file as one field); a reader of the published file would not.
-    if let Some(line) = unterminated_quote(text).filter(|_| quoted) {
+    // the file as one field); a reader of the published file would not. (Looked for
+    // only in a text with quotes: the walk visits every byte, 0.7 s for 340 MB.)
+    if let Some(line) = quoted.then(|| unterminated_quote(text)).flatten() {
         return Err(TextError { kind: "unterminated-quote", line, message: "quoted field is never closed".into() });
     }
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(text);
