@@ -986,11 +986,11 @@ pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Resul
         let _t = crate::trace::span(|| format!("sandboxed decode of {} column(s) {}", columns.len(), dataset.id));
         check_pending(dataset, &files, columns)?;
     }
-    for (index, _) in &files {
-        let mut one = Vec::new();
-        push_digest(dataset, &dataset.files[*index], &hashes, *index, &mut one)?;
-        if let (Some(slot), Some(digest)) = (digests.get_mut(*index), one.pop()) {
-            *slot = digest;
+    // A binary dataset has one digest per file, in file order.
+    for (index, path) in &files {
+        let digest = hashes.get(*index, path).map_err(|e| read_error(dataset, &dataset.files[*index], "io", e))?;
+        if let Some(slot) = digests.get_mut(*index) {
+            slot.1 = digest;
         }
     }
     frame.sha256 = combine_digests(&digests);
