@@ -240,7 +240,12 @@ pub fn run(catalog: &Catalog, options: &Options, dir: &Path) -> Result<ScanResul
         let today = options.today();
         let ctx = decide::Context { today, calendar: &options.calendar };
         let in_force = Catalog { packs: catalog.packs.iter().filter(|p| p.in_force(today)).cloned().collect() };
-        let extras = Extras { coverage: options.coverage, fixes: options.fixes, writes: options.fix_dir.is_some() };
+        let extras = Extras {
+            coverage: options.coverage,
+            fixes: options.fixes,
+            writes: options.fix_dir.is_some(),
+            alone: false,
+        };
         let members: Vec<&Dataset> = outcomes.iter().map(|(d, _)| d).filter(|d| suspects.contains(&d.id)).collect();
         let mut prepared = Vec::new();
         for d in members {

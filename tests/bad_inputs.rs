@@ -465,13 +465,10 @@ fn a_crashing_partition_among_hundreds_is_named() {
     assert_eq!(readings.map(|i| i["rows"].clone()), Some(Value::from(299 * 3)), "{report}");
 }
 
-/// A scan's sandbox decodes the first rows of every column, then every row of the
-/// columns the packs bind (docs/reliability.md): a damaged page past the first rows
-/// of a bound column is that file's error; one in a column no pack binds is never
-/// read, and the file is evaluated.
-#[test]
-fn damaged_pages_past_the_first_rows_count_in_the_columns_read() {
-    let n = 3000;
+/// A Parquet file of `n` rows in three row groups (columns `site_id`, `voltage_kv`,
+/// `lat`, `lon`, `free_text`) and the same bytes with the first page of `column` in
+/// the last row group made unreadable.
+fn damaged_last_row_group(n: usize, column: &str) -> (Vec<u8>, Vec<u8>) {
     let mut df = df!(
         "site_id" => (0..n).map(|i| format!("S{i}")).collect::<Vec<_>>(),
         "voltage_kv" => vec![500i64; n],
@@ -483,26 +480,32 @@ fn damaged_pages_past_the_first_rows_count_in_the_columns_read() {
     let mut good = Vec::new();
     ParquetWriter::new(&mut good)
         .with_compression(ParquetCompression::Uncompressed)
-        .with_row_group_size(Some(1000))
+        .with_row_group_size(Some(n / 3))
         .finish(&mut df)
         .unwrap();
     let metadata = ParquetReader::new(std::io::Cursor::new(good.clone())).get_metadata().unwrap().clone();
     assert_eq!(metadata.row_groups.len(), 3);
-    // The first page of a column in the last row group: its header made unreadable.
-    let damaged = |column: &str| {
-        let chunk = metadata.row_groups[2]
-            .parquet_columns()
-            .iter()
-            .find(|c| c.descriptor().path_in_schema[0].as_str() == column)
-            .unwrap();
-        let at = chunk.byte_range().start as usize;
-        let mut bytes = good.clone();
-        bytes[at..at + 24].fill(0xFF);
-        bytes
-    };
+    let chunk = metadata.row_groups[2]
+        .parquet_columns()
+        .iter()
+        .find(|c| c.descriptor().path_in_schema[0].as_str() == column)
+        .unwrap();
+    let at = chunk.byte_range().start as usize;
+    let mut bytes = good.clone();
+    bytes[at..at + 24].fill(0xFF);
+    (good, bytes)
+}
+
+/// A scan's sandbox decodes the first rows of every column, then every row of the
+/// columns the packs bind (docs/reliability.md): a damaged page past the first rows
+/// of a bound column is that file's error; one in a column no pack binds is never
+/// read, and the file is evaluated.
+#[test]
+fn damaged_pages_past_the_first_rows_count_in_the_columns_read() {
+    let n = 3000;
     for (column, read) in [("lat", true), ("free_text", false)] {
         let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join("lines.parquet"), damaged(column)).unwrap();
+        fs::write(tmp.path().join("lines.parquet"), damaged_last_row_group(n, column).1).unwrap();
         let (code, report, stderr) = scan(tmp.path());
         let errors = report["errors"].as_array().unwrap();
         if read {
@@ -518,4 +521,75 @@ fn damaged_pages_past_the_first_rows_count_in_the_columns_read() {
             assert!(tags.contains("lat") && !tags.contains("free_text"), "lat bound, free_text not: {tags}");
         }
     }
+}
+
+/// Of a dataset scanned alone, the sandbox decodes only the bound columns an
+/// applicable item reads (and every position): a damaged page in a bound column no
+/// item reads is not found there. Scanned with another dataset, every bound column
+/// is read (a combination may read it), and the same page is that file's error.
+#[test]
+fn a_dataset_scanned_alone_decodes_the_columns_its_items_read() {
+    let n = 3000;
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tmp.path().join("pack.toml");
+    fs::write(
+        &pack,
+        r#"[pack]
+id = "lines"
+version = "1"
+effective = "2020-01-01"
+name = "Lines"
+authority = "国家保密局"
+basis = ["国家秘密定密管理规定 第35条"]
+illustrative = true
+grid_m = 50
+[tags.site]
+kind = "key"
+columns = ["site_id"]
+[tags.voltage]
+kind = "measure"
+unit = "kV"
+columns = ["voltage_kv"]
+[tags.position]
+kind = "point"
+lat = ["lat"]
+lon = ["lon"]
+[[item]]
+id = "lines.cells"
+name = { zh = "网格", en = "Cells" }
+catalog_match = false
+level = "秘密"
+period = { years = 10 }
+knowledge_scope = "test"
+art13 = "经济"
+harm = "测试。"
+basis = ["国家秘密定密管理规定 第35条"]
+when = ["position.area_km2 > 0"]
+remediation = "测试。"
+"#,
+    )
+    .unwrap();
+    let (good, damaged) = damaged_last_row_group(n, "voltage_kv");
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("lines.parquet"), damaged).unwrap();
+    let scan = |dir: &Path| {
+        let args =
+            ["scan", dir.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--no-builtin", "--format", "json"];
+        common::json(&args)
+    };
+    let (code, report) = scan(&data);
+    assert_eq!(code, 1, "alone: the item holds, nothing unread: {report}");
+    assert_eq!(report["errors"], Value::Array(vec![]), "{report}");
+    assert_eq!(report["scan"]["inputs"][0]["rows"], Value::from(n), "{report}");
+    let tags = report["scan"]["inputs"][0]["tags"].to_string();
+    assert!(tags.contains("voltage_kv") && tags.contains("site_id"), "bound though not read: {tags}");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(1), "{report}");
+
+    fs::write(data.join("other.parquet"), good).unwrap();
+    // The other dataset holds: the exit code says so (1), the error is listed.
+    let (_, report) = scan(&data);
+    let errors = report["errors"].as_array().unwrap();
+    let e = errors.iter().find(|e| e["input"] == "lines.parquet").unwrap_or_else(|| panic!("{errors:?}"));
+    assert!(CORRUPT.contains(&e["kind"].as_str().unwrap()), "{e}");
 }

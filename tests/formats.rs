@@ -325,3 +325,43 @@ fn a_geometry_in_a_later_partition_is_not_passed_over() {
         "the partition holding geometries is named: {errors:?}"
     );
 }
+
+/// The content hash of a binary file large enough to be hashed on a thread of its own
+/// (beside the sandbox's decode and the scan's passes) is the sha256 of its bytes, in
+/// a scan alone, in a scan with another dataset and in a profile.
+#[test]
+fn the_content_hash_of_a_large_parquet_is_its_sha256() {
+    use polars::prelude::*;
+    use sha2::Digest;
+    let n = 200_000;
+    let mut df = df!(
+        "site_id" => (0..n).map(|i| format!("S{}", i % 977)).collect::<Vec<_>>(),
+        "lat" => (0..n).map(|i| 30.0 + (i as f64 * 7.3e-5) % 1.0).collect::<Vec<_>>(),
+        "lon" => (0..n).map(|i| 114.0 + (i as f64 * 3.1e-5) % 1.0).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Uncompressed).finish(&mut df).unwrap();
+    assert!(bytes.len() > 2 << 20, "over the size hashed inline: {}", bytes.len());
+    let want = hex::encode(sha2::Sha256::digest(&bytes));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("sites.parquet"), &bytes).unwrap();
+    let digest_of = |report: &Value| {
+        let inputs = report["scan"]["inputs"].as_array().unwrap();
+        let input = inputs.iter().find(|i| i["id"] == "sites.parquet").unwrap_or_else(|| panic!("{report}"));
+        input["sha256"].as_str().unwrap().to_string()
+    };
+    let (_, alone) = common::json(&["scan", data.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(digest_of(&alone), want, "alone");
+    fs::write(data.join("other.csv"), "site_id,lat,lon\nS1,30.5,114.5\n").unwrap();
+    let (_, together) = common::json(&["scan", data.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(digest_of(&together), want, "with another dataset");
+    let profile = tmp.path().join("sites.json");
+    let out = common::run(&["profile", data.join("sites.parquet").to_str().unwrap(), "-o", profile.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let profile: Value = serde_json::from_str(&fs::read_to_string(&profile).unwrap()).unwrap();
+    assert_eq!(profile["dataset"]["sha256"], Value::from(want.clone()), "profile");
+    assert_eq!(profile["dataset"]["parts"], serde_json::json!([want]), "profile parts");
+}

@@ -160,7 +160,7 @@ impl Profile {
 /// (partitions profiled apart name the dataset they belong to).
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
-    let crate::scan::read::Read { frame, tagging, rows, snaps: memo, .. } =
+    let crate::scan::read::Read { mut frame, tagging, rows, snaps: memo, .. } =
         crate::scan::read::read(dataset, catalog, &id, crate::scan::read::Reading::default())
             .map_err(ProfileError::Input)?;
     let names: Vec<String> = frame.columns.iter().map(|(n, _)| n.clone()).collect();
@@ -191,8 +191,9 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
         dataset: DatasetInfo {
             id: id.clone(),
             path: dataset.path.display().to_string(),
-            sha256: frame.sha256.clone(),
-            parts: vec![frame.sha256.clone()],
+            // Known once the states are computed (the hashing runs beside them).
+            sha256: String::new(),
+            parts: vec![],
             rows,
             columns: names,
             published: dataset.published,
@@ -227,6 +228,10 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
             }
         }
     }
+    drop(src);
+    crate::source::finish_hash(dataset, &mut frame).map_err(ProfileError::Input)?;
+    profile.dataset.sha256 = frame.sha256.clone();
+    profile.dataset.parts = vec![frame.sha256];
     Ok(profile)
 }
 

@@ -55,6 +55,8 @@ pub(crate) struct Extras {
     pub fixes: bool,
     /// Fixed copies of the datasets are written (every column is read).
     pub writes: bool,
+    /// The scan holds one dataset: no combination reads what its items do not.
+    pub alone: bool,
 }
 
 impl Options {
@@ -298,6 +300,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         coverage: options.coverage,
         fixes: options.fixes || options.fix_dir.is_some(),
         writes: options.fix_dir.is_some(),
+        alone: found.datasets.len() == 1,
     };
     let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
         let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
@@ -384,7 +387,7 @@ pub(crate) fn prepare(
         dataset,
         catalog,
         &dataset.id,
-        read::Reading { every_snap: extras.fixes, every_column: extras.writes },
+        read::Reading { every_snap: extras.fixes, every_column: extras.writes, alone: extras.alone },
     )?;
     let mut prepared = Prepared {
         unbound,
@@ -411,8 +414,11 @@ pub(crate) fn prepare(
             pack.items.iter().map(move |item| Task { pack, item, bindings })
         })
         .collect();
+    let evaluations = assess(&prepared.source(), &tasks).map_err(|e| profile_error(&dataset.id, &e))?;
+    // The content hash ran beside the passes over the rows; finding ids need it now.
+    source::finish_hash(dataset, &mut prepared.frame)?;
+    prepared.summary.sha256 = prepared.frame.sha256.clone();
     let src = prepared.source();
-    let evaluations = assess(&src, &tasks).map_err(|e| profile_error(&dataset.id, &e))?;
     let contributor = prepared.contributor();
     let mut findings = Vec::new();
     let mut met = std::collections::BTreeSet::new();

@@ -48,6 +48,10 @@ pub struct Reading {
     pub every_snap: bool,
     /// Every column (`--fix` writes the dataset), not only those the packs bind.
     pub every_column: bool,
+    /// The dataset is scanned alone: no combination reads its columns, so of those
+    /// the packs bind only the ones an applicable item reads (and every position)
+    /// are decoded and parsed ([`read_columns`]).
+    pub alone: bool,
 }
 
 /// Open, tag and check one dataset; `id` names it in errors. The position checks'
@@ -69,7 +73,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
     if frame.pending.is_some() {
         // And the one-column positions the bound pairs are split from; and, when no
         // column is read, the first, which the rows are counted on.
-        let mut columns = read_columns(catalog, &frame, &tagging);
+        let mut columns = read_columns(catalog, &frame, &tagging, reading.alone);
         columns.extend(tagging.derived.keys().filter(|k| !columns.contains(k)).cloned().collect::<Vec<_>>());
         if columns.is_empty() {
             columns.extend(frame.columns.first().map(|(n, _)| n.clone()));
@@ -79,7 +83,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
     add_derived(&mut frame, &tagging.derived);
     {
         let _t = crate::trace::span(|| format!("parse once {id}"));
-        parse_once(dataset, catalog, &mut frame, &tagging).map_err(|e| error(id, &e))?;
+        parse_once(dataset, catalog, &mut frame, &tagging, reading.alone).map_err(|e| error(id, &e))?;
     }
     let snaps = profile::SnapMemo::default();
     let checked = {
@@ -117,7 +121,13 @@ pub const PARSE_ONCE_MAX_BYTES: u64 = 1 << 30;
 /// way when its files together are small ([`MANY_FILES_MAX_BYTES`]): each pass over
 /// 1 000 files pays for opening each of them again, which cost a lake of 10 tables ×
 /// 1 000 partitions more than reading their rows.
-fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: &Tagging) -> PolarsResult<()> {
+fn parse_once(
+    dataset: &Dataset,
+    catalog: &Catalog,
+    frame: &mut Frame,
+    tagging: &Tagging,
+    alone: bool,
+) -> PolarsResult<()> {
     if frame.geometry.is_some() {
         return Ok(());
     }
@@ -130,7 +140,7 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
     if !once {
         return Ok(());
     }
-    let names = read_columns(catalog, frame, tagging);
+    let names = read_columns(catalog, frame, tagging, alone);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     if names.is_empty() {
         return Ok(());
@@ -148,10 +158,28 @@ fn parse_once(dataset: &Dataset, catalog: &Catalog, frame: &mut Frame, tagging: 
 
 /// The columns a scan reads of a dataset, in file order: those some pack binds, and
 /// those naming a containing division that region tags resolve their names with
-/// (`parent`).
-fn read_columns(catalog: &Catalog, frame: &Frame, tagging: &Tagging) -> Vec<String> {
-    let bound: BTreeSet<&str> =
-        tagging.packs.values().flat_map(|b| b.values()).flat_map(|b| b.columns.names()).collect();
+/// (`parent`). Of a dataset scanned `alone`, a bound column is read only when an
+/// item that applies to the dataset (every tag it requires is bound) requires its
+/// tag, or when it holds a position (the position checks read every bound point):
+/// a key or measure no item reads is neither decoded nor parsed (the exact cells of
+/// a 5-column CSV then parse 2 columns).
+fn read_columns(catalog: &Catalog, frame: &Frame, tagging: &Tagging, alone: bool) -> Vec<String> {
+    let mut bound: BTreeSet<&str> = BTreeSet::new();
+    for pack in &catalog.packs {
+        let Some(bindings) = tagging.packs.get(&pack.id) else { continue };
+        let required: BTreeSet<&str> = pack
+            .items
+            .iter()
+            .map(|item| item.required_tags())
+            .filter(|tags| tags.iter().all(|t| bindings.contains_key(*t)))
+            .flatten()
+            .collect();
+        for (tag, binding) in bindings {
+            if !alone || binding.kind.is_spatial() || required.contains(tag.as_str()) {
+                bound.extend(binding.columns.names());
+            }
+        }
+    }
     let parents: BTreeSet<&str> = catalog
         .packs
         .iter()
@@ -441,7 +469,7 @@ remediation = "测试。"
             let pack = dir.path().join("pack.toml");
             std::fs::write(&pack, PACK.replace("WHEN", when)).unwrap();
             let catalog = Catalog::load(&[pack], true).unwrap();
-            let read = read(&dataset, &catalog, "points", Reading { every_snap: every, every_column: false }).unwrap();
+            let read = read(&dataset, &catalog, "points", Reading { every_snap: every, ..Reading::default() }).unwrap();
             let columns = pair(&read);
             let known = read.snaps.known(&columns);
             assert_eq!(known.is_some(), gathered, "{when}, every point: {every}");

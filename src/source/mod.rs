@@ -519,6 +519,9 @@ pub struct Frame {
     /// Files of which the sandbox decoded only the first rows ([`open_deferred`]):
     /// [`verify`] decodes the columns a scan reads before any of their rows are read.
     pub pending: Option<Pending>,
+    /// Those files once decoded, whose hashes are still being taken: `sha256` is
+    /// empty until [`finish_hash`], so the hashing runs beside the scan's passes.
+    pub hashing: Option<Pending>,
 }
 
 /// Binary files whose sandbox child decoded only their first rows, by their index in
@@ -973,6 +976,7 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         pairs,
         full: None,
         pending: (!pending.is_empty()).then_some(Pending { files: pending, hashes, digests }),
+        hashing: None,
     })
 }
 
@@ -981,11 +985,23 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
 /// a column the sandbox did not decode cannot be read by mistake (an error, not a
 /// crash). Nothing to do for a frame opened otherwise.
 pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Result<(), InputError> {
-    let Some(Pending { files, hashes, mut digests }) = frame.pending.take() else { return Ok(()) };
+    let Some(pending) = frame.pending.take() else { return Ok(()) };
     {
         let _t = crate::trace::span(|| format!("sandboxed decode of {} column(s) {}", columns.len(), dataset.id));
-        check_pending(dataset, &files, columns)?;
+        check_pending(dataset, &pending.files, columns)?;
     }
+    frame.hashing = Some(pending);
+    let read: Vec<Expr> =
+        frame.columns.iter().filter(|(n, _)| columns.contains(n)).map(|(n, _)| col(n.as_str())).collect();
+    frame.lf = frame.lf.clone().select(read);
+    Ok(())
+}
+
+/// Take the hashes of the files [`verify`] decoded into the frame's `sha256` (what a
+/// scan does once its passes over the rows have run beside the hashing; nothing to
+/// do for a frame whose hash is known).
+pub fn finish_hash(dataset: &Dataset, frame: &mut Frame) -> Result<(), InputError> {
+    let Some(Pending { files, hashes, mut digests }) = frame.hashing.take() else { return Ok(()) };
     // A binary dataset has one digest per file, in file order.
     for (index, path) in &files {
         let digest = hashes.get(*index, path).map_err(|e| read_error(dataset, &dataset.files[*index], "io", e))?;
@@ -994,9 +1010,6 @@ pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Resul
         }
     }
     frame.sha256 = combine_digests(&digests);
-    let read: Vec<Expr> =
-        frame.columns.iter().filter(|(n, _)| columns.contains(n)).map(|(n, _)| col(n.as_str())).collect();
-    frame.lf = frame.lf.clone().select(read);
     Ok(())
 }
 
@@ -1061,6 +1074,7 @@ fn open_kept(dataset: &Dataset, sandboxed: &Decoded, hashes: &Hashes) -> Result<
         pairs,
         full: Some(full),
         pending: None,
+        hashing: None,
     }))
 }
 
