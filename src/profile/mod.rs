@@ -618,10 +618,7 @@ fn prop_value(
             let key = (columns.clone(), grid_m.to_bits());
             if !memo.contains_key(&key) {
                 let set = Arc::new(kernels::WordSet::default());
-                let keys = when(valid(columns))
-                    .then(kernels::cell_key(columns, grid_m))
-                    .otherwise(lit(NULL).cast(DataType::UInt64));
-                aggs.push(kernels::gather_keys(keys, set.clone()).alias(alias("cells").as_str()));
+                aggs.push(kernels::gather_valid_cells(columns, grid_m, set.clone()).alias(alias("cells").as_str()));
                 memo.insert(key.clone(), set);
             }
             PropValue::Deferred(Post::Cells(key, prop, grid_m))
@@ -687,9 +684,7 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
         return Ok(vec![]);
     }
     let set = Arc::new(kernels::WordSet::default());
-    collect(
-        lf.clone().filter(valid(columns)).select([kernels::gather_cells(columns, grid_m, set.clone()).alias("n")]),
-    )?;
+    collect(lf.clone().select([kernels::gather_valid_cells(columns, grid_m, set.clone()).alias("n")]))?;
     Ok(sorted_cells(set.take()?))
 }
 

@@ -493,10 +493,9 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                     .entry((columns.clone(), grid_m.to_bits()))
                     .or_insert_with(|| {
                         let set = Arc::new(kernels::WordSet::default());
-                        let keys = when(valid(columns))
-                            .then(kernels::cell_key(columns, *grid_m))
-                            .otherwise(lit(NULL).cast(DataType::UInt64));
-                        aggs.push(kernels::gather_keys(keys, set.clone()).alias(name("cells").as_str()));
+                        aggs.push(
+                            kernels::gather_valid_cells(columns, *grid_m, set.clone()).alias(name("cells").as_str()),
+                        );
                         set
                     })
                     .clone();
