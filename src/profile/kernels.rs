@@ -703,9 +703,9 @@ impl<'a> Sharded<'a> {
 
 /// The [`short_key`] word of a text of at most 12 bytes, from its Arrow string view
 /// (the length in the low four bytes, then the bytes inline): no copy of the bytes,
-/// whose variable-length copy into a word was the larger part of gathering distinct
-/// keys (20M rows: a quarter of the samples of `insert_all`). Bytes past the length
-/// are masked, whatever a writer of the view left there.
+/// whose variable-length copy into a word was the costliest step of gathering
+/// distinct keys (20M rows: a quarter of the samples of `insert_all`). Bytes past the
+/// length are masked, whatever a writer of the view left there.
 #[inline]
 fn inline_word(view: u128) -> u128 {
     let len = (view as u32).min(12);
