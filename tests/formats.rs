@@ -326,41 +326,51 @@ fn a_geometry_in_a_later_partition_is_not_passed_over() {
     );
 }
 
-/// The content hash of a binary file large enough to be hashed on a thread of its own
-/// (beside the sandbox's decode and the scan's passes) is the sha256 of its bytes, in
-/// a scan alone, in a scan with another dataset and in a profile.
+/// The content hash of a file large enough to be hashed on a thread of its own
+/// (beside the sandbox's decode or the text's checks, and the scan's passes) is the
+/// sha256 of its bytes, in a scan alone, in a scan with another dataset and in a
+/// profile: a Parquet file and a CSV file.
 #[test]
-fn the_content_hash_of_a_large_parquet_is_its_sha256() {
+fn the_content_hash_of_a_large_file_is_its_sha256() {
     use polars::prelude::*;
-    use sha2::Digest;
     let n = 80_000;
+    // Six decimals, as positions are published.
+    let round = |v: f64| (v * 1e6).round() / 1e6;
     let mut df = df!(
-        "lat" => (0..n).map(|i| 30.0 + (i as f64 * 7.3e-5) % 1.0).collect::<Vec<_>>(),
-        "lon" => (0..n).map(|i| 114.0 + (i as f64 * 3.1e-5) % 1.0).collect::<Vec<_>>(),
+        "lat" => (0..n).map(|i| round(30.0 + (i as f64 * 7.3e-5) % 1.0)).collect::<Vec<_>>(),
+        "lon" => (0..n).map(|i| round(114.0 + (i as f64 * 3.1e-5) % 1.0)).collect::<Vec<_>>(),
     )
     .unwrap();
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Uncompressed).finish(&mut df).unwrap();
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet).with_compression(ParquetCompression::Uncompressed).finish(&mut df).unwrap();
+    content_hash_is_sha256("sites.parquet", &parquet);
+    let mut csv = Vec::new();
+    CsvWriter::new(&mut csv).finish(&mut df).unwrap();
+    content_hash_is_sha256("sites.csv", &csv);
+}
+
+fn content_hash_is_sha256(name: &str, bytes: &[u8]) {
+    use sha2::Digest;
     assert!(bytes.len() > 1 << 20, "over the size hashed inline: {}", bytes.len());
-    let want = hex::encode(sha2::Sha256::digest(&bytes));
+    let want = hex::encode(sha2::Sha256::digest(bytes));
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     fs::create_dir(&data).unwrap();
-    fs::write(data.join("sites.parquet"), &bytes).unwrap();
+    fs::write(data.join(name), bytes).unwrap();
     let digest_of = |report: &Value| {
         let inputs = report["scan"]["inputs"].as_array().unwrap();
-        let input = inputs.iter().find(|i| i["id"] == "sites.parquet").unwrap_or_else(|| panic!("{report}"));
+        let input = inputs.iter().find(|i| i["id"] == name).unwrap_or_else(|| panic!("{report}"));
         input["sha256"].as_str().unwrap().to_string()
     };
     let (_, alone) = common::json(&["scan", data.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(digest_of(&alone), want, "alone");
-    fs::write(data.join("other.csv"), "lat,lon\n30.5,114.5\n").unwrap();
+    assert_eq!(digest_of(&alone), want, "{name} alone");
+    fs::write(data.join("other.ndjson"), "{\"lat\": 30.5, \"lon\": 114.5}\n").unwrap();
     let (_, together) = common::json(&["scan", data.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(digest_of(&together), want, "with another dataset");
+    assert_eq!(digest_of(&together), want, "{name} with another dataset");
     let profile = tmp.path().join("sites.json");
-    let out = common::run(&["profile", data.join("sites.parquet").to_str().unwrap(), "-o", profile.to_str().unwrap()]);
+    let out = common::run(&["profile", data.join(name).to_str().unwrap(), "-o", profile.to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let profile: Value = serde_json::from_str(&fs::read_to_string(&profile).unwrap()).unwrap();
-    assert_eq!(profile["dataset"]["sha256"], Value::from(want.clone()), "profile");
-    assert_eq!(profile["dataset"]["parts"], serde_json::json!([want]), "profile parts");
+    assert_eq!(profile["dataset"]["sha256"], Value::from(want.clone()), "{name} profile");
+    assert_eq!(profile["dataset"]["parts"], serde_json::json!([want]), "{name} profile parts");
 }

@@ -519,8 +519,9 @@ pub struct Frame {
     /// Files of which the sandbox decoded only the first rows ([`open_deferred`]):
     /// [`verify`] decodes the columns a scan reads before any of their rows are read.
     pub pending: Option<Pending>,
-    /// Those files once decoded, whose hashes are still being taken: `sha256` is
-    /// empty until [`finish_hash`], so the hashing runs beside the scan's passes.
+    /// Those files once decoded, or the large CSV/TSV files of a frame opened by
+    /// [`open_deferred`], whose hashes are still being taken: `sha256` is empty until
+    /// [`finish_hash`], so the hashing runs beside the scan's passes.
     pub hashing: Option<Pending>,
 }
 
@@ -688,7 +689,8 @@ pub fn hash_content(path: &Path) -> std::io::Result<String> {
 const INLINE_HASH_BYTES: u64 = 1 << 20;
 
 /// sha256 of one file, streamed in blocks of 1 MiB (706 MB: 0.52 s by `io::copy`'s
-/// 8 KiB blocks, 0.42 s by these).
+/// 8 KiB blocks, 0.42 s by these; mapping the file instead took 0.84–1.03 s beside a
+/// scan's passes, against 0.54 s for these blocks: each page faulted in).
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -705,10 +707,12 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// The sha256 of a binary dataset's files. Files larger than [`INLINE_HASH_BYTES`] are
+/// The sha256 of a dataset's files. Binary files larger than [`INLINE_HASH_BYTES`] are
 /// hashed in order on one thread, started before the sandboxed decode so the two run
 /// side by side; smaller ones (a lake's partitions) are hashed when reached, which
-/// costs less than handing them to a thread.
+/// costs less than handing them to a thread. A CSV or TSV file that large is hashed
+/// on that thread too when its hash can wait ([`open_deferred`]): beside its checks
+/// and the scan's passes over its rows, not only beside its checks.
 pub(crate) struct Hashes {
     large: Vec<bool>,
     done: std::sync::Mutex<(
@@ -718,11 +722,12 @@ pub(crate) struct Hashes {
 }
 
 impl Hashes {
-    pub(crate) fn start(dataset: &Dataset) -> Hashes {
+    pub(crate) fn start(dataset: &Dataset, defer: bool) -> Hashes {
+        let threaded = !dataset.format.is_text() || (defer && matches!(dataset.format, Format::Csv | Format::Tsv));
         let large: Vec<bool> = dataset
             .files
             .iter()
-            .map(|f| !dataset.format.is_text() && std::fs::metadata(&f.path).is_ok_and(|m| m.len() > INLINE_HASH_BYTES))
+            .map(|f| threaded && std::fs::metadata(&f.path).is_ok_and(|m| m.len() > INLINE_HASH_BYTES))
             .collect();
         let (send, receive) = std::sync::mpsc::channel();
         let paths: Vec<(usize, PathBuf)> =
@@ -740,9 +745,14 @@ impl Hashes {
         Hashes { large, done: std::sync::Mutex::new((receive, BTreeMap::new())) }
     }
 
+    /// Whether file `index` is hashed on the thread.
+    fn threaded(&self, index: usize) -> bool {
+        self.large.get(index).copied().unwrap_or(false)
+    }
+
     /// The hash of file `index` (at `path`): from the thread, or computed here.
     fn get(&self, index: usize, path: &Path) -> std::io::Result<String> {
-        if !self.large.get(index).copied().unwrap_or(false) {
+        if !self.threaded(index) {
             return hash_file(path);
         }
         let mut done = self.done.lock().map_err(|_| std::io::Error::other("hashing failed"))?;
@@ -810,9 +820,10 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut same_types = true;
     let mut schema: Option<Vec<(String, DataType)>> = None;
     let mut exploded: Option<Exploded> = None;
-    // Binary files larger than INLINE_HASH_BYTES are hashed in order on a thread of
-    // their own, started first so that hashing runs beside the sandboxed decode.
-    let hashes = Hashes::start(dataset);
+    // Files larger than INLINE_HASH_BYTES are hashed in order on a thread of their
+    // own, started first so that hashing runs beside the sandboxed decode (binary) or
+    // the checks and the passes over the rows (text whose hash can wait).
+    let hashes = Hashes::start(dataset, defer);
     // Binary files are first decoded whole in sandbox children (see DECODER); a file
     // that fails there is reported after its own cheaper checks, as it is reached.
     // The children keep the rows of many small Parquet files for the parent (see
@@ -965,7 +976,25 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut decode = |names: &[String]| check_pending(dataset, &pending, names).map_err(|e| e.message);
     let (forms, pairs) = column_forms(&lf, &columns, exploded.as_ref(), &mut decode)
         .map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
-    let sha256 = if pending.is_empty() { combine_digests(&digests) } else { String::new() };
+    // Text files still hashing on the thread: their digests are taken by `finish_hash`.
+    let waiting: Vec<(usize, PathBuf)> = match dataset.format {
+        Format::Csv | Format::Tsv => dataset
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| hashes.threaded(*i))
+            .map(|(i, f)| (i, f.path.clone()))
+            .collect(),
+        _ => vec![],
+    };
+    let sha256 = if pending.is_empty() && waiting.is_empty() { combine_digests(&digests) } else { String::new() };
+    let (pending, hashing) = if !pending.is_empty() {
+        (Some(Pending { files: pending, hashes, digests }), None)
+    } else if !waiting.is_empty() {
+        (None, Some(Pending { files: waiting, hashes, digests }))
+    } else {
+        (None, None)
+    };
     Ok(Frame {
         lf,
         columns,
@@ -975,8 +1004,8 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         forms,
         pairs,
         full: None,
-        pending: (!pending.is_empty()).then_some(Pending { files: pending, hashes, digests }),
-        hashing: None,
+        pending,
+        hashing,
     })
 }
 
@@ -1002,7 +1031,7 @@ pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Resul
 /// do for a frame whose hash is known).
 pub fn finish_hash(dataset: &Dataset, frame: &mut Frame) -> Result<(), InputError> {
     let Some(Pending { files, hashes, mut digests }) = frame.hashing.take() else { return Ok(()) };
-    // A binary dataset has one digest per file, in file order.
+    // One digest per file, in file order.
     for (index, path) in &files {
         let digest = hashes.get(*index, path).map_err(|e| read_error(dataset, &dataset.files[*index], "io", e))?;
         if let Some(slot) = digests.get_mut(*index) {
@@ -1261,13 +1290,16 @@ fn open_polars_file(
             })
             .map_err(|e| read_error(dataset, file, "io", e))?;
         let bytes: &[u8] = &mapped;
-        let _t = crate::trace::span(|| format!("text checks and sha256 {}", file.path.display()));
+        let _t = crate::trace::span(|| format!("text checks {}", file.path.display()));
         // The text is hashed on a thread of its own while the encoding and structure
-        // are checked.
+        // are checked: the dataset's hashing thread, when this file is on it.
+        let threaded = hashes.is_some_and(|h| h.threaded(index));
         let (digest, checked) = std::thread::scope(|scope| {
-            let hashing = scope.spawn(|| {
-                let _t = crate::trace::span(|| format!("sha256 {}", file.path.display()));
-                hex::encode(Sha256::digest(&bytes))
+            let hashing = (!threaded).then(|| {
+                scope.spawn(|| {
+                    let _t = crate::trace::span(|| format!("sha256 {}", file.path.display()));
+                    hex::encode(Sha256::digest(&bytes))
+                })
             });
             let checked = {
                 let _t = crate::trace::span(|| format!("encoding {}", file.path.display()));
@@ -1278,10 +1310,11 @@ fn open_polars_file(
                 let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
                 text::check_structure(&decoded, sep).map(|()| (decoded, enc))
             });
-            (hashing.join(), checked)
+            (hashing.map(|h| h.join()), checked)
         });
-        let digest = digest.map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
-        digests.push((relative_id(&dataset.path, &file.path), digest));
+        // Taken by `finish_hash` when on the thread: a place kept in order.
+        let digest = digest.transpose().map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
+        digests.push((relative_id(&dataset.path, &file.path), digest.unwrap_or_default()));
         let (decoded, _) =
             checked.map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
         // Read from memory when transcoded, or when the file name is not UTF-8
