@@ -93,7 +93,7 @@ pub fn malformed_dms(column: &str) -> Expr {
 
 /// One axis of a position as numbers, with a flag for text that is neither a number
 /// nor well-formed degrees–minutes–seconds.
-fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
+pub(crate) fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
     let s = column.as_materialized_series();
     if s.dtype() == &DataType::String {
         return Ok(s
@@ -163,58 +163,86 @@ impl Tally {
     }
 }
 
-/// Tally the position checks of `lat` and `lon` into `into` as the rows stream past,
-/// each axis parsed once per row; `false_easting` is the easting zone checks measure
-/// from (projected columns); `planar` says which values are valid (finite, else
-/// within ±90/±180).
-pub fn position_tally(lat: &str, lon: &str, false_easting: Option<f64>, planar: bool, into: Arc<Mutex<Tally>>) -> Expr {
-    col(lat)
-        .map_many(
-            move |cols: &mut [Column]| {
-                let ys = axis_values(&cols[0])?;
-                let xs = axis_values(&cols[1])?;
-                let mut t = Tally { rows: ys.len() as u64, ..Tally::default() };
-                let (mut lat_range, mut lon_range) =
-                    ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
-                for ((y, bad_y), (x, bad_x)) in ys.into_iter().zip(xs) {
-                    t.bad_lat += u64::from(bad_y);
-                    t.bad_lon += u64::from(bad_x);
-                    if let (Some(y), Some(x)) = (y, x) {
-                        let ok = if planar {
-                            y.is_finite() && x.is_finite()
-                        } else {
-                            (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
-                        };
-                        if ok {
-                            t.valid += 1;
-                            lat_range = (lat_range.0.min(y), lat_range.1.max(y));
-                            lon_range = (lon_range.0.min(x), lon_range.1.max(x));
-                        }
-                    }
-                    if let Some(y) = y.filter(|y| y.is_finite()) {
-                        t.finite_lat += 1;
-                        t.metres_lat += u64::from(y.abs() > 1000.0);
-                        t.over_lat += u64::from(y.abs() > 90.0 && y.abs() <= 180.0);
-                    }
-                    if let Some(x) = x.filter(|x| x.is_finite()) {
-                        t.finite_lon += 1;
-                        t.metres_lon += u64::from(x.abs() > 1000.0);
-                        t.over_lon += u64::from(x.abs() > 90.0);
-                        if let Some(x0) = false_easting {
-                            t.off_zone += u64::from((x - x0).abs() > 600_000.0);
-                        }
-                    }
+impl Tally {
+    /// The checks of one batch of rows, from each axis' value and whether its text
+    /// is malformed (see [`crate::profile::point_pass`]).
+    pub(crate) fn of_rows(
+        ys: &[(Option<f64>, bool)],
+        xs: &[(Option<f64>, bool)],
+        false_easting: Option<f64>,
+        planar: bool,
+    ) -> Tally {
+        let mut t = Tally { rows: ys.len() as u64, ..Tally::default() };
+        let (mut lat_range, mut lon_range) = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
+        for (&(y, bad_y), &(x, bad_x)) in ys.iter().zip(xs) {
+            t.bad_lat += u64::from(bad_y);
+            t.bad_lon += u64::from(bad_x);
+            if let (Some(y), Some(x)) = (y, x) {
+                let ok = if planar {
+                    y.is_finite() && x.is_finite()
+                } else {
+                    (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
+                };
+                if ok {
+                    t.valid += 1;
+                    lat_range = (lat_range.0.min(y), lat_range.1.max(y));
+                    lon_range = (lon_range.0.min(x), lon_range.1.max(x));
                 }
-                if t.valid > 0 {
-                    (t.lat_range, t.lon_range) = (Some(lat_range), Some(lon_range));
+            }
+            if let Some(y) = y.filter(|y| y.is_finite()) {
+                t.finite_lat += 1;
+                t.metres_lat += u64::from(y.abs() > 1000.0);
+                t.over_lat += u64::from(y.abs() > 90.0 && y.abs() <= 180.0);
+            }
+            if let Some(x) = x.filter(|x| x.is_finite()) {
+                t.finite_lon += 1;
+                t.metres_lon += u64::from(x.abs() > 1000.0);
+                t.over_lon += u64::from(x.abs() > 90.0);
+                if let Some(x0) = false_easting {
+                    t.off_zone += u64::from((x - x0).abs() > 600_000.0);
                 }
-                into.lock().map_err(|_| polars_err!(ComputeError: "position checks poisoned"))?.add(&t);
-                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
-            },
-            &[col(lon)],
-            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
-        )
-        .sum()
+            }
+        }
+        if t.valid > 0 {
+            (t.lat_range, t.lon_range) = (Some(lat_range), Some(lon_range));
+        }
+        t
+    }
+
+    /// Add this batch's counts to the dataset's.
+    pub(crate) fn add_into(&self, into: &Mutex<Tally>) -> PolarsResult<()> {
+        into.lock().map_err(|_| polars_err!(ComputeError: "position checks poisoned"))?.add(self);
+        Ok(())
+    }
+}
+
+/// One axis as the position checks read it ([`axis_values`]), from the readings
+/// [`readings`] already made of it, so the text is parsed once for the checks and
+/// the snapping pass. A value with no reading is malformed when it is text that is
+/// not well-formed degrees–minutes–seconds either. A text column of a binary file
+/// (read as numbers by [`readings`], as coordinates by the checks) is parsed again.
+pub(crate) fn checked_axis(
+    column: &Column,
+    text: bool,
+    readings: &[Option<Reading>],
+) -> PolarsResult<Vec<(Option<f64>, bool)>> {
+    let series = column.as_materialized_series();
+    if series.dtype() != &DataType::String {
+        return Ok(readings.iter().map(|r| (r.map(|r| r.value), false)).collect());
+    }
+    if !text {
+        return axis_values(column);
+    }
+    Ok(series
+        .str()?
+        .iter()
+        .zip(readings)
+        .map(|(v, r)| match (v, r) {
+            (_, Some(r)) => (Some(r.value), false),
+            (None, None) => (None, false),
+            (Some(t), None) => (None, crate::source::values::parse_dms(t).is_err()),
+        })
+        .collect())
 }
 
 /// A coordinate's value, the decimals it carries (none for degrees–minutes–seconds)
@@ -442,40 +470,20 @@ const CELL_BIAS: i64 = 1 << 31;
 /// cells are kept): `when(valid).then(key)` had built a mask, a key column and its
 /// validity bitmap per batch, over a third of the exact cells' samples at 20M rows.
 pub fn gather_valid_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) -> Expr {
-    let Columns::Pair { lat, lon, planar, crs } = columns.clone() else { return lit(0u32) };
+    let Columns::Pair { lat, lon, .. } = columns.clone() else { return lit(0u32) };
+    let point = columns.clone();
     col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
                 let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
                 let (ys, xs) = (ys.f64()?, xs.f64()?);
-                let convert = match crs.as_deref() {
-                    Some(proj) => Some(crate::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?),
-                    None => None,
-                };
-                let mut cells = geo::Cells::new(grid_m);
-                let mut key = |y: f64, x: f64| -> Option<u64> {
-                    let ok = if planar {
-                        y.is_finite() && x.is_finite()
-                    } else {
-                        (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
-                    };
-                    if !ok {
-                        return None;
-                    }
-                    let (r, c) = match &convert {
-                        Some(to) => {
-                            let (lon, lat) = to.convert(x, y)?;
-                            cells.cell(lat, lon)
-                        }
-                        None if planar => geo::cell_planar(y, x, grid_m),
-                        None => cells.cell(y, x),
-                    };
-                    pack_cell(r, c)
-                };
+                let mut keyer = CellKeyer::new(&point, grid_m)?;
                 if ys.null_count() == 0 && xs.null_count() == 0 {
-                    into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(|(y, x)| key(y, x)))?;
+                    into.insert_all(
+                        ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(|(y, x)| keyer.key(y, x)),
+                    )?;
                 } else {
-                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| key(y?, x?)))?;
+                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| keyer.key(y?, x?)))?;
                 }
                 Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
             },
@@ -483,6 +491,61 @@ pub fn gather_valid_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) ->
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
         )
         .sum()
+}
+
+/// The cell key of a point's valid positions on one grid: `None` for a row that is
+/// not valid as [`crate::profile::valid`] reads it (within ±90/±180, or finite when
+/// planar); a projected point is converted to degrees first.
+pub(crate) struct CellKeyer {
+    planar: bool,
+    grid_m: f64,
+    convert: Option<crate::crs::ToDegrees>,
+    cells: geo::Cells,
+}
+
+impl CellKeyer {
+    pub(crate) fn new(columns: &Columns, grid_m: f64) -> PolarsResult<CellKeyer> {
+        let (planar, crs) = match columns {
+            Columns::Pair { planar, crs, .. } => (*planar, crs.as_deref()),
+            Columns::One(_) => (false, None),
+        };
+        let convert = match crs {
+            Some(proj) => Some(crate::crs::ToDegrees::new(proj).map_err(|e| polars_err!(ComputeError: "{e}"))?),
+            None => None,
+        };
+        Ok(CellKeyer { planar, grid_m, convert, cells: geo::Cells::new(grid_m) })
+    }
+
+    pub(crate) fn key(&mut self, y: f64, x: f64) -> Option<u64> {
+        let ok = if self.planar {
+            y.is_finite() && x.is_finite()
+        } else {
+            (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
+        };
+        if !ok {
+            return None;
+        }
+        let (r, c) = match &self.convert {
+            Some(to) => {
+                let (lon, lat) = to.convert(x, y)?;
+                self.cells.cell(lat, lon)
+            }
+            None if self.planar => geo::cell_planar(y, x, self.grid_m),
+            None => self.cells.cell(y, x),
+        };
+        pack_cell(r, c)
+    }
+}
+
+/// Insert the cells of one batch's rows, given as each axis' value (the position
+/// checks' values), into `into`.
+pub(crate) fn insert_cells(
+    ys: &[(Option<f64>, bool)],
+    xs: &[(Option<f64>, bool)],
+    keyer: &mut CellKeyer,
+    into: &WordSet,
+) -> PolarsResult<()> {
+    into.insert_all(ys.iter().zip(xs).filter_map(|((y, _), (x, _))| keyer.key((*y)?, (*x)?)))
 }
 
 /// A fast hasher for the gathering sets: FNV-1a over bytes, splitmix64 over words

@@ -387,7 +387,7 @@ pub(crate) fn prepare(
         dataset,
         catalog,
         &dataset.id,
-        read::Reading { every_snap: extras.fixes, every_column: extras.writes, alone: extras.alone },
+        read::Reading { every_snap: extras.fixes, every_column: extras.writes, alone: extras.alone, cells: true },
     )?;
     let mut prepared = Prepared {
         unbound,

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::profile::{self, coord};
-use crate::rules::Catalog;
+use crate::rules::{Catalog, Prop};
 use crate::source::geometry::{self, Form, Order};
 use crate::source::{self, crs, Dataset, Format, Frame, InputError, MANY_FILES_MAX_BYTES};
 use crate::tag::{self, Columns, Layout, Tagging};
@@ -52,6 +52,10 @@ pub struct Reading {
     /// the packs bind only the ones an applicable item reads (and every position)
     /// are decoded and parsed ([`read_columns`]).
     pub alone: bool,
+    /// The position checks also gather the occupied cells that items without row
+    /// filters read ([`celled_by_items`]): for a reader whose metrics take them from
+    /// the checks (a scan's, not a profile's states).
+    pub cells: bool,
 }
 
 /// Open, tag and check one dataset; `id` names it in errors. The position checks'
@@ -89,7 +93,8 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
     let checked = {
         let _t = crate::trace::span(|| format!("position checks and snapping {id}"));
         let wanted = (!reading.every_snap).then(|| snapped_by_items(catalog, &tagging));
-        check_positions(&frame, &mut tagging, id, &snaps, wanted.as_ref())?
+        let grids = if reading.cells { celled_by_items(catalog, &tagging) } else { BTreeMap::new() };
+        check_positions(&frame, &mut tagging, id, &snaps, wanted.as_ref(), &grids)?
     };
     // The checks count the rows as they pass; a frame of geometries counts features.
     let features =
@@ -246,6 +251,33 @@ pub(crate) fn snapped_by_items(catalog: &Catalog, tagging: &Tagging) -> BTreeSet
         .collect()
 }
 
+/// The grids (metres) on which an item without row filters reads each point's
+/// occupied cells (area, largest cluster).
+pub(crate) fn celled_by_items(catalog: &Catalog, tagging: &Tagging) -> BTreeMap<Columns, Vec<f64>> {
+    let mut grids: BTreeMap<Columns, Vec<f64>> = BTreeMap::new();
+    let groups =
+        catalog.packs.iter().filter_map(|pack| tagging.packs.get(&pack.id).map(|bindings| (pack, bindings))).flat_map(
+            |(pack, bindings)| pack.items.iter().map(move |item| crate::evaluate::plan_partial(pack, item, bindings)),
+        );
+    for group in groups.filter(|g| g.filters.is_empty()) {
+        for need in group.needs {
+            if let profile::Need::Prop {
+                prop: Prop::AreaKm2 | Prop::ContiguousKm2,
+                columns: columns @ Columns::Pair { .. },
+                grid_m,
+                ..
+            } = need
+            {
+                let these = grids.entry(columns).or_default();
+                if !these.iter().any(|g| g.to_bits() == grid_m.to_bits()) {
+                    these.push(grid_m);
+                }
+            }
+        }
+    }
+    grids
+}
+
 /// Swap latitude and longitude where the values say so; refuse what cannot be read.
 /// Returns the rows the checks read, when there was a position to check.
 fn check_positions(
@@ -254,6 +286,7 @@ fn check_positions(
     id: &str,
     snaps: &profile::SnapMemo,
     wanted: Option<&BTreeSet<Columns>>,
+    grids: &BTreeMap<Columns, Vec<f64>>,
 ) -> Result<Option<u64>, InputError> {
     let mut rows = None;
     let pairs: BTreeSet<Columns> = tagging
@@ -265,23 +298,26 @@ fn check_positions(
         .filter(|c| matches!(c, Columns::Pair { planar: false, .. } | Columns::Pair { crs: Some(_), .. }))
         .collect();
     for columns in pairs {
-        let Columns::Pair { lat, lon, crs, planar } = &columns else { continue };
+        let Columns::Pair { lat, lon, crs, .. } = &columns else { continue };
         // Per row, each axis parsed once and tallied as the rows stream past. The row
         // of a malformed value and the median easting are looked up only when needed
         // (an in-memory query over all rows held 850 MiB at 20M rows).
         let tally = std::sync::Arc::new(std::sync::Mutex::new(profile::Tally::default()));
         let x0 = crs.as_deref().map(|proj| crs::false_easting(proj).unwrap_or(0.0));
-        // The same rows give the point's snapping pass (kept for the evaluation, which
-        // would otherwise read them again); a pair the checks move (axes swapped back,
-        // a zone read) is a pair of its own there, and has its own pass.
-        // Points no item snaps are not gathered: the pass costs as much as the checks.
-        let snap = wanted.is_none_or(|w| w.contains(&columns)).then(|| profile::SnapGather::new(&columns, frame.text));
-        let mut exprs = vec![profile::position_tally(lat, lon, x0, *planar, tally.clone()).alias("n")];
-        exprs.extend(snap.as_ref().map(|(_, gather)| gather.clone().alias("s")));
-        profile::collect(frame.lf.clone().select(exprs)).map_err(|e| error(id, &e))?;
-        if let Some((snap, _)) = snap {
-            snap.finish_into(&columns, snaps).map_err(|e| error(id, &e))?;
-        }
+        // The same rows give the point's snapping pass and the cells an item without
+        // row filters reads (kept for the evaluation, which would otherwise read them
+        // again), in one query (on text, one expression that parses each axis once per
+        // batch for all three); a pair the
+        // checks move (axes swapped back, a zone read) is a pair of its own there, and
+        // has its own passes. Points no item snaps are not gathered: the snapping pass
+        // costs as much as the checks.
+        let snap = wanted.is_none_or(|w| w.contains(&columns));
+        let cells = grids.get(&columns).map_or(&[][..], Vec::as_slice);
+        let Some((pass, exprs)) = profile::point_pass(&columns, frame.text, x0, tally.clone(), snap, cells) else {
+            continue;
+        };
+        profile::collect(frame.lf.clone().select(profile::aliased(exprs))).map_err(|e| error(id, &e))?;
+        pass.finish_into(&columns, snaps).map_err(|e| error(id, &e))?;
         let t = *tally.lock().map_err(|_| InputError::new(id, "corrupt", "position checks failed"))?;
         rows.get_or_insert(t.rows);
         // Kept for the metrics of these rows (a pair the checks move below is bound
