@@ -161,8 +161,12 @@ fn fields_even_unquoted(text: &[u8], delimiter: u8) -> bool {
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunks = super::unquoted::line_chunks(body, parts);
     // Only delimiters and line ends are visited. A line is blank when it holds
-    // nothing (a CR must end a line).
+    // nothing (a CR must end a line). A chunk without CR is walked line by line,
+    // each line's delimiters counted in bulk (faster than a stop at every delimiter).
     let even = |chunk: &[u8]| -> bool {
+        if memchr::memchr(b'\r', chunk).is_none() {
+            return lines_even(chunk, delimiter, expected);
+        }
         let (mut count, mut line_start) = (0usize, 0usize);
         for at in memchr::memchr3_iter(delimiter, b'\n', b'\r', chunk) {
             match chunk[at] {
@@ -187,6 +191,22 @@ fn fields_even_unquoted(text: &[u8], delimiter: u8) -> bool {
         let handles: Vec<_> = chunks.iter().map(|c| scope.spawn(|| even(c))).collect();
         handles.into_iter().all(|h| h.join().unwrap_or(false))
     })
+}
+
+/// Does every non-blank line of `chunk` (whole lines, no CR) hold `expected`
+/// delimiters?
+fn lines_even(chunk: &[u8], delimiter: u8, expected: usize) -> bool {
+    let count = |line: &[u8]| line.iter().filter(|&&b| b == delimiter).count();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', chunk) {
+        let line = &chunk[start..end];
+        if !line.is_empty() && count(line) != expected {
+            return false;
+        }
+        start = end + 1;
+    }
+    let rest = &chunk[start..];
+    rest.is_empty() || count(rest) == expected
 }
 
 /// Line where a quoted field opens without closing, if any.
