@@ -1047,4 +1047,31 @@ mod tests {
         }
         assert!(point_pass(&Columns::One("site".into()), true, None, Arc::default(), true, &[50.0]).is_none());
     }
+
+    /// Float noise (30.000146000000001) carries 15 decimals, and at such steps every
+    /// value's quotient is past what a double tells apart: no snapping is read from
+    /// it, and a profile keeps one variant of its states, not one per seeming step.
+    #[test]
+    fn float_noise_is_not_snapping() {
+        for text in [false, true] {
+            let lat: Vec<f64> = (0..50_000).map(|i| 30.0 + (i as f64 * 7.3e-5) % 1.0).collect();
+            let lon: Vec<f64> = (0..50_000).map(|i| 114.0 + (i as f64 * 3.1e-5) % 1.0).collect();
+            let axis = |name: &str, v: &[f64]| -> Column {
+                if text {
+                    Column::new(name.into(), v.iter().map(|x| format!("{x}")).collect::<Vec<_>>())
+                } else {
+                    Column::new(name.into(), v.to_vec())
+                }
+            };
+            let df = DataFrame::new_infer_height(vec![axis("lat", &lat), axis("lon", &lon)]).unwrap();
+            let lf = df.lazy();
+            let info = snap_info(&Source { lf: &lf, text, memo: None }, &pair()).unwrap();
+            assert!(info.lat.k >= Some(13), "noise carries many decimals: {:?}", info.lat.k);
+            assert_eq!(info.snap(), Snap::default(), "text {text}");
+            assert_eq!(info.variants(), vec![Snap::default()], "text {text}");
+        }
+        // A real step above the floor is still found.
+        let values: Vec<(f64, Option<u8>)> = (0..1000).map(|i| (30.0 + i as f64 * 0.0005, Some(4))).collect();
+        assert_eq!(AxisInfo::of_values(&values).snap(), Some(0.0005));
+    }
 }

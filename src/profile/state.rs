@@ -86,18 +86,24 @@ impl AxisInfo {
     /// The column's snapping step: the coarsest candidate for its decimals that fits.
     pub fn snap(&self) -> Option<f64> {
         let k = self.k?;
-        geo::coarsest(k, |i| self.fits(k, i as u8)).map(|i| geo::snap_candidates(k)[i])
+        let steps = geo::snap_candidates(k);
+        geo::coarsest(k, |i| self.fits(k, i as u8) && steps[i] >= geo::SNAP_FLOOR).map(|i| steps[i])
     }
 
     /// Steps that could be the snapping of a whole this axis is part of and change a
-    /// row's resolution here (steps coarser than 10^-k).
+    /// row's resolution here (steps coarser than 10^-k, none below
+    /// [`geo::SNAP_FLOOR`]).
     fn relevant(&self) -> Vec<f64> {
         let Some(k) = self.k else { return vec![] };
         let unit = 10f64.powi(-i32::from(k));
         let mut out: Vec<f64> = Vec::new();
         for list in [k, k + 1] {
             for (i, s) in geo::snap_candidates(list).into_iter().enumerate() {
-                if s > unit * (1.0 + 1e-9) && self.fits(list, i as u8) && !out.iter().any(|x| same(*x, s)) {
+                if s > unit * (1.0 + 1e-9)
+                    && s >= geo::SNAP_FLOOR
+                    && self.fits(list, i as u8)
+                    && !out.iter().any(|x| same(*x, s))
+                {
                     out.push(s);
                 }
             }
