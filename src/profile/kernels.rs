@@ -163,6 +163,16 @@ impl Tally {
     }
 }
 
+/// Is a position valid as [`crate::profile::valid`] reads it: finite when planar,
+/// else within ±90/±180?
+pub(crate) fn valid_position(y: f64, x: f64, planar: bool) -> bool {
+    if planar {
+        y.is_finite() && x.is_finite()
+    } else {
+        (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
+    }
+}
+
 impl Tally {
     /// The checks of one batch of rows, from each axis' value and whether its text
     /// is malformed (see [`crate::profile::point_pass`]).
@@ -178,12 +188,7 @@ impl Tally {
             t.bad_lat += u64::from(bad_y);
             t.bad_lon += u64::from(bad_x);
             if let (Some(y), Some(x)) = (y, x) {
-                let ok = if planar {
-                    y.is_finite() && x.is_finite()
-                } else {
-                    (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
-                };
-                if ok {
+                if valid_position(y, x, planar) {
                     t.valid += 1;
                     lat_range = (lat_range.0.min(y), lat_range.1.max(y));
                     lon_range = (lon_range.0.min(x), lon_range.1.max(x));
@@ -216,22 +221,14 @@ impl Tally {
     }
 }
 
-/// One axis as the position checks read it ([`axis_values`]), from the readings
-/// [`readings`] already made of it, so the text is parsed once for the checks and
-/// the snapping pass. A value with no reading is malformed when it is text that is
-/// not well-formed degrees–minutes–seconds either. A text column of a binary file
-/// (read as numbers by [`readings`], as coordinates by the checks) is parsed again.
-pub(crate) fn checked_axis(
-    column: &Column,
-    text: bool,
-    readings: &[Option<Reading>],
-) -> PolarsResult<Vec<(Option<f64>, bool)>> {
+/// One axis of a text source as the position checks read it ([`axis_values`]),
+/// from the readings [`readings`] already made of it, so the text is parsed once for
+/// the checks and the snapping pass. A value with no reading is malformed when it is
+/// text that is not well-formed degrees–minutes–seconds either.
+pub(crate) fn checked_axis(column: &Column, readings: &[Option<Reading>]) -> PolarsResult<Vec<(Option<f64>, bool)>> {
     let series = column.as_materialized_series();
     if series.dtype() != &DataType::String {
         return Ok(readings.iter().map(|r| (r.map(|r| r.value), false)).collect());
-    }
-    if !text {
-        return axis_values(column);
     }
     Ok(series
         .str()?
@@ -517,12 +514,7 @@ impl CellKeyer {
     }
 
     pub(crate) fn key(&mut self, y: f64, x: f64) -> Option<u64> {
-        let ok = if self.planar {
-            y.is_finite() && x.is_finite()
-        } else {
-            (-90.0..=90.0).contains(&y) && (-180.0..=180.0).contains(&x)
-        };
-        if !ok {
+        if !valid_position(y, x, self.planar) {
             return None;
         }
         let (r, c) = match &self.convert {

@@ -316,12 +316,7 @@ fn snap_batch(
     let mut resolutions = Vec::with_capacity(ys.len());
     for (y, x) in ys.iter().zip(xs) {
         let (Some(y), Some(x)) = (y, x) else { continue };
-        let ok = if planar {
-            y.value.is_finite() && x.value.is_finite()
-        } else {
-            (-90.0..=90.0).contains(&y.value) && (-180.0..=180.0).contains(&x.value)
-        };
-        if ok {
+        if kernels::valid_position(y.value, x.value, planar) {
             lat_rows.push((y.value, y.decimals));
             lon_rows.push((x.value, x.decimals));
             if y.step.is_finite() && x.step.is_finite() {
@@ -408,7 +403,7 @@ pub fn point_pass(
                         let ys = kernels::readings(&cols[0], text)?;
                         let xs = kernels::readings(&cols[1], text)?;
                         snap_batch(&ys, &xs, planar, into, counts)?;
-                        (kernels::checked_axis(&cols[0], text, &ys)?, kernels::checked_axis(&cols[1], text, &xs)?)
+                        (kernels::checked_axis(&cols[0], &ys)?, kernels::checked_axis(&cols[1], &xs)?)
                     }
                     None => (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?),
                 };
