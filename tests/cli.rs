@@ -122,6 +122,48 @@ fn unreadable_inputs_are_reported_and_never_pass() {
     assert_eq!(report["scan"]["inputs"].as_array().unwrap().len(), 1, "the readable input is still evaluated");
 }
 
+/// A scan counts the fields of the rows past the first thousand in its one parse of
+/// the text, not before it: a ragged line or a CR that ends a record there is still
+/// reported with its line, by `scan` and by `profile`, where the parse reads the text
+/// and where it does not (a column holding both axes is read whole first; a quote
+/// sends the text to the csv reader).
+#[test]
+fn a_ragged_line_past_the_first_rows_is_reported_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = |bad: &str, line: usize, pair: bool| -> String {
+        let mut text = String::from(if pair { "site_id,position\n" } else { "site_id,lat,lon\n" });
+        for i in 2..5000 {
+            let (lat, lon) = (30.0 + i as f64 * 1e-4, 114.0 + i as f64 * 1e-4);
+            match (i == line, pair) {
+                (true, _) => text.push_str(bad),
+                (false, true) => text.push_str(&format!("S{i},{lat:.5} {lon:.5}\n")),
+                (false, false) => text.push_str(&format!("S{i},{lat:.5},{lon:.5}\n")),
+            }
+        }
+        text
+    };
+    let cases = [
+        ("long.csv", rows("S1,30.1,114.1,extra\n", 4000, false), 4000, "row has 4 fields"),
+        ("short.csv", rows("S1,30.1\n", 3500, false), 3500, "row has 2 fields"),
+        ("cr.csv", rows("S1,30.1\r114.1\n", 3000, false), 3000, "row has 2 fields"),
+        ("quoted.csv", rows("\"S1\",30.1,114.1,extra\n", 2500, false), 2500, "row has 4 fields"),
+        ("pair.csv", rows("S1,30.1 114.1,extra\n", 4500, true), 4500, "row has 3 fields"),
+    ];
+    for (name, text, line, says) in &cases {
+        let path = tmp.path().join(name);
+        fs::write(&path, text).unwrap();
+        let (code, report) = json(&["scan", path.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(code, 3, "{name}: {report}");
+        let error = &report["errors"][0];
+        assert_eq!(error["kind"], "ragged", "{name}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(&format!("line {line}:")) && message.contains(says), "{name}: {message}");
+        let out = run(&["profile", path.to_str().unwrap(), "-o", tmp.path().join("p.json").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3), "{name}: profile");
+        assert!(stderr(&out).contains(&format!("line {line}:")), "{name}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn a_hold_among_unreadable_inputs_exits_1() {
     let tmp = tempfile::tempdir().unwrap();

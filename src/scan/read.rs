@@ -87,8 +87,10 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
     add_derived(&mut frame, &tagging.derived);
     {
         let _t = crate::trace::span(|| format!("parse once {id}"));
-        parse_once(dataset, catalog, &mut frame, &tagging, reading.alone).map_err(|e| error(id, &e))?;
+        parse_once(dataset, catalog, &mut frame, &tagging, reading.alone, id)?;
     }
+    // The fields of rows the one parse did not count are counted before any pass.
+    source::finish_structure(dataset, &mut frame)?;
     let snaps = profile::SnapMemo::default();
     let checked = {
         let _t = crate::trace::span(|| format!("position checks and snapping {id}"));
@@ -111,7 +113,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
 }
 
 /// Text tables up to this size are parsed once into memory (their bound columns).
-pub const PARSE_ONCE_MAX_BYTES: u64 = 1 << 30;
+pub const PARSE_ONCE_MAX_BYTES: u64 = source::unquoted::PARSE_ONCE_MAX_BYTES;
 
 /// A CSV or TSV is parsed once: the columns some pack binds are read into memory here,
 /// so the passes that follow (the position checks, every metric family, snapping, the
@@ -132,7 +134,8 @@ fn parse_once(
     frame: &mut Frame,
     tagging: &Tagging,
     alone: bool,
-) -> PolarsResult<()> {
+    id: &str,
+) -> Result<(), InputError> {
     if frame.geometry.is_some() {
         return Ok(());
     }
@@ -153,8 +156,17 @@ fn parse_once(
     // Rows the sandbox kept are in memory already (`full` is then the files' scan):
     // the selection only drops the unbound columns.
     let df = match read_unquoted(dataset, &names) {
-        Some(df) => df,
-        None => profile::collect(frame.lf.clone().select(names.iter().map(|n| col(*n)).collect::<Vec<_>>()))?,
+        // Every line's fields were counted as it was read.
+        Some(df) => {
+            frame.unchecked_rows = false;
+            df
+        }
+        None => {
+            // Rows not yet counted are counted before polars reads them.
+            source::finish_structure(dataset, frame)?;
+            profile::collect(frame.lf.clone().select(names.iter().map(|n| col(*n)).collect::<Vec<_>>()))
+                .map_err(|e| error(id, &e))?
+        }
     };
     let scan = std::mem::replace(&mut frame.lf, df.lazy());
     frame.full.get_or_insert(scan);

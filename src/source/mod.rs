@@ -523,6 +523,10 @@ pub struct Frame {
     /// [`open_deferred`], whose hashes are still being taken: `sha256` is empty until
     /// [`finish_hash`], so the hashing runs beside the scan's passes.
     pub hashing: Option<Pending>,
+    /// A CSV or TSV opened by [`open_deferred`] whose rows past the first thousand
+    /// have not had their fields counted yet: its one parse counts them
+    /// (`unquoted::read_columns`), else [`finish_structure`] does.
+    pub unchecked_rows: bool,
 }
 
 /// Binary files whose sandbox child decoded only their first rows, by their index in
@@ -808,14 +812,30 @@ pub fn open_deferred(dataset: &Dataset) -> Result<Frame, InputError> {
     open_with(dataset, true)
 }
 
+/// The encoding a dataset's manifest declares, if any.
+fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> {
+    match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
+        None => Ok(None),
+        Some(name) => Encoding::parse(name).map(Some).ok_or_else(|| {
+            InputError::new(&dataset.id, "manifest", format!("unknown encoding `{name}` (utf-8, gbk, gb18030)"))
+        }),
+    }
+}
+
 fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
-    let declared = match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
-        None => None,
-        Some(name) => Some(Encoding::parse(name).ok_or_else(|| {
-            InputError::new(&dataset.id, "manifest", format!("unknown encoding `{name}` (utf-8, gbk, gb18030)"))
-        })?),
-    };
+    let declared = declared_encoding(dataset)?;
+    // A single CSV or TSV that the scan parses once (`unquoted::read_columns`, which
+    // counts every line's fields) has only its first rows' fields counted here.
+    let head_only = defer
+        && matches!(dataset.format, Format::Csv | Format::Tsv)
+        && dataset.files.len() == 1
+        && matches!(declared, None | Some(Encoding::Utf8))
+        && dataset
+            .files
+            .iter()
+            .all(|f| std::fs::metadata(&f.path).is_ok_and(|m| m.len() <= unquoted::PARSE_ONCE_MAX_BYTES));
+    let mut unchecked_rows = false;
     let mut frames = Vec::new();
     let mut same_types = true;
     let mut schema: Option<Vec<(String, DataType)>> = None;
@@ -863,7 +883,9 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         let (lf, geometry) = if dataset.format.is_polars() {
             let failed = sandboxed.failed.as_ref().filter(|(at, _)| *at == index).map(|(_, why)| why.clone());
             let hashed = (!pending.iter().any(|(i, _)| *i == index)).then_some(&hashes);
-            let lf = open_polars_file(dataset, file, declared, &mut digests, failed, hashed, index)?;
+            let (lf, unchecked) =
+                open_polars_file(dataset, file, declared, &mut digests, failed, hashed, index, head_only)?;
+            unchecked_rows |= unchecked;
             let found = if sandboxed.plain.get(index) == Some(&true) {
                 None
             } else {
@@ -874,6 +896,10 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
             match found {
                 None => (lf, None),
                 Some((name, form)) => {
+                    // Read whole here: every row's fields are counted first.
+                    if std::mem::take(&mut unchecked_rows) {
+                        check_rows(dataset, file, declared)?;
+                    }
                     let df = guarded(|| lf.clone().collect()).map_err(|m| read_error(dataset, file, "corrupt", m))?;
                     let vertices = geometry::parse_column(
                         df.column(&name).map_err(|e| read_error(dataset, file, "corrupt", e))?,
@@ -972,10 +998,22 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         concat(frames, UnionArgs { rechunk: false, parallel: true, to_supertypes: true, ..Default::default() })
             .map_err(|e| InputError::new(&dataset.id, "schema", clean_polars_error(&e)))?
     };
-    // A one-column position is read whole to learn its order: decoded first.
-    let mut decode = |names: &[String]| check_pending(dataset, &pending, names).map_err(|e| e.message);
-    let (forms, pairs) = column_forms(&lf, &columns, exploded.as_ref(), &mut decode)
-        .map_err(|m| InputError::new(&dataset.id, "corrupt", m))?;
+    // A one-column position is read whole to learn its order: decoded first, and
+    // every row's fields counted.
+    let mut refused = None;
+    let mut decode = |names: &[String]| {
+        if std::mem::take(&mut unchecked_rows) {
+            if let Err(e) = check_rows(dataset, &dataset.files[0], declared) {
+                let message = e.message.clone();
+                refused = Some(e);
+                return Err(message);
+            }
+        }
+        check_pending(dataset, &pending, names).map_err(|e| e.message)
+    };
+    let forms = column_forms(&lf, &columns, exploded.as_ref(), &mut decode);
+    let (forms, pairs) =
+        forms.map_err(|m| refused.take().unwrap_or_else(|| InputError::new(&dataset.id, "corrupt", m)))?;
     // Text files still hashing on the thread: their digests are taken by `finish_hash`.
     let waiting: Vec<(usize, PathBuf)> = match dataset.format {
         Format::Csv | Format::Tsv => dataset
@@ -1006,6 +1044,7 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         full: None,
         pending,
         hashing,
+        unchecked_rows,
     })
 }
 
@@ -1024,6 +1063,34 @@ pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Resul
         frame.columns.iter().filter(|(n, _)| columns.contains(n)).map(|(n, _)| col(n.as_str())).collect();
     frame.lf = frame.lf.clone().select(read);
     Ok(())
+}
+
+/// Count the fields of every row of a frame whose rows past the first thousand were
+/// left to its one parse ([`Frame::unchecked_rows`]), when that parse did not read
+/// it: a scan calls this right after the parse, before any pass over the rows.
+pub fn finish_structure(dataset: &Dataset, frame: &mut Frame) -> Result<(), InputError> {
+    if !std::mem::take(&mut frame.unchecked_rows) {
+        return Ok(());
+    }
+    match dataset.files.as_slice() {
+        [file] => check_rows(dataset, file, declared_encoding(dataset)?),
+        _ => Err(InputError::new(&dataset.id, "internal", "rows left unchecked in a dataset of several files")),
+    }
+}
+
+/// The structure of every row of a text file (see [`text::check_structure`]).
+fn check_rows(dataset: &Dataset, file: &DataFile, declared: Option<Encoding>) -> Result<(), InputError> {
+    let _t = crate::trace::span(|| format!("structure of every row {}", file.path.display()));
+    let mapped = std::fs::File::open(&file.path)
+        .and_then(|f| {
+            // SAFETY: read-only and dropped before this returns, as in `open_polars_file`.
+            unsafe { memmap2::Mmap::map(&f) }
+        })
+        .map_err(|e| read_error(dataset, file, "io", e))?;
+    let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+    text::decode(&mapped, declared)
+        .and_then(|(decoded, _)| text::check_structure(&decoded, sep))
+        .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))
 }
 
 /// Take the hashes of the files [`verify`] decoded into the frame's `sha256` (what a
@@ -1104,6 +1171,7 @@ fn open_kept(dataset: &Dataset, sandboxed: &Decoded, hashes: &Hashes) -> Result<
         full: Some(full),
         pending: None,
         hashing: None,
+        unchecked_rows: false,
     }))
 }
 
@@ -1276,7 +1344,10 @@ fn open_polars_file(
     // `None`: a binary file hashed later (`verify`).
     hashes: Option<&Hashes>,
     index: usize,
-) -> Result<LazyFrame, InputError> {
+    // A text whose fields are counted on its first rows only ([`Frame::unchecked_rows`]).
+    head_only: bool,
+) -> Result<(LazyFrame, bool), InputError> {
+    let mut unchecked = false;
     let transcoded = if matches!(dataset.format, Format::Csv | Format::Tsv) {
         // The text is mapped, not read into the heap: the checks and the hash read it
         // in place (a 5M-row CSV: 0.2 s and 324 MiB of heap less), as polars' own
@@ -1308,15 +1379,21 @@ fn open_polars_file(
             .and_then(|(decoded, enc)| {
                 let _t = crate::trace::span(|| format!("structure {}", file.path.display()));
                 let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
-                text::check_structure(&decoded, sep).map(|()| (decoded, enc))
+                // (UTF-8 only: the one parse reads the file's own bytes.)
+                match head_only && matches!(decoded, std::borrow::Cow::Borrowed(_)) {
+                    true => text::check_structure_head(&decoded, sep, SAMPLE_ROWS as usize),
+                    false => text::check_structure(&decoded, sep).map(|()| false),
+                }
+                .map(|unchecked| (decoded, enc, unchecked))
             });
             (hashing.map(|h| h.join()), checked)
         });
         // Taken by `finish_hash` when on the thread: a place kept in order.
         let digest = digest.transpose().map_err(|_| read_error(dataset, file, "io", "hashing failed"))?;
         digests.push((relative_id(&dataset.path, &file.path), digest.unwrap_or_default()));
-        let (decoded, _) =
+        let (decoded, _, rest) =
             checked.map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))?;
+        unchecked = rest;
         // Read from memory when transcoded, or when the file name is not UTF-8
         // (polars takes paths as text).
         let transcoded = matches!(decoded, std::borrow::Cow::Owned(_))
@@ -1350,7 +1427,7 @@ fn open_polars_file(
         // Hashed once its columns are decoded (`verify`): a place kept in order.
         None => digests.push((relative_id(&dataset.path, &file.path), String::new())),
     }
-    Ok(lf)
+    Ok((lf, unchecked))
 }
 
 /// Polars errors carry a backtrace hint and context lines; keep the first line a user can act on.

@@ -84,6 +84,19 @@ fn first_invalid_gb18030(bytes: &[u8]) -> usize {
 
 /// Check that every record has as many fields as the header and quotes are closed.
 pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
+    check_structure_up_to(text, delimiter, None).map(|_| ())
+}
+
+/// [`check_structure`] of a text that its one parse reads next: a text without
+/// quotes has its fields counted on its header and its first `lines` rows only, and
+/// `Ok(true)` says the rest was left to that parse (`unquoted::read_columns`, which
+/// counts every line's fields and refuses what it cannot read as the csv reader
+/// would; the caller checks the whole text when the parse does not read it).
+pub fn check_structure_head(text: &[u8], delimiter: u8, lines: usize) -> Result<bool, TextError> {
+    check_structure_up_to(text, delimiter, Some(lines))
+}
+
+fn check_structure_up_to(text: &[u8], delimiter: u8, head: Option<usize>) -> Result<bool, TextError> {
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(TextError { kind: "empty", line: 1, message: "file is empty (no header)".into() });
     }
@@ -120,8 +133,18 @@ pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
             seen.push(name);
         }
     }
-    if !quoted && fields_even_unquoted(text, delimiter) {
-        return Ok(());
+    if !quoted {
+        // The header and `lines` rows: the end of the line after them, when the text
+        // goes on past it.
+        let end = head.and_then(|lines| memchr::memchr_iter(b'\n', text).nth(lines)).filter(|e| e + 1 < text.len());
+        if let Some(end) = end {
+            if fields_even_unquoted(&text[..=end], delimiter) {
+                return Ok(true);
+            }
+        }
+        if fields_even_unquoted(text, delimiter) {
+            return Ok(false);
+        }
     }
     let mut record = csv::ByteRecord::new();
     loop {
@@ -140,7 +163,7 @@ pub fn check_structure(text: &[u8], delimiter: u8) -> Result<(), TextError> {
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Does every record of a text without quote characters have the header's number of
@@ -241,6 +264,33 @@ fn unterminated_quote(text: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Of a text without quotes, the header and the first rows are checked and the
+    /// rest left to the one parse; a fault in the first rows, a quote or a short text
+    /// is checked whole as by `check_structure`.
+    #[test]
+    fn the_head_check_leaves_only_later_rows_of_an_unquoted_text() {
+        let text = |bad_at: usize, quote: bool| -> Vec<u8> {
+            let mut t = String::from("a,b\n");
+            for i in 0..100 {
+                t.push_str(match (i == bad_at, quote && i == 0) {
+                    (true, _) => "1,2,3\n",
+                    (false, true) => "\"1\",2\n",
+                    (false, false) => "1,2\n",
+                });
+            }
+            t.into_bytes()
+        };
+        assert_eq!(check_structure_head(&text(usize::MAX, false), b',', 10), Ok(true));
+        assert_eq!(check_structure_head(&text(50, false), b',', 10), Ok(true), "past the head");
+        let early = check_structure_head(&text(5, false), b',', 10).unwrap_err();
+        assert_eq!((early.kind, early.line), ("ragged", 7));
+        let quoted = check_structure_head(&text(50, true), b',', 10).unwrap_err();
+        assert_eq!((quoted.kind, quoted.line), ("ragged", 52));
+        assert_eq!(check_structure_head(&text(usize::MAX, false), b',', 1000), Ok(false), "all of it is the head");
+        assert_eq!(check_structure_head(b"a,b\n1,2\n1,2\n", b',', 2), Ok(false), "nothing after the head");
+        assert_eq!(check_structure_head(b"a,b\n1,2\n1,2\n", b',', 1), Ok(true), "one row after it");
+    }
 
     #[test]
     fn detects_gbk_and_keeps_utf8() {

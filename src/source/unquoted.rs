@@ -3,11 +3,17 @@
 //! It gives what polars' CSV reader gives with every column read as text and empty
 //! fields as nulls (a unit test compares the two), at less than half the cost, since
 //! a text without quotes needs no quote-aware line search. Anything else — a quote
-//! anywhere, a line with another count of fields, text that is not UTF-8, a header
-//! that does not name a column exactly — is `None`, and the caller reads the text
-//! with polars as before.
+//! anywhere, a line with another count of fields, a CR that does not end a line,
+//! text that is not UTF-8, a header that does not name a column exactly — is `None`,
+//! and the caller reads the text with polars as before. A text it reads has had
+//! every line's fields counted, so `source::open_deferred` leaves the count of the
+//! lines past the first thousand to it.
 
 use polars::prelude::*;
+
+/// Texts up to this size are parsed once into the columns a scan reads (larger ones
+/// are read per pass; `scan::read`).
+pub const PARSE_ONCE_MAX_BYTES: u64 = 1 << 30;
 
 /// Lines per builder flush: bounds the memory a thread holds before its values are
 /// copied into columns.
@@ -56,6 +62,10 @@ pub fn read_columns(text: &[u8], delimiter: u8, wanted: &[&str]) -> Option<Vec<C
 fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> Option<Vec<Column>> {
     let text = text.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(text);
     if memchr::memchr(b'"', text).is_some() {
+        return None;
+    }
+    // A CR not before a line end ends a record for the csv reader, not here.
+    if memchr::memchr_iter(b'\r', text).any(|at| text.get(at + 1) != Some(&b'\n')) {
         return None;
     }
     let header_end = memchr::memchr(b'\n', text).unwrap_or(text.len());
@@ -219,5 +229,8 @@ mod tests {
         assert_eq!(cols("a,c\n1,2\n"), None, "a column not named");
         assert_eq!(cols("a,b,a\n1,2,3\n"), None, "a name twice");
         assert_eq!(read_columns(b"a,b\n\xff,2\n", b',', &["a"]).map(|c| c.len()), None, "not UTF-8");
+        // The csv reader ends a record at a lone CR: two short records, not one line.
+        assert_eq!(cols("a,b\n1\r2\n"), None, "a CR inside a line");
+        assert_eq!(cols("a,b\r\n1,2\r\n"), Some(2), "CRLF line ends");
     }
 }
