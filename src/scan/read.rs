@@ -222,13 +222,8 @@ fn read_unquoted(dataset: &Dataset, names: &[&str]) -> Option<DataFrame> {
     if !matches!(dataset.format, Format::Csv | Format::Tsv) || !utf8 {
         return None;
     }
-    let mapped = std::fs::File::open(&file.path).ok().and_then(|f| {
-        // SAFETY: read-only and dropped before this returns, as for the checks in
-        // `source::open` (docs/reliability.md: a file truncated meanwhile can fault).
-        unsafe { memmap2::Mmap::map(&f) }.ok()
-    })?;
-    let delimiter = if dataset.format == Format::Tsv { b'\t' } else { b',' };
-    let columns = source::unquoted::read_columns(&mapped, delimiter, names)?;
+    let mapped = source::map_file(&file.path).ok()?;
+    let columns = source::unquoted::read_columns(&mapped, dataset.format.delimiter(), names)?;
     DataFrame::new_infer_height(columns).ok()
 }
 
@@ -319,10 +314,9 @@ fn check_positions(
         // The same rows give the point's snapping pass and the cells an item without
         // row filters reads (kept for the evaluation, which would otherwise read them
         // again), in one query (on text, one expression that parses each axis once per
-        // batch for all three); a pair the
-        // checks move (axes swapped back, a zone read) is a pair of its own there, and
-        // has its own passes. Points no item snaps are not gathered: the snapping pass
-        // costs as much as the checks.
+        // batch for all three); a pair the checks move (axes swapped back, a zone read)
+        // is a pair of its own there, and has its own passes. Points no item snaps are
+        // not gathered: the snapping pass costs as much as the checks.
         let snap = wanted.is_none_or(|w| w.contains(&columns));
         let cells = grids.get(&columns).map_or(&[][..], Vec::as_slice);
         let Some((pass, exprs)) = profile::point_pass(&columns, frame.text, x0, tally.clone(), snap, cells) else {

@@ -61,6 +61,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// The field delimiter of a delimited text (TSV: tab; otherwise comma).
+    pub fn delimiter(self) -> u8 {
+        if self == Format::Tsv {
+            b'\t'
+        } else {
+            b','
+        }
+    }
+
     pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
         Some(match ext.as_str() {
@@ -476,7 +485,7 @@ fn column_names(path: &Path) -> Option<Vec<String>> {
             text::decode(&head[..cut], None).ok().map(|(t, e)| (std::borrow::Cow::Owned(t.into_owned()), e))
         })?;
         let first = text.split(|b| *b == b'\n').next()?;
-        let sep = if format == Format::Tsv { b'\t' } else { b',' };
+        let sep = format.delimiter();
         return Some(first.split(|b| *b == sep).map(|c| String::from_utf8_lossy(c).trim().to_string()).collect());
     }
     let file = DataFile { path: path.to_path_buf(), partitions: vec![], part: None };
@@ -639,7 +648,7 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
                 None => LazyCsvReader::new(path),
             };
             reader
-                .with_separator(if format == Format::Tsv { b'\t' } else { b',' })
+                .with_separator(format.delimiter())
                 .with_infer_schema_length(Some(0))
                 .with_has_header(true)
                 .with_missing_is_null(true)
@@ -1078,18 +1087,21 @@ pub fn finish_structure(dataset: &Dataset, frame: &mut Frame) -> Result<(), Inpu
     }
 }
 
+/// A text file mapped read-only, for checks and parses that read it in place. A file
+/// truncated by another process while mapped can fault (SIGBUS), as it can for
+/// polars' CSV reader, which maps it too (docs/reliability.md): a crash, never a pass.
+pub(crate) fn map_file(path: &Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: read-only; every caller drops the mapping before it returns.
+    unsafe { memmap2::Mmap::map(&file) }
+}
+
 /// The structure of every row of a text file (see [`text::check_structure`]).
 fn check_rows(dataset: &Dataset, file: &DataFile, declared: Option<Encoding>) -> Result<(), InputError> {
     let _t = crate::trace::span(|| format!("structure of every row {}", file.path.display()));
-    let mapped = std::fs::File::open(&file.path)
-        .and_then(|f| {
-            // SAFETY: read-only and dropped before this returns, as in `open_polars_file`.
-            unsafe { memmap2::Mmap::map(&f) }
-        })
-        .map_err(|e| read_error(dataset, file, "io", e))?;
-    let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+    let mapped = map_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
     text::decode(&mapped, declared)
-        .and_then(|(decoded, _)| text::check_structure(&decoded, sep))
+        .and_then(|(decoded, _)| text::check_structure(&decoded, dataset.format.delimiter()))
         .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))
 }
 
@@ -1352,14 +1364,7 @@ fn open_polars_file(
         // The text is mapped, not read into the heap: the checks and the hash read it
         // in place (a 5M-row CSV: 0.2 s and 324 MiB of heap less), as polars' own
         // CSV reader maps it for the parse that follows.
-        let mapped = std::fs::File::open(&file.path)
-            .and_then(|f| {
-                // SAFETY: the mapping is read-only and dropped before this function
-                // returns; a file truncated by another process while mapped can fault,
-                // as it can for the reader that parses it next (docs/reliability.md).
-                unsafe { memmap2::Mmap::map(&f) }
-            })
-            .map_err(|e| read_error(dataset, file, "io", e))?;
+        let mapped = map_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
         let bytes: &[u8] = &mapped;
         let _t = crate::trace::span(|| format!("text checks {}", file.path.display()));
         // The text is hashed on a thread of its own while the encoding and structure
@@ -1378,7 +1383,7 @@ fn open_polars_file(
             }
             .and_then(|(decoded, enc)| {
                 let _t = crate::trace::span(|| format!("structure {}", file.path.display()));
-                let sep = if dataset.format == Format::Tsv { b'\t' } else { b',' };
+                let sep = dataset.format.delimiter();
                 // (UTF-8 only: the one parse reads the file's own bytes.)
                 match head_only && matches!(decoded, std::borrow::Cow::Borrowed(_)) {
                     true => text::check_structure_head(&decoded, sep, SAMPLE_ROWS as usize),
