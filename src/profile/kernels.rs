@@ -60,6 +60,40 @@ fn map_floats<T>(ca: &Float64Chunked, mut f: impl FnMut(Option<f64>) -> T) -> Ve
     }
 }
 
+/// Two float columns' values in row order, as `(lat, lon)` (`None` for null), given
+/// to `f` without materialising them: columns of one chunk each and no nulls are
+/// walked as slices, others zipped value by value.
+pub(crate) fn each_float_pair(ys: &Float64Chunked, xs: &Float64Chunked, mut f: impl FnMut(Option<f64>, Option<f64>)) {
+    if let (Ok(y), Ok(x)) = (ys.cont_slice(), xs.cont_slice()) {
+        for (y, x) in y.iter().zip(x) {
+            f(Some(*y), Some(*x));
+        }
+    } else {
+        for (y, x) in ys.iter().zip(xs.iter()) {
+            f(y, x);
+        }
+    }
+}
+
+/// A float column's values (a position's axis) when it is not text, cast to `f64`.
+pub(crate) fn float_axis(column: &Column) -> PolarsResult<Option<Float64Chunked>> {
+    let s = column.as_materialized_series();
+    if s.dtype() == &DataType::String {
+        return Ok(None);
+    }
+    Ok(Some(s.cast(&DataType::Float64)?.f64()?.clone()))
+}
+
+/// The step of a value's last digit for `decimals` decimals, as [`row_resolution`]
+/// reads it.
+pub(crate) fn decimal_step(decimals: u8) -> f64 {
+    const STEPS: [f64; 18] = [
+        1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16,
+        1e-17,
+    ];
+    STEPS.get(usize::from(decimals)).copied().unwrap_or_else(|| 10f64.powi(-i32::from(decimals)))
+}
+
 /// Coordinates as numbers: numeric columns cast, text parsed as a decimal number or
 /// degrees–minutes–seconds (null where it is neither).
 pub fn coord(column: &str) -> Expr {
@@ -182,42 +216,86 @@ impl Tally {
         false_easting: Option<f64>,
         planar: bool,
     ) -> Tally {
-        let mut t = Tally { rows: ys.len() as u64, ..Tally::default() };
-        let (mut lat_range, mut lon_range) = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
+        let mut t = Tally::counting(false_easting, planar);
         for (&(y, bad_y), &(x, bad_x)) in ys.iter().zip(xs) {
-            t.bad_lat += u64::from(bad_y);
-            t.bad_lon += u64::from(bad_x);
-            if let (Some(y), Some(x)) = (y, x) {
-                if valid_position(y, x, planar) {
-                    t.valid += 1;
-                    lat_range = (lat_range.0.min(y), lat_range.1.max(y));
-                    lon_range = (lon_range.0.min(x), lon_range.1.max(x));
-                }
-            }
-            if let Some(y) = y.filter(|y| y.is_finite()) {
-                t.finite_lat += 1;
-                t.metres_lat += u64::from(y.abs() > 1000.0);
-                t.over_lat += u64::from(y.abs() > 90.0 && y.abs() <= 180.0);
-            }
-            if let Some(x) = x.filter(|x| x.is_finite()) {
-                t.finite_lon += 1;
-                t.metres_lon += u64::from(x.abs() > 1000.0);
-                t.over_lon += u64::from(x.abs() > 90.0);
-                if let Some(x0) = false_easting {
-                    t.off_zone += u64::from((x - x0).abs() > 600_000.0);
-                }
-            }
+            t.add_row(y, bad_y, x, bad_x);
         }
-        if t.valid > 0 {
-            (t.lat_range, t.lon_range) = (Some(lat_range), Some(lon_range));
+        t.finish()
+    }
+
+    /// [`Tally::of_rows`] of two float columns, read in place (no value is malformed).
+    pub(crate) fn of_floats(
+        ys: &Float64Chunked,
+        xs: &Float64Chunked,
+        false_easting: Option<f64>,
+        planar: bool,
+    ) -> Tally {
+        let mut t = Tally::counting(false_easting, planar);
+        each_float_pair(ys, xs, |y, x| t.add_row(y, false, x, false));
+        t.finish()
+    }
+
+    fn counting(false_easting: Option<f64>, planar: bool) -> Counting {
+        Counting {
+            t: Tally::default(),
+            lat_range: (f64::INFINITY, f64::NEG_INFINITY),
+            lon_range: (f64::INFINITY, f64::NEG_INFINITY),
+            false_easting,
+            planar,
         }
-        t
     }
 
     /// Add this batch's counts to the dataset's.
     pub(crate) fn add_into(&self, into: &Mutex<Tally>) -> PolarsResult<()> {
         into.lock().map_err(|_| polars_err!(ComputeError: "position checks poisoned"))?.add(self);
         Ok(())
+    }
+}
+
+/// A [`Tally`] being counted row by row.
+struct Counting {
+    t: Tally,
+    lat_range: (f64, f64),
+    lon_range: (f64, f64),
+    false_easting: Option<f64>,
+    planar: bool,
+}
+
+impl Counting {
+    #[inline]
+    fn add_row(&mut self, y: Option<f64>, bad_y: bool, x: Option<f64>, bad_x: bool) {
+        let t = &mut self.t;
+        t.rows += 1;
+        t.bad_lat += u64::from(bad_y);
+        t.bad_lon += u64::from(bad_x);
+        if let (Some(y), Some(x)) = (y, x) {
+            if valid_position(y, x, self.planar) {
+                t.valid += 1;
+                self.lat_range = (self.lat_range.0.min(y), self.lat_range.1.max(y));
+                self.lon_range = (self.lon_range.0.min(x), self.lon_range.1.max(x));
+            }
+        }
+        if let Some(y) = y.filter(|y| y.is_finite()) {
+            t.finite_lat += 1;
+            t.metres_lat += u64::from(y.abs() > 1000.0);
+            t.over_lat += u64::from(y.abs() > 90.0 && y.abs() <= 180.0);
+        }
+        if let Some(x) = x.filter(|x| x.is_finite()) {
+            t.finite_lon += 1;
+            t.metres_lon += u64::from(x.abs() > 1000.0);
+            t.over_lon += u64::from(x.abs() > 90.0);
+            if let Some(x0) = self.false_easting {
+                t.off_zone += u64::from((x - x0).abs() > 600_000.0);
+            }
+        }
+    }
+
+    fn finish(self) -> Tally {
+        let mut t = self.t;
+        if t.valid > 0 {
+            (t.lat_range, t.lon_range) = (Some(self.lat_range), Some(self.lon_range));
+        }
+        t
     }
 }
 
@@ -256,8 +334,6 @@ pub(crate) struct Reading {
 /// their steps (as [`row_resolution`] reads them), from one parse of each value.
 pub(crate) fn readings(column: &Column, text: bool) -> PolarsResult<Vec<Option<Reading>>> {
     let series = column.as_materialized_series();
-    let steps: [f64; 18] = std::array::from_fn(|d| 10f64.powi(-(d as i32)));
-    let step = |d: u8| steps.get(usize::from(d)).copied().unwrap_or_else(|| 10f64.powi(-i32::from(d)));
     if text && series.dtype() == &DataType::String {
         return Ok(series
             .str()?
@@ -265,7 +341,7 @@ pub(crate) fn readings(column: &Column, text: bool) -> PolarsResult<Vec<Option<R
             .map(|v| {
                 let v = v?;
                 if let Some((value, decimals)) = geo::fast_decimal(v) {
-                    return Some(Reading { value, decimals: Some(decimals), step: step(decimals) });
+                    return Some(Reading { value, decimals: Some(decimals), step: decimal_step(decimals) });
                 }
                 let (value, step) = parse_coordinate(v)?;
                 Some(Reading { value, decimals: geo::decimals_text(v), step })
@@ -277,7 +353,7 @@ pub(crate) fn readings(column: &Column, text: bool) -> PolarsResult<Vec<Option<R
     Ok(map_floats(floats.f64()?, |v| {
         v.map(|value| {
             let decimals = run.decimals(value);
-            Reading { value, decimals, step: decimals.map_or(f64::NAN, step) }
+            Reading { value, decimals, step: decimals.map_or(f64::NAN, decimal_step) }
         })
     }))
 }
@@ -870,6 +946,13 @@ pub fn unpack_cell(key: u64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_steps_are_the_powers_of_ten() {
+        for d in 0..=20u8 {
+            assert_eq!(decimal_step(d), 10f64.powi(-i32::from(d)), "{d} decimals");
+        }
+    }
 
     #[test]
     fn text_set_counts_and_returns_each_distinct_value_once() {

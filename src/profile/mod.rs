@@ -292,9 +292,14 @@ fn gather_snap(columns: &Columns, text: bool, into: Shared<Option<SnapInfo>>, co
     col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
-                let ys = kernels::readings(&cols[0], text)?;
-                let xs = kernels::readings(&cols[1], text)?;
-                snap_batch(&ys, &xs, planar, &into, &counts)?;
+                match (kernels::float_axis(&cols[0])?, kernels::float_axis(&cols[1])?) {
+                    (Some(ys), Some(xs)) => snap_floats(&ys, &xs, planar, &into, &counts)?,
+                    _ => {
+                        let ys = kernels::readings(&cols[0], text)?;
+                        let xs = kernels::readings(&cols[1], text)?;
+                        snap_batch(&ys, &xs, planar, &into, &counts)?;
+                    }
+                }
                 Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
             },
             &[col(lon.as_str())],
@@ -326,7 +331,43 @@ fn snap_batch(
         }
     }
     kernels::add_counts(counts, resolutions.into_iter())?;
-    let batch = SnapInfo { lat: AxisInfo::of_values(&lat_rows), lon: AxisInfo::of_values(&lon_rows) };
+    merge_snap(into, SnapInfo { lat: AxisInfo::of_values(&lat_rows), lon: AxisInfo::of_values(&lon_rows) })
+}
+
+/// [`snap_batch`] of two float columns, read in place: the decimals of the valid
+/// rows only (a value's decimals do not depend on the rows before it), and no row
+/// materialised as a [`kernels::Reading`].
+fn snap_floats(
+    ys: &Float64Chunked,
+    xs: &Float64Chunked,
+    planar: bool,
+    into: &Mutex<Option<SnapInfo>>,
+    counts: &Mutex<kernels::Counts>,
+) -> PolarsResult<()> {
+    let (mut lat, mut lon) = (Vec::with_capacity(ys.len()), Vec::with_capacity(xs.len()));
+    let mut resolutions = Vec::with_capacity(ys.len());
+    let (mut lat_run, mut lon_run) = (crate::decimals::Run::default(), crate::decimals::Run::default());
+    let (mut lat_k, mut lon_k): (Option<u8>, Option<u8>) = (None, None);
+    kernels::each_float_pair(ys, xs, |y, x| {
+        let (Some(y), Some(x)) = (y, x) else { return };
+        if !kernels::valid_position(y, x, planar) {
+            return;
+        }
+        let (dy, dx) = (lat_run.decimals(y), lon_run.decimals(x));
+        lat.push(y);
+        lon.push(x);
+        lat_k = lat_k.max(dy);
+        lon_k = lon_k.max(dx);
+        if let (Some(dy), Some(dx)) = (dy, dx) {
+            let (sy, sx) = (kernels::decimal_step(dy), kernels::decimal_step(dx));
+            resolutions.extend(kernels::resolution_of((y, sy), (x, sx), planar, Snap::default()));
+        }
+    });
+    kernels::add_counts(counts, resolutions.into_iter())?;
+    merge_snap(into, SnapInfo { lat: AxisInfo::of_axis(&lat, lat_k), lon: AxisInfo::of_axis(&lon, lon_k) })
+}
+
+fn merge_snap(into: &Mutex<Option<SnapInfo>>, batch: SnapInfo) -> PolarsResult<()> {
     let mut shared = into.lock().map_err(|_| polars_err!(ComputeError: "snapping poisoned"))?;
     *shared = Some(match shared.take() {
         Some(seen) => seen.merge(&batch),
@@ -404,6 +445,17 @@ pub fn point_pass(
                         let xs = kernels::readings(&cols[1], text)?;
                         snap_batch(&ys, &xs, planar, into, counts)?;
                         (kernels::checked_axis(&cols[0], &ys)?, kernels::checked_axis(&cols[1], &xs)?)
+                    }
+                    None if cells.is_empty() => {
+                        if let (Some(ys), Some(xs)) = (kernels::float_axis(&cols[0])?, kernels::float_axis(&cols[1])?) {
+                            Tally::of_floats(&ys, &xs, false_easting, planar).add_into(&tally)?;
+                            return Ok(Column::new_scalar(
+                                cols[0].name().clone(),
+                                Scalar::new(DataType::UInt32, AnyValue::UInt32(0)),
+                                1,
+                            ));
+                        }
+                        (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?)
                     }
                     None => (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?),
                 };
@@ -980,6 +1032,62 @@ mod tests {
     /// expression on text; what a scan runs) count and find what they count and find apart,
     /// on floats, on text, and on text with degrees–minutes–seconds, malformed values,
     /// values out of range and nulls; and the metrics of a group take those cells.
+    /// Float axes of mixed decimals, nulls, out-of-range and non-finite values, in
+    /// two chunks of unequal length on each side.
+    fn odd_floats(seed: u64) -> (Float64Chunked, Float64Chunked) {
+        let mut next = crate::decimals::xorshift(seed);
+        let mut value = |base: f64, i: usize| -> Option<f64> {
+            let k = (next() % 8) as i32;
+            let v = base + (next() % 100_000) as f64 / 1e5;
+            match i % 211 {
+                0 => None,
+                1 => Some(f64::NAN),
+                2 => Some(base * 4.0),
+                3 => Some(f64::INFINITY),
+                _ => Some((v * 10f64.powi(k)).round() / 10f64.powi(k)),
+            }
+        };
+        let lat: Vec<Option<f64>> = (0..30_000).map(|i| value(30.0, i)).collect();
+        let lon: Vec<Option<f64>> = (0..30_000).map(|i| value(114.0, i + 7)).collect();
+        let chunked = |name: &str, v: &[Option<f64>], cut: usize| {
+            let mut ca = Float64Chunked::from_iter_options(name.into(), v[..cut].iter().copied());
+            ca.append(&Float64Chunked::from_iter_options(name.into(), v[cut..].iter().copied())).unwrap();
+            ca
+        };
+        (chunked("lat", &lat, 10_000), chunked("lon", &lon, 17_000))
+    }
+
+    #[test]
+    fn the_float_kernels_give_what_the_readings_give() {
+        for seed in [1, 2, 3] {
+            let (ys, xs) = odd_floats(seed);
+            // And one chunk each without nulls (the slices' path).
+            let dense = |ca: &Float64Chunked| -> Float64Chunked {
+                Float64Chunked::from_vec(ca.name().clone(), ca.iter().map(|v| v.unwrap_or(1.5)).collect())
+            };
+            for (ys, xs) in [(ys.clone(), xs.clone()), (dense(&ys), dense(&xs))] {
+                for planar in [false, true] {
+                    let (ycol, xcol) = (ys.clone().into_column(), xs.clone().into_column());
+                    let (a, b) = (Mutex::new(None), Mutex::new(None));
+                    let (ca, cb) = (Mutex::new(kernels::Counts::default()), Mutex::new(kernels::Counts::default()));
+                    snap_floats(&ys, &xs, planar, &a, &ca).unwrap();
+                    let (ry, rx) = (kernels::readings(&ycol, false).unwrap(), kernels::readings(&xcol, false).unwrap());
+                    snap_batch(&ry, &rx, planar, &b, &cb).unwrap();
+                    assert_eq!(a.into_inner().unwrap(), b.into_inner().unwrap(), "seed {seed}, planar {planar}");
+                    assert_eq!(ca.into_inner().unwrap(), cb.into_inner().unwrap(), "seed {seed}, planar {planar}");
+                    let (vy, vx) = (kernels::axis_values(&ycol).unwrap(), kernels::axis_values(&xcol).unwrap());
+                    for x0 in [None, Some(500_000.0)] {
+                        assert_eq!(
+                            Tally::of_floats(&ys, &xs, x0, planar),
+                            Tally::of_rows(&vy, &vx, x0, planar),
+                            "seed {seed}, planar {planar}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn one_point_pass_gives_what_separate_passes_give() {
         let odd = DataFrame::new_infer_height(vec![
@@ -1068,5 +1176,37 @@ mod tests {
         // A real step above the floor is still found.
         let values: Vec<(f64, Option<u8>)> = (0..1000).map(|i| (30.0 + i as f64 * 0.0005, Some(4))).collect();
         assert_eq!(AxisInfo::of_values(&values).snap(), Some(0.0005));
+    }
+
+    #[test]
+    fn a_value_off_a_step_in_a_late_block_drops_it() {
+        // Candidates tested one by one on every value, as the facts are defined.
+        let reference = |values: &[(f64, Option<u8>)]| -> AxisInfo {
+            let Some(k) = values.iter().filter_map(|v| v.1).max() else { return AxisInfo::default() };
+            let mut fits = Vec::new();
+            for list in [k, k + 1] {
+                for (index, step) in geo::snap_candidates(list).into_iter().enumerate() {
+                    let on = |x: f64| {
+                        let q = x * (1.0 / step);
+                        (q - q.round_ties_even()).abs() <= 1e-6
+                    };
+                    if values.iter().all(|v| on(v.0)) {
+                        fits.push((list, index as u8));
+                    }
+                }
+            }
+            AxisInfo { k: Some(k), fits }
+        };
+        for off_at in [0, 255, 256, 257, 999, 1_999] {
+            let mut values: Vec<(f64, Option<u8>)> = (0..2_000).map(|i| (30.0 + i as f64 * 0.0005, Some(4))).collect();
+            values[off_at] = (30.0001, Some(4));
+            let info = AxisInfo::of_values(&values);
+            assert_eq!(info, reference(&values), "off at {off_at}");
+            assert_eq!(info.snap(), None, "off at {off_at}: on no candidate of 4 decimals");
+            let floats: Vec<f64> = values.iter().map(|v| v.0).collect();
+            assert_eq!(AxisInfo::of_axis(&floats, Some(4)), info, "off at {off_at}");
+        }
+        assert_eq!(AxisInfo::of_values(&[]), AxisInfo::default());
+        assert_eq!(AxisInfo::of_values(&[(30.5, None)]), AxisInfo::default());
     }
 }

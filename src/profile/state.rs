@@ -48,21 +48,43 @@ impl AxisInfo {
     /// The facts of one part's valid values, as `(value, decimals)`: a candidate is
     /// tested on every value until one is off it (most are off at the first values).
     pub fn of_values(values: &[(f64, Option<u8>)]) -> AxisInfo {
-        let Some(k) = values.iter().filter_map(|v| v.1).max() else { return AxisInfo::default() };
-        let mut fits = Vec::new();
-        for list in [k, k + 1] {
-            for (index, step) in geo::snap_candidates(list).into_iter().enumerate() {
-                let inverse = 1.0 / step;
-                let on = |x: f64| {
-                    let q = x * inverse;
+        let k = values.iter().filter_map(|v| v.1).max();
+        Self::fitting(k, values.len(), |i| values[i].0)
+    }
+
+    /// [`AxisInfo::of_values`] of valid values whose most decimals are `k`.
+    pub fn of_axis(values: &[f64], k: Option<u8>) -> AxisInfo {
+        Self::fitting(k, values.len(), |i| values[i])
+    }
+
+    /// The candidates every value sits on, tested a block of values at a time: the
+    /// candidates off a block are dropped, and those that remain (on a 6-decimal
+    /// column, a few steps of the finer list fit every value) read each block while
+    /// it is in cache instead of walking all the values once each.
+    fn fitting(k: Option<u8>, n: usize, value: impl Fn(usize) -> f64) -> AxisInfo {
+        const BLOCK: usize = 256;
+        let Some(k) = k else { return AxisInfo::default() };
+        let mut alive: Vec<(u8, u8, f64)> = [k, k + 1]
+            .into_iter()
+            .flat_map(|list| {
+                geo::snap_candidates(list)
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(index, step)| (list, index as u8, 1.0 / step))
+            })
+            .collect();
+        let mut start = 0;
+        while start < n && !alive.is_empty() {
+            let end = (start + BLOCK).min(n);
+            alive.retain(|&(_, _, inverse)| {
+                (start..end).all(|i| {
+                    let q = value(i) * inverse;
                     (q - crate::decimals::round_even(q)).abs() <= 1e-6
-                };
-                if values.iter().all(|v| on(v.0)) {
-                    fits.push((list, index as u8));
-                }
-            }
+                })
+            });
+            start = end;
         }
-        AxisInfo { k: Some(k), fits }
+        AxisInfo { k: Some(k), fits: alive.into_iter().map(|(list, index, _)| (list, index)).collect() }
     }
 
     pub fn merge(&self, other: &AxisInfo) -> AxisInfo {
