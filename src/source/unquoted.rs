@@ -61,14 +61,15 @@ pub fn read_columns(text: &[u8], delimiter: u8, wanted: &[&str]) -> Option<Vec<C
 /// [`read_columns`] with the body split in `parts` pieces read side by side.
 fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> Option<Vec<Column>> {
     let text = text.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(text);
-    if memchr::memchr(b'"', text).is_some() {
-        return None;
-    }
-    // A CR not before a line end ends a record for the csv reader, not here.
-    if memchr::memchr_iter(b'\r', text).any(|at| text.get(at + 1) != Some(&b'\n')) {
-        return None;
-    }
+    // A quote, or a CR not before a line end (it ends a record for the csv reader, not
+    // here): looked for in the header here and in each piece of the body as it is read.
+    let unreadable = |bytes: &[u8]| {
+        memchr::memchr2_iter(b'"', b'\r', bytes).any(|at| bytes[at] == b'"' || bytes.get(at + 1) != Some(&b'\n'))
+    };
     let header_end = memchr::memchr(b'\n', text).unwrap_or(text.len());
+    if unreadable(&text[..(header_end + 1).min(text.len())]) {
+        return None;
+    }
     let names: Vec<&[u8]> = strip_cr(&text[..header_end]).split(|b| *b == delimiter).collect();
     // Field index → the wanted column it fills.
     let mut slot_of = vec![usize::MAX; names.len()];
@@ -82,6 +83,9 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
     }
     let body = &text[(header_end + 1).min(text.len())..];
     let read = |chunk: &[u8]| -> Option<Vec<StringChunked>> {
+        if unreadable(chunk) {
+            return None;
+        }
         let chunk = std::str::from_utf8(chunk).ok()?.as_bytes();
         let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
         let new_builders = || -> Vec<StringChunkedBuilder> {
@@ -232,5 +236,18 @@ mod tests {
         // The csv reader ends a record at a lone CR: two short records, not one line.
         assert_eq!(cols("a,b\n1\r2\n"), None, "a CR inside a line");
         assert_eq!(cols("a,b\r\n1,2\r\n"), Some(2), "CRLF line ends");
+        assert_eq!(cols("a,\"b\"\n1,2\n"), None, "a quote in the header");
+        assert_eq!(cols("a,b\r1,2\n"), None, "a CR inside the header");
+        assert_eq!(cols("a,b\n1,2\r"), None, "a CR at the end");
+        // In any piece of the body, whichever piece reads it.
+        let body: String = (0..3_000).map(|i| format!("{i},{}\n", i * 2)).collect();
+        for (at, what) in [(10, "\""), (24_000, "\""), (15_000, "\r")] {
+            let mut text = format!("a,b\n{body}");
+            text.insert_str(text[at..].find('\n').unwrap() + at + 2, what);
+            for parts in 1..5 {
+                let read = read_in_parts(text.as_bytes(), b',', &["a", "b"], parts).map(|c| c.len());
+                assert_eq!(read, None, "{what:?} at {at}, {parts} pieces");
+            }
+        }
     }
 }
