@@ -649,13 +649,15 @@ impl std::hash::Hasher for Mix {
 pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
 
 /// Distinct 64-bit keys gathered by several threads at once, in shards by hash.
+/// Each key is hashed once: the hash that picks its shard is kept with it and
+/// places it in the shard's table.
 pub struct WordSet {
-    shards: Vec<Mutex<MixSet<u64>>>,
+    shards: Vec<Mutex<hashbrown::HashTable<u64>>>,
 }
 
 impl Default for WordSet {
     fn default() -> Self {
-        WordSet { shards: (0..SHARDS).map(|_| Mutex::new(MixSet::default())).collect() }
+        WordSet { shards: (0..SHARDS).map(|_| Mutex::new(hashbrown::HashTable::new())).collect() }
     }
 }
 
@@ -663,15 +665,23 @@ impl WordSet {
     fn insert_all(&self, keys: impl Iterator<Item = u64>) -> PolarsResult<()> {
         use std::hash::BuildHasher;
         let hasher = std::hash::BuildHasherDefault::<Mix>::default();
-        let mut by_shard: Vec<Vec<u64>> = vec![Vec::new(); SHARDS];
+        // Room for a batch's keys spread evenly, so the lists rarely grow.
+        let even = keys.size_hint().1.unwrap_or(0).min(1 << 24) / SHARDS;
+        let mut by_shard: Vec<Vec<(u64, u64)>> =
+            (0..SHARDS).map(|_| Vec::with_capacity(even + even / 8 + 16)).collect();
         for k in keys {
-            by_shard[shard_of(hasher.hash_one(k))].push(k);
+            let h = hasher.hash_one(k);
+            by_shard[shard_of(h)].push((h, k));
         }
         let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
         for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
             if !by_shard[i].is_empty() {
                 let mut set = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-                set.extend(by_shard[i].iter().copied());
+                for &(h, k) in &by_shard[i] {
+                    if set.find(h, |x| *x == k).is_none() {
+                        set.insert_unique(h, k, |x| hasher.hash_one(*x));
+                    }
+                }
             }
         }
         Ok(())
@@ -691,7 +701,7 @@ impl WordSet {
         let mut out = Vec::new();
         for shard in &self.shards {
             let mut set = shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-            out.extend(std::mem::take(&mut *set));
+            out.extend(std::mem::take(&mut *set).into_iter());
         }
         Ok(out)
     }
