@@ -2,7 +2,6 @@
 //! resolution, epoch seconds and grid cells. They call the pure functions in
 //! `geo`, so the definitions tested there are the ones the scan uses.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -645,8 +644,6 @@ impl std::hash::Hasher for Mix {
         self.0 = self.0.rotate_left(5) ^ i;
     }
 }
-
-pub type MixSet<T> = HashSet<T, std::hash::BuildHasherDefault<Mix>>;
 
 /// Distinct 64-bit keys gathered by several threads at once, in shards by hash.
 /// Each key is hashed once: the hash that picks its shard is kept with it and

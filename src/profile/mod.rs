@@ -439,29 +439,27 @@ pub fn point_pass(
     let checks = col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
-                let (ys, xs) = match &gather {
-                    Some((into, counts)) => {
-                        let ys = kernels::readings(&cols[0], text)?;
-                        let xs = kernels::readings(&cols[1], text)?;
-                        snap_batch(&ys, &xs, planar, into, counts)?;
-                        (kernels::checked_axis(&cols[0], &ys)?, kernels::checked_axis(&cols[1], &xs)?)
-                    }
-                    None if cells.is_empty() => {
-                        if let (Some(ys), Some(xs)) = (kernels::float_axis(&cols[0])?, kernels::float_axis(&cols[1])?) {
-                            Tally::of_floats(&ys, &xs, false_easting, planar).add_into(&tally)?;
-                            return Ok(Column::new_scalar(
-                                cols[0].name().clone(),
-                                Scalar::new(DataType::UInt32, AnyValue::UInt32(0)),
-                                1,
-                            ));
-                        }
-                        (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?)
-                    }
-                    None => (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?),
+                // Floats with nothing else to gather here are counted where they lie.
+                let floats = match gather.is_none() && cells.is_empty() {
+                    true => kernels::float_axis(&cols[0])?.zip(kernels::float_axis(&cols[1])?),
+                    false => None,
                 };
-                Tally::of_rows(&ys, &xs, false_easting, planar).add_into(&tally)?;
-                for (grid_m, set) in &cells {
-                    kernels::insert_cells(&ys, &xs, &mut kernels::CellKeyer::new(&point, *grid_m)?, set)?;
+                if let Some((ys, xs)) = floats {
+                    Tally::of_floats(&ys, &xs, false_easting, planar).add_into(&tally)?;
+                } else {
+                    let (ys, xs) = match &gather {
+                        Some((into, counts)) => {
+                            let ys = kernels::readings(&cols[0], text)?;
+                            let xs = kernels::readings(&cols[1], text)?;
+                            snap_batch(&ys, &xs, planar, into, counts)?;
+                            (kernels::checked_axis(&cols[0], &ys)?, kernels::checked_axis(&cols[1], &xs)?)
+                        }
+                        None => (kernels::axis_values(&cols[0])?, kernels::axis_values(&cols[1])?),
+                    };
+                    Tally::of_rows(&ys, &xs, false_easting, planar).add_into(&tally)?;
+                    for (grid_m, set) in &cells {
+                        kernels::insert_cells(&ys, &xs, &mut kernels::CellKeyer::new(&point, *grid_m)?, set)?;
+                    }
                 }
                 Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
             },
@@ -1028,10 +1026,6 @@ mod tests {
         }
     }
 
-    /// The position checks, the snapping pass and the occupied cells in one query (one
-    /// expression on text; what a scan runs) count and find what they count and find apart,
-    /// on floats, on text, and on text with degrees–minutes–seconds, malformed values,
-    /// values out of range and nulls; and the metrics of a group take those cells.
     /// Float axes of mixed decimals, nulls, out-of-range and non-finite values, in
     /// two chunks of unequal length on each side.
     fn odd_floats(seed: u64) -> (Float64Chunked, Float64Chunked) {
@@ -1088,6 +1082,10 @@ mod tests {
         }
     }
 
+    /// The position checks, the snapping pass and the occupied cells in one query (one
+    /// expression on text; what a scan runs) count and find what they count and find apart,
+    /// on floats, on text, and on text with degrees–minutes–seconds, malformed values,
+    /// values out of range and nulls; and the metrics of a group take those cells.
     #[test]
     fn one_point_pass_gives_what_separate_passes_give() {
         let odd = DataFrame::new_infer_height(vec![
