@@ -557,7 +557,7 @@ pub fn gather_valid_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) ->
                 } else {
                     into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| keyer.key(y?, x?)))?;
                 }
-                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
+                Ok(gathered(cols[0].name().clone(), 1))
             },
             &[col(lon.as_str())],
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
@@ -613,6 +613,12 @@ pub(crate) fn insert_cells(
     into: &WordSet,
 ) -> PolarsResult<()> {
     into.insert_all(ys.iter().zip(xs).filter_map(|((y, _), (x, _))| keyer.key((*y)?, (*x)?)))
+}
+
+/// What an expression that gathers into shared state (a set, counts, a tally)
+/// returns for a batch: `len` zeros, which the query drops.
+pub(crate) fn gathered(name: PlSmallStr, len: usize) -> Column {
+    Column::new_scalar(name, Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), len)
 }
 
 /// A fast hasher for the gathering sets: FNV-1a over bytes, splitmix64 over words
@@ -739,7 +745,7 @@ pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
             move |c: Column| {
                 let values = c.as_materialized_series().cast(&DataType::Float64)?;
                 add_counts(&into, values.f64()?.iter().flatten())?;
-                Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
+                Ok(gathered(c.name().clone(), c.len()))
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
         )
@@ -933,7 +939,7 @@ pub fn gather_distinct(column: &str, into: Arc<TextSet>) -> Expr {
         .map(
             move |c: Column| {
                 into.insert_strings(c.str()?)?;
-                Ok(Column::new_scalar(c.name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), c.len()))
+                Ok(gathered(c.name().clone(), c.len()))
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
         )

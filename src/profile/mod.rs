@@ -300,7 +300,7 @@ fn gather_snap(columns: &Columns, text: bool, into: Shared<Option<SnapInfo>>, co
                         snap_batch(&ys, &xs, planar, &into, &counts)?;
                     }
                 }
-                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
+                Ok(kernels::gathered(cols[0].name().clone(), 1))
             },
             &[col(lon.as_str())],
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
@@ -461,7 +461,7 @@ pub fn point_pass(
                         kernels::insert_cells(&ys, &xs, &mut kernels::CellKeyer::new(&point, *grid_m)?, set)?;
                     }
                 }
-                Ok(Column::new_scalar(cols[0].name().clone(), Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), 1))
+                Ok(kernels::gathered(cols[0].name().clone(), 1))
             },
             &[col(lon.as_str())],
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
