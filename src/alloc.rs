@@ -58,6 +58,24 @@ pub fn peak() -> usize {
     PEAK.load(Relaxed)
 }
 
+/// Live heap bytes now.
+pub fn live() -> usize {
+    LIVE.load(Relaxed)
+}
+
+/// Start measuring a phase's own heap peak: the peak is lowered to the live bytes
+/// now and the peak before is returned, for [`end_phase`].
+pub fn start_phase() -> usize {
+    PEAK.swap(LIVE.load(Relaxed), Relaxed)
+}
+
+/// End a phase started by [`start_phase`] with the peak it returned: the phase's
+/// own peak is returned and the overall peak is restored (the larger of the two), so
+/// phases nest and [`peak`] stays the peak of the whole run.
+pub fn end_phase(before: usize) -> usize {
+    PEAK.fetch_max(before, Relaxed)
+}
+
 /// Print the heap peak to stderr when `MOSAIC_MEMORY_STATS` is set.
 pub fn report() {
     if std::env::var_os("MOSAIC_MEMORY_STATS").is_some() {
