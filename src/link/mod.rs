@@ -7,6 +7,7 @@
 //! candidates that survive.
 
 pub use crate::profile::keys;
+pub mod distinct;
 pub mod names;
 pub mod near;
 pub mod view;

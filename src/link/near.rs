@@ -252,7 +252,7 @@ pub fn join(
         polars_bail!(ComputeError: "`{tag}` is not a point tag with latitude and longitude");
     };
     let [a, b] = pair.sides;
-    let (a, b) = (crate::profile::collect(a)?, crate::profile::collect(b)?);
+    let (a, b) = (view::distinct(a)?, view::distinct(b)?);
     let ((pa, wa, sa), (pb, wb, sb)) = (positions(&a, &lat, &lon, datums[0])?, positions(&b, &lat, &lon, datums[1])?);
     for (i, (p, written)) in [(&pa, wa), (&pb, wb)].into_iter().enumerate() {
         // Positions written but none readable cannot be linked: say so, never pass.

@@ -121,7 +121,8 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View
     let mut lf: Option<LazyFrame> = None;
     let linking: Vec<String> = steps.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
     for (part_index, keys) in steps {
-        let selected = member(parts, *part_index, keys, &linking, &mut bindings, &mut origin);
+        let selected = member(parts, *part_index, keys, &linking, &mut bindings, &mut origin)
+            .unique(None, UniqueKeepStrategy::Any);
         lf = Some(match lf {
             None => selected,
             Some(acc) => {
@@ -140,8 +141,9 @@ pub fn join(parts: &[Part], steps: &[(usize, Vec<String>)]) -> PolarsResult<View
     Ok(View { lf: lf.unwrap_or_default(), bindings, origin })
 }
 
-/// One join member's distinct projected rows: its tags not yet bound by an earlier
-/// member, and the join keys.
+/// One join member's projected rows: its tags not yet bound by an earlier member,
+/// and the join keys (repeated rows are the caller's to drop: they add nothing but
+/// size).
 fn member(
     parts: &[Part],
     part_index: usize,
@@ -171,11 +173,21 @@ fn member(
     // Rows whose link value did not resolve link nothing.
     let linked =
         keys.iter().filter(|k| part.bindings.get(*k).is_some_and(|b| !b.kind.is_spatial())).map(|k| k.as_str());
-    part.lf.clone().select(exprs).drop_nulls(Some(cols(linked))).unique(None, UniqueKeepStrategy::Any)
+    part.lf.clone().select(exprs).drop_nulls(Some(cols(linked)))
 }
 
-/// A join of two members kept apart: each side's distinct projected rows, for
-/// judging the join from per-key counts without building it (`scan::pair`).
+/// A member's distinct rows ([`Pair::sides`]), gathered as they stream past
+/// ([`super::distinct`]); by polars' `unique` when a column is neither text nor a float.
+pub fn distinct(side: LazyFrame) -> PolarsResult<DataFrame> {
+    match super::distinct::distinct_rows(side.clone())? {
+        Some(df) => Ok(df),
+        None => crate::profile::collect(side.unique(None, UniqueKeepStrategy::Any)),
+    }
+}
+
+/// A join of two members kept apart: each side's projected rows, for judging the
+/// join from per-key counts without building it (`scan::pair`), once made distinct
+/// ([`distinct`]).
 pub struct Pair {
     pub sides: [LazyFrame; 2],
     pub keys: Vec<String>,

@@ -617,7 +617,7 @@ pub(crate) fn insert_cells(
 
 /// What an expression that gathers into shared state (a set, counts, a tally)
 /// returns for a batch: `len` zeros, which the query drops.
-pub(crate) fn gathered(name: PlSmallStr, len: usize) -> Column {
+pub fn gathered(name: PlSmallStr, len: usize) -> Column {
     Column::new_scalar(name, Scalar::new(DataType::UInt32, AnyValue::UInt32(0)), len)
 }
 
