@@ -5,8 +5,9 @@
 //! hold 162 MiB of rows: it encodes every row into a key of its own and keeps a
 //! table of those keys beside the rows. Here each distinct row is kept once, column
 //! by column (texts as bytes in one buffer per shard, floats as words), and the
-//! table holds only each row's number in its shard; rows are hashed once, and
-//! compared value by value when two hashes meet, so the result is exact.
+//! table holds only each row's number in its shard (and 32 bits of its hash beside
+//! it); rows are hashed once, and compared value by value when two hashes meet, so
+//! the result is exact.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
