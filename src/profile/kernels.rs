@@ -652,39 +652,119 @@ impl std::hash::Hasher for Mix {
 }
 
 /// Distinct 64-bit keys gathered by several threads at once, in shards by hash.
-/// Each key is hashed once: the hash that picks its shard is kept with it and
-/// places it in the shard's table.
+/// Each key is hashed once: the hash that picks its shard also places it in the
+/// shard's table.
+#[derive(Default)]
 pub struct WordSet {
-    shards: Vec<Mutex<hashbrown::HashTable<u64>>>,
+    shards: [Mutex<WordTable>; SHARDS],
+    /// Batches begun, so two threads' batches start at different shards.
+    batches: std::sync::atomic::AtomicUsize,
 }
 
-impl Default for WordSet {
-    fn default() -> Self {
-        WordSet { shards: (0..SHARDS).map(|_| Mutex::new(hashbrown::HashTable::new())).collect() }
+/// An open-addressing table of 64-bit keys, probed linearly from the low bits of each
+/// key's hash, the slot of a key a few places ahead prefetched: a set of a million
+/// cells is larger than the CPU's caches, and with hashbrown's table the write of
+/// each new key waited on memory (two fifths of the time of gathering cells).
+#[derive(Default)]
+struct WordTable {
+    /// Keys, [`WordTable::EMPTY`] where none; a power of two long, or empty.
+    slots: Vec<u64>,
+    len: usize,
+    /// The key equal to [`WordTable::EMPTY`] was inserted.
+    has_empty: bool,
+}
+
+impl WordTable {
+    const EMPTY: u64 = u64::MAX;
+    /// Keys prefetched ahead of the one inserted.
+    const AHEAD: usize = 16;
+
+    fn hash(key: u64) -> u64 {
+        use std::hash::BuildHasher;
+        std::hash::BuildHasherDefault::<Mix>::default().hash_one(key)
     }
+
+    /// Room for `more` keys at a load of at most 0.7.
+    fn reserve(&mut self, more: usize) {
+        let needed = self.len + more;
+        if needed * 10 <= self.slots.len() * 7 {
+            return;
+        }
+        let size = (needed * 10 / 7 + 1).next_power_of_two().max(1024);
+        let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; size]);
+        self.len = 0;
+        for key in old.into_iter().filter(|k| *k != Self::EMPTY) {
+            self.place(Self::hash(key), key);
+        }
+    }
+
+    /// Insert `key` (hashed to `hash`); the table has room.
+    #[inline]
+    fn place(&mut self, hash: u64, key: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == key {
+                return;
+            }
+            if slot == Self::EMPTY {
+                self.slots[i] = key;
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert_all(&mut self, keys: &[(u64, u64)]) {
+        self.reserve(keys.len());
+        let mask = self.slots.len() - 1;
+        for (n, &(hash, key)) in keys.iter().enumerate() {
+            if let Some(&(ahead, _)) = keys.get(n + Self::AHEAD) {
+                prefetch(&self.slots[ahead as usize & mask]);
+            }
+            if key == Self::EMPTY {
+                self.has_empty = true;
+            } else {
+                self.place(hash, key);
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        let empty = self.has_empty.then_some(Self::EMPTY);
+        self.slots.iter().copied().filter(|k| *k != Self::EMPTY).chain(empty)
+    }
+}
+
+/// Ask the CPU to bring `slot`'s cache line in (a hint; nothing elsewhere).
+#[inline(always)]
+fn prefetch(slot: &u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing and cannot fault; the address is a live slot.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((slot as *const u64).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
 }
 
 impl WordSet {
     fn insert_all(&self, keys: impl Iterator<Item = u64>) -> PolarsResult<()> {
-        use std::hash::BuildHasher;
-        let hasher = std::hash::BuildHasherDefault::<Mix>::default();
         // Room for a batch's keys spread evenly, so the lists rarely grow.
         let even = keys.size_hint().1.unwrap_or(0).min(1 << 24) / SHARDS;
         let mut by_shard: Vec<Vec<(u64, u64)>> =
             (0..SHARDS).map(|_| Vec::with_capacity(even + even / 8 + 16)).collect();
         for k in keys {
-            let h = hasher.hash_one(k);
+            let h = WordTable::hash(k);
             by_shard[shard_of(h)].push((h, k));
         }
-        let start = by_shard.iter().map(Vec::len).sum::<usize>() % SHARDS;
+        let start = self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 5 % SHARDS;
         for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
             if !by_shard[i].is_empty() {
                 let mut set = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-                for &(h, k) in &by_shard[i] {
-                    if set.find(h, |x| *x == k).is_none() {
-                        set.insert_unique(h, k, |x| hasher.hash_one(*x));
-                    }
-                }
+                set.insert_all(&by_shard[i]);
             }
         }
         Ok(())
@@ -694,7 +774,7 @@ impl WordSet {
     pub fn keys(&self) -> PolarsResult<Vec<u64>> {
         let mut out = Vec::new();
         for shard in &self.shards {
-            out.extend(shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.iter().copied());
+            out.extend(shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.keys());
         }
         Ok(out)
     }
@@ -704,7 +784,7 @@ impl WordSet {
         let mut out = Vec::new();
         for shard in &self.shards {
             let mut set = shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-            out.extend(std::mem::take(&mut *set).into_iter());
+            out.extend(std::mem::take(&mut *set).keys());
         }
         Ok(out)
     }
@@ -959,6 +1039,32 @@ pub fn unpack_cell(key: u64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys in repeated batches, through many growths of each shard's table, with the
+    /// key the tables mark empty slots by: each kept once, none lost.
+    #[test]
+    fn a_word_set_keeps_each_key_once() {
+        let set = WordSet::default();
+        let mut all = std::collections::BTreeSet::new();
+        for batch in 0..40u64 {
+            let keys: Vec<u64> = (0..5_000u64)
+                .map(|i| match i % 1_000 {
+                    0 => u64::MAX,
+                    1 => 0,
+                    _ => (i * 2_654_435_761 + batch * 7_919) % 150_001,
+                })
+                .collect();
+            all.extend(keys.iter().copied());
+            set.insert_all(keys.into_iter()).unwrap();
+        }
+        let mut got = set.keys().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, all.iter().copied().collect::<Vec<_>>());
+        let mut taken = set.take().unwrap();
+        taken.sort_unstable();
+        assert_eq!(taken, got);
+        assert!(set.keys().unwrap().is_empty());
+    }
 
     #[test]
     fn decimal_steps_are_the_powers_of_ten() {
