@@ -189,7 +189,8 @@ impl RowSet {
             });
         }
         let rows = series.first().map_or(0, |s| s.len());
-        let mut by_shard: Vec<Vec<(u64, u32)>> = vec![Vec::with_capacity(rows / SHARDS + 16); SHARDS];
+        let mut by_shard: Vec<Vec<(u64, u32)>> =
+            (0..SHARDS).map(|_| Vec::with_capacity(rows / SHARDS + rows / 64 + 16)).collect();
         for row in 0..rows {
             let h = hash_values(&self.state, batch.iter().map(|c| c.value(row)));
             by_shard[(h >> 32) as usize % SHARDS].push((h, row as u32));
