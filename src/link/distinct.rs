@@ -134,15 +134,6 @@ struct Shard {
     counts: Vec<u64>,
 }
 
-impl Shard {
-    fn rows(&self) -> usize {
-        match self.columns.first() {
-            Some(Store::Text { valid, .. } | Store::Float { valid, .. }) => valid.len(),
-            None => 0,
-        }
-    }
-}
-
 /// The distinct rows of a frame of text and float columns, gathered batch by batch,
 /// with the rows of each when counting.
 pub struct RowSet {
@@ -232,16 +223,19 @@ impl RowSet {
     /// built a chunk per shard, each store freed once its chunk is built.
     pub fn take(&self, counted: &str) -> PolarsResult<DataFrame> {
         let mut shards = Vec::with_capacity(SHARDS);
+        let mut height = 0;
         for shard in &self.shards {
-            shards.push(std::mem::take(&mut *shard.lock().map_err(|_| poisoned())?));
+            let mut shard = std::mem::take(&mut *shard.lock().map_err(|_| poisoned())?);
+            // A hash per distinct row; the table and hashes are not needed past here.
+            height += shard.hashes.len();
+            shard.table = hashbrown::HashTable::new();
+            shard.hashes = Vec::new();
+            shards.push(shard);
         }
-        let height: usize = shards.iter().map(Shard::rows).sum();
         let mut out = Vec::with_capacity(self.schema.len() + 1);
         for (c, (name, dtype)) in self.schema.iter().enumerate() {
             let mut column = Series::new_empty(name.clone(), dtype);
             for shard in shards.iter_mut() {
-                shard.table = hashbrown::HashTable::new();
-                shard.hashes = Vec::new();
                 let store = std::mem::replace(&mut shard.columns[c], Store::Float { values: vec![], valid: vec![] });
                 // Each chunk sized exactly (one array grown by doubling had held up to
                 // twice the room).
