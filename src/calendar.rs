@@ -9,7 +9,7 @@ use serde::Deserialize;
 /// The official calendar shipped with mosaic.
 pub const BUILTIN: &str = include_str!("../data/calendar-cn.toml");
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
 pub struct Calendar {
     holidays: BTreeSet<NaiveDate>,
     working: BTreeSet<NaiveDate>,

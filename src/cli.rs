@@ -189,6 +189,10 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Run one dataset's part of a scan, reading its file directly (the sandbox child
+    /// of a scan of one binary file): the request on stdin, the answer on stdout.
+    #[command(name = "__scan-one", hide = true)]
+    ScanOne,
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,7 +356,8 @@ impl Cli {
 }
 
 pub fn run(cli: Cli) -> ExitStatus {
-    if let Ok(exe) = std::env::current_exe() {
+    // Binary files are decoded in sandbox children first, except by such a child.
+    if let (Ok(exe), false) = (std::env::current_exe(), matches!(cli.command, Command::ScanOne)) {
         let _ = crate::source::DECODER.set(exe);
     }
     match cli.command {
@@ -563,6 +568,13 @@ pub fn run(cli: Cli) -> ExitStatus {
                 (false, false) => crate::source::Part::Columns(column),
             };
             if crate::source::decode_files(&format, &paths, out.as_deref(), &part) {
+                ExitStatus::Clean
+            } else {
+                ExitStatus::Incomplete
+            }
+        }
+        Command::ScanOne => {
+            if crate::scan::child::serve() {
                 ExitStatus::Clean
             } else {
                 ExitStatus::Incomplete

@@ -3,7 +3,7 @@
 //! declare in their manifests.
 
 use chrono::{Days, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calendar::Calendar;
@@ -12,7 +12,7 @@ use crate::rules::{Item, Level, Pack, Track};
 use crate::source::Manifest;
 
 /// Outcomes, in DESIGN §5's terms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     CatalogMatch,
@@ -48,7 +48,7 @@ pub const PROVISIONAL_MARK: &str = "待定密（先行保密）";
 pub const SECRECY_ADMINISTRATION: &str = "国家保密行政管理部门";
 
 /// How the datasets of a candidate are combined.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Combination {
     pub kind: String,
     pub keys: Vec<String>,
@@ -129,7 +129,7 @@ impl Contributor<'_> {
 }
 
 /// A finding, before rendering.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub outcome: Outcome,
@@ -163,7 +163,7 @@ pub struct Finding {
 }
 
 /// An authority's decision on a finding, as the ledger recorded it (DM25 Art 30).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Determined {
     pub hold: i64,
     /// `secret | not_secret`.
@@ -174,7 +174,7 @@ pub struct Determined {
 }
 
 /// Occupied cells of a point tag on a grid of `grid_m` metres (row, column).
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct Coverage {
     pub tag: String,
     pub grid_m: f64,
@@ -184,7 +184,7 @@ pub struct Coverage {
 }
 
 /// Kinds of change, in the order they are tried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Round,
@@ -205,7 +205,7 @@ impl Action {
 }
 
 /// A verified remediation: what to change in which datasets, and the evidence after.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     pub action: Action,
     /// One sentence a user can act on.
@@ -223,7 +223,7 @@ pub struct Fix {
 
 /// Where a finding stands in the ledger (DESIGN §8): every output shows it so, and
 /// the verdict counts it so.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Held and awaiting the authority (reported or not).

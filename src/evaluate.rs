@@ -11,7 +11,7 @@ use crate::rules::{Criterion, Filter, Item, Metric, Op, Pack, Prop};
 use crate::tag::{Binding, Columns};
 
 /// One criterion's outcome, as reported.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub condition: String,
     pub value: Option<f64>,

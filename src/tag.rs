@@ -92,7 +92,7 @@ pub struct Binding {
 }
 
 /// A line of the report's `tagging` section.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Inference {
     pub input: String,
     pub column: String,

@@ -593,3 +593,36 @@ remediation = "测试。"
     let e = errors.iter().find(|e| e["input"] == "lines.parquet").unwrap_or_else(|| panic!("{errors:?}"));
     assert!(CORRUPT.contains(&e["kind"].as_str().unwrap()), "{e}");
 }
+
+/// A binary file scanned alone is read whole in one sandbox child (`scan::child`):
+/// a file that crashes that child, or that it finds damaged, is still reported as
+/// its own error, as when it is scanned among others, and a sound one is evaluated.
+#[test]
+fn a_damaged_binary_file_scanned_alone_is_named() {
+    let binary = |c: &&Case| c.files.iter().any(|(p, _)| p.extension().is_some_and(|e| e == "parquet" || e == "arrow"));
+    let all = cases();
+    let cases: Vec<&Case> = all.iter().filter(binary).collect();
+    assert!(cases.len() >= 3, "damaged and sound binary files are among the cases");
+    for case in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        place(tmp.path(), case);
+        let (code, report, stderr) = scan(tmp.path());
+        let errors = report["errors"].as_array().unwrap();
+        match case.want {
+            Want::Error(kinds) => {
+                assert_eq!(code, 3, "{}: exit 3 (incomplete): {report}", case.id);
+                let e = errors
+                    .iter()
+                    .find(|e| e["input"] == case.id.as_str())
+                    .unwrap_or_else(|| panic!("{}: an error names it: {errors:?}; {stderr}", case.id));
+                let kind = e["kind"].as_str().unwrap();
+                assert!(kinds.contains(&kind), "{}: kind {kind}, expected one of {kinds:?}", case.id);
+            }
+            Want::Evaluated => {
+                assert_eq!(code, 0, "{}: valid input, exit 0: {report}", case.id);
+                assert!(inputs(&report).contains(&case.id), "{}: evaluated: {report}", case.id);
+                assert!(errors.is_empty(), "{}: {report}", case.id);
+            }
+        }
+    }
+}

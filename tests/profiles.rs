@@ -303,3 +303,49 @@ fn bad_profiles_are_named_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("no/such.csv"), "{}", common::stderr(&out));
 }
+
+/// A scan of one Parquet file runs whole in a sandbox child (`scan::child`), which
+/// decodes the file once; what it reports is what the scan's own process reports
+/// reading the same file (the library scan here has no sandbox): the findings, their
+/// verified fixes, the Chinese words of their evidence and the HTML report's cells.
+#[test]
+fn a_file_scanned_in_the_sandbox_child_reports_what_one_read_here_does() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = common::root().join("datasets/energy/substations-hold/substations.csv");
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let file = tmp.path().join("substations.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut df).unwrap();
+
+    let catalog = catalog();
+    let epoch: i64 = common::EPOCH.parse().unwrap();
+    let started = chrono::DateTime::from_timestamp(epoch, 0).unwrap();
+    for (format, lang, library_format) in [
+        ("json", "en", mosaic::report::Format::Json),
+        ("text", "zh", mosaic::report::Format::Text),
+        ("html", "zh", mosaic::report::Format::Html),
+    ] {
+        let out = common::run(&["scan", file.to_str().unwrap(), "--format", format, "--lang", lang]);
+        assert_eq!(out.status.code(), Some(1), "the file holds: {}", common::stderr(&out));
+        let mut options = Options::new(vec![file.clone()], started);
+        options.coverage = library_format == mosaic::report::Format::Html;
+        let here = scan::run(&catalog, &options).unwrap();
+        assert!(here.findings.iter().any(|f| f.fix.is_some()), "a verified fix is searched");
+        let lang = if lang == "zh" { mosaic::report::Lang::Zh } else { mosaic::report::Lang::En };
+        let rendered = mosaic::report::render(&here, &catalog, library_format, false, lang);
+        let child = String::from_utf8(out.stdout).unwrap();
+        // The duration of each scan differs; nothing else may.
+        let timeless = |s: &str| {
+            s.lines()
+                .filter(|l| !l.contains("duration") && !l.contains("finished") && !l.contains("耗时"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(timeless(&child), timeless(&rendered), "{format} ({lang:?})");
+    }
+}

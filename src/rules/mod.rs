@@ -32,7 +32,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Secrecy levels, ordered 秘密 < 机密 < 绝密 (Law Art 13).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub enum Level {
     #[serde(rename = "秘密")]
     Secret,
@@ -252,7 +252,7 @@ pub struct XyCrs {
 
 /// An item's texts for officials, in Chinese: what notices, `hold show` and the
 /// Chinese reports say (DESIGN §2 "Texts for people").
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Chinese {
     pub name: String,
     pub harm: String,
@@ -300,6 +300,9 @@ pub struct Pack {
     pub version: String,
     pub sha256: String,
     pub source: String,
+    /// The pack's TOML as read: what a sandbox child parses the same pack from
+    /// (`scan::child`).
+    pub text: String,
     pub effective: Option<NaiveDate>,
     pub expires: Option<NaiveDate>,
     pub name: String,
@@ -336,6 +339,7 @@ impl Pack {
     pub fn parse(origin: &str, text: &str) -> Result<Pack, PackError> {
         let mut pack = validate::parse(origin, text)?;
         pack.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        pack.text = text.to_string();
         Ok(pack)
     }
 

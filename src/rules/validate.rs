@@ -151,6 +151,7 @@ fn build(c: &mut Collector, raw: RawPack) -> Pack {
         version: h.version,
         sha256: String::new(),
         source: c.origin.clone(),
+        text: String::new(),
         effective,
         expires,
         name: h.name,

@@ -4,6 +4,7 @@
 //! then the combinations `link` finds (joins on shared keys, unions of releases),
 //! each evaluated on its own view; then a verified fix for every hold.
 
+pub mod child;
 pub(crate) mod combine;
 mod fix;
 mod pair;
@@ -86,7 +87,7 @@ impl Options {
 }
 
 /// One input as the report lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct InputSummary {
     pub id: String,
     pub path: String,
@@ -244,6 +245,29 @@ pub fn panic_error(input: &str) -> InputError {
     InputError::new(input, "reader-panic", format!("the reader failed on {input}{detail}; it was not evaluated"))
 }
 
+/// A dataset evaluated: here, and kept for the combination search; or alone, in a
+/// sandbox child (`child`), which no combination reads (its flag: published).
+enum Evaluated {
+    Here(Box<Prepared>),
+    Alone(bool, Box<child::Alone>),
+}
+
+impl Evaluated {
+    fn summary(&self) -> &InputSummary {
+        match self {
+            Evaluated::Here(p) => &p.summary,
+            Evaluated::Alone(_, a) => &a.summary,
+        }
+    }
+
+    fn published(&self) -> bool {
+        match self {
+            Evaluated::Here(p) => p.dataset.published,
+            Evaluated::Alone(published, _) => *published,
+        }
+    }
+}
+
 /// A dataset read, tagged and evaluated alone; kept for the combination search.
 pub(crate) struct Prepared {
     pub dataset: Dataset,
@@ -302,11 +326,19 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
         writes: options.fix_dir.is_some(),
         alone: found.datasets.len() == 1,
     };
-    let outcomes: Vec<Result<Prepared, InputError>> = crate::par::map(&found.datasets, |dataset| {
-        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
-            .unwrap_or_else(|_| Err(panic_error(&dataset.id)));
-        crate::progress::dataset(prepared.as_ref().map_or(0, |p| p.summary.rows));
-        prepared
+    let outcomes: Vec<Result<Evaluated, InputError>> = crate::par::map(&found.datasets, |dataset| {
+        let evaluated = catch_unwind(AssertUnwindSafe(|| {
+            // One binary file scanned alone: its part of the scan runs whole in a
+            // sandbox child, which decodes it once (`child`).
+            let alone = child::applies(dataset, extras).then(|| child::run(&catalog, dataset, &ctx, extras)).flatten();
+            match alone {
+                Some(alone) => alone.map(|a| Evaluated::Alone(dataset.published, Box::new(a))),
+                None => prepare(&catalog, dataset, &ctx, extras).map(|p| Evaluated::Here(Box::new(p))),
+            }
+        }))
+        .unwrap_or_else(|_| Err(panic_error(&dataset.id)));
+        crate::progress::dataset(evaluated.as_ref().map_or(0, |e| e.summary().rows));
+        evaluated
     });
 
     result.skipped = found.skipped;
@@ -321,17 +353,29 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     // A dataset both scanned and registered as released (the same content) is one
     // input: the scanned one (DESIGN §8).
     let scanned: std::collections::BTreeSet<String> =
-        read.iter().filter(|p| !p.dataset.published).map(|p| p.frame.sha256.clone()).collect();
-    read.retain(|p| !(p.dataset.published && scanned.contains(&p.frame.sha256)));
+        read.iter().filter(|p| !p.published()).map(|p| p.summary().sha256.clone()).collect();
+    read.retain(|p| !(p.published() && scanned.contains(&p.summary().sha256)));
     let mut prepared = Vec::new();
-    for mut p in read {
+    for evaluated in read {
         result.stats.candidates += 1;
-        result.stats.evaluated += p.evaluated;
-        result.inputs.push(p.summary.clone());
-        result.tagging.extend(p.tagging.inferences(&p.dataset.id));
-        result.unbound.append(&mut p.unbound);
-        result.findings.append(&mut p.findings);
-        prepared.push(p);
+        match evaluated {
+            Evaluated::Here(mut p) => {
+                result.stats.evaluated += p.evaluated;
+                result.inputs.push(p.summary.clone());
+                result.tagging.extend(p.tagging.inferences(&p.dataset.id));
+                result.unbound.append(&mut p.unbound);
+                result.findings.append(&mut p.findings);
+                prepared.push(*p);
+            }
+            Evaluated::Alone(_, a) => {
+                let child::Alone { summary, inferences, mut unbound, mut findings, evaluated, .. } = *a;
+                result.stats.evaluated += evaluated;
+                result.inputs.push(summary);
+                result.tagging.extend(inferences);
+                result.unbound.append(&mut unbound);
+                result.findings.append(&mut findings);
+            }
+        }
     }
     prepared.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
 

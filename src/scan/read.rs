@@ -28,7 +28,7 @@ pub struct Read {
 }
 
 /// A `scan.unbound` entry: columns whose values look like positions, not bound.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Unbound {
     pub input: String,
     pub columns: String,
