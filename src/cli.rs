@@ -193,6 +193,10 @@ pub enum Command {
     /// of a scan of one binary file): the request on stdin, the answer on stdout.
     #[command(name = "__scan-one", hide = true)]
     ScanOne,
+    /// Profile one dataset, reading its file directly (the sandbox child of a profile
+    /// of one binary file): the request on stdin, the answer on stdout.
+    #[command(name = "__profile-one", hide = true)]
+    ProfileOne,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,7 +361,7 @@ impl Cli {
 
 pub fn run(cli: Cli) -> ExitStatus {
     // Binary files are decoded in sandbox children first, except by such a child.
-    if let (Ok(exe), false) = (std::env::current_exe(), matches!(cli.command, Command::ScanOne)) {
+    if let (Ok(exe), false) = (std::env::current_exe(), matches!(cli.command, Command::ScanOne | Command::ProfileOne)) {
         let _ = crate::source::DECODER.set(exe);
     }
     match cli.command {
@@ -573,8 +577,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                 ExitStatus::Incomplete
             }
         }
-        Command::ScanOne => {
-            if crate::scan::child::serve() {
+        Command::ScanOne | Command::ProfileOne => {
+            let served = match cli.command {
+                Command::ScanOne => crate::scan::child::serve(),
+                _ => crate::check::doc::serve(),
+            };
+            if served {
                 ExitStatus::Clean
             } else {
                 ExitStatus::Incomplete

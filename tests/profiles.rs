@@ -308,6 +308,7 @@ fn bad_profiles_are_named_errors() {
 /// decodes the file once; what it reports is what the scan's own process reports
 /// reading the same file (the library scan here has no sandbox): the findings, their
 /// verified fixes, the Chinese words of their evidence and the HTML report's cells.
+/// A profile of it is made in such a child too, and is the profile made here.
 #[test]
 fn a_file_scanned_in_the_sandbox_child_reports_what_one_read_here_does() {
     use polars::prelude::*;
@@ -322,7 +323,19 @@ fn a_file_scanned_in_the_sandbox_child_reports_what_one_read_here_does() {
     let file = tmp.path().join("substations.parquet");
     ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut df).unwrap();
 
+    // The profile is the one made here too.
     let catalog = catalog();
+    let written = tmp.path().join("profile.json");
+    let out = common::run(&["profile", file.to_str().unwrap(), "-o", written.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    // Compared as written: serde_json reads long decimals back only approximately.
+    let child = std::fs::read_to_string(&written).unwrap();
+    let found = mosaic::source::dataset_at(&file).unwrap();
+    let here = serde_json::to_string(&doc::build(&catalog, &found.datasets[0], None).unwrap()).unwrap();
+    let sha256 = serde_json::from_str::<Value>(&child).unwrap()["dataset"]["sha256"].clone();
+    assert!(sha256.as_str().is_some_and(|s| s.len() == 64), "{sha256}");
+    assert_eq!(child, here);
+
     let epoch: i64 = common::EPOCH.parse().unwrap();
     let started = chrono::DateTime::from_timestamp(epoch, 0).unwrap();
     for (format, lang, library_format) in [

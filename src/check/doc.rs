@@ -156,9 +156,62 @@ impl Profile {
     }
 }
 
+/// The hidden command a profile of one binary file is made in ([`build`]).
+pub const COMMAND: &str = "__profile-one";
+
+/// What the child making a profile is asked ([`build`], [`serve`]).
+#[derive(Serialize, Deserialize)]
+struct Request {
+    /// The packs, as `(origin, text)`, parsed again by the child.
+    packs: Vec<(String, String)>,
+    dataset: Dataset,
+    id: Option<String>,
+}
+
 /// Profile one dataset with the packs of `catalog`. `id` replaces the dataset id
 /// (partitions profiled apart name the dataset they belong to).
+///
+/// One Parquet or IPC file is profiled whole in a sandbox child (`mosaic
+/// __profile-one`), which reads it directly and so decodes it once, as a scan of one
+/// such file does (`scan::child`); when the child gives no answer or finds the file
+/// corrupt, it is profiled here, each decode in a child of its own, which names what
+/// failed.
 pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
+    if source::one_binary_file(dataset) {
+        let request = Request { packs: catalog.texts(), dataset: dataset.clone(), id: id.map(str::to_string) };
+        let _t = crate::trace::span(|| format!("profile of {} in a sandbox child", dataset.id));
+        match source::ask::<_, Option<Result<Profile, InputError>>>(COMMAND, &request).flatten() {
+            Some(Ok(profile)) => return Ok(profile),
+            Some(Err(e)) if e.kind != "corrupt" => return Err(ProfileError::Input(e)),
+            _ => {}
+        }
+    }
+    build_here(catalog, dataset, id)
+}
+
+/// `mosaic __profile-one`: read a [`Request`] on stdin, profile the dataset reading
+/// its file directly (this process is the sandbox), and write the answer on stdout
+/// (none when the packs do not parse here, or the failure is not the input's: the
+/// profile is then made by the caller). False when the request could not be read
+/// or answered.
+pub fn serve() -> bool {
+    source::answer(|request: Request| {
+        let catalog = Catalog::from_texts(&request.packs)?;
+        let dataset = &request.dataset;
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_here(&catalog, dataset, request.id.as_deref())
+        }))
+        .unwrap_or_else(|_| Err(ProfileError::Input(crate::scan::panic_error(&dataset.id))));
+        match built {
+            Ok(profile) => Some(Ok(profile)),
+            Err(ProfileError::Input(e)) => Some(Err(e)),
+            Err(_) => None,
+        }
+    })
+}
+
+/// [`build`], reading the dataset in this process.
+fn build_here(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<Profile, ProfileError> {
     let id = id.unwrap_or(&dataset.id).to_string();
     let crate::scan::read::Read { mut frame, tagging, rows, snaps: memo, .. } =
         crate::scan::read::read(dataset, catalog, &id, crate::scan::read::Reading::default())

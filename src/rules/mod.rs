@@ -414,6 +414,17 @@ impl Catalog {
         Ok(Catalog { packs: packs.into_values().collect() })
     }
 
+    /// Each pack as `(origin, text)`: what a sandbox child parses the same packs from.
+    pub fn texts(&self) -> Vec<(String, String)> {
+        self.packs.iter().map(|p| (p.source.clone(), p.text.clone())).collect()
+    }
+
+    /// The packs [`Catalog::texts`] gave, parsed again; `None` if one does not parse.
+    pub fn from_texts(texts: &[(String, String)]) -> Option<Catalog> {
+        let packs = texts.iter().map(|(origin, text)| Pack::parse(origin, text).ok()).collect::<Option<_>>()?;
+        Some(Catalog { packs })
+    }
+
     pub fn item(&self, id: &str) -> Option<(&Pack, &Item)> {
         self.packs.iter().find_map(|p| p.items.iter().find(|i| i.id == id).map(|i| (p, i)))
     }

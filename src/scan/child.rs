@@ -14,9 +14,7 @@
 //! `corrupt`, the dataset is read here as before, each decode in a sandbox child of its
 //! own, which names what failed; so reports of damaged files are what they were.
 
-use std::io::{Read as _, Write as _};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -24,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::{prepare, read::Unbound, Extras, InputSummary, Prepared};
 use crate::calendar::Calendar;
 use crate::decide::{self, Coverage, Finding};
-use crate::rules::{Catalog, Pack};
-use crate::source::{Dataset, Format, InputError, DECODER};
+use crate::rules::Catalog;
+use crate::source::{self, Dataset, InputError};
 use crate::tag::Inference;
 
 /// The hidden command a scan runs a dataset's part in.
@@ -108,11 +106,7 @@ impl Alone {
 /// Whether a dataset's part of the scan runs in a child: one Parquet or IPC file,
 /// scanned alone, no fixed copy written, and a sandbox to run it in.
 pub(crate) fn applies(dataset: &Dataset, extras: Extras) -> bool {
-    extras.alone
-        && !extras.writes
-        && dataset.files.len() == 1
-        && matches!(dataset.format, Format::Parquet | Format::Ipc)
-        && DECODER.get().is_some()
+    extras.alone && !extras.writes && source::one_binary_file(dataset)
 }
 
 /// The dataset's part of the scan, run in a child ([`applies`]); `None` when the
@@ -123,41 +117,16 @@ pub(crate) fn run(
     ctx: &decide::Context,
     extras: Extras,
 ) -> Option<Result<Alone, InputError>> {
-    let decoder = DECODER.get()?;
     let request = Request {
-        packs: catalog.packs.iter().map(|p| (p.source.clone(), p.text.clone())).collect(),
+        packs: catalog.texts(),
         dataset: dataset.clone(),
         today: ctx.today,
         calendar: ctx.calendar.clone(),
         coverage: extras.coverage,
         fixes: extras.fixes,
     };
-    let mut bytes = Vec::new();
-    // A path that is not UTF-8 has no serde form: read here.
-    ciborium::into_writer(&request, &mut bytes).ok()?;
     let _t = crate::trace::span(|| format!("scan of {} in a sandbox child", dataset.id));
-    let mut child = Command::new(decoder)
-        .arg(COMMAND)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    // The child reads the whole request before it writes anything.
-    let sent = child.stdin.take().map(|mut stdin| stdin.write_all(&bytes));
-    if !matches!(sent, Some(Ok(()))) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    }
-    let out = child.wait_with_output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let answer: Result<Alone, InputError> = ciborium::from_reader(out.stdout.as_slice()).ok()?;
-    // What the child traced (`MOSAIC_TRACE`), once it has answered.
-    let _ = std::io::stderr().write_all(&out.stderr);
-    match answer {
+    match source::ask::<_, Option<Result<Alone, InputError>>>(COMMAND, &request)?? {
         Ok(alone) => alone.restore().map(Ok),
         Err(e) if e.kind == "corrupt" => None,
         Err(e) => Some(Err(e)),
@@ -166,23 +135,16 @@ pub(crate) fn run(
 
 /// `mosaic __scan-one`: read a [`Request`] on stdin, run the dataset's part of the
 /// scan, reading its file directly (this process is the sandbox), and write the
-/// answer on stdout. False when the request could not be read or answered.
+/// answer on stdout (none when the packs do not parse here: the scan then reads the
+/// file itself). False when the request could not be read or answered.
 pub fn serve() -> bool {
-    let mut input = Vec::new();
-    if std::io::stdin().read_to_end(&mut input).is_err() {
-        return false;
-    }
-    let Ok(request) = ciborium::from_reader::<Request, _>(input.as_slice()) else { return false };
-    let Ok(packs) = request.packs.iter().map(|(origin, text)| Pack::parse(origin, text)).collect() else {
-        return false;
-    };
-    let catalog = Catalog { packs };
-    let ctx = decide::Context { today: request.today, calendar: &request.calendar };
-    let extras = Extras { coverage: request.coverage, fixes: request.fixes, writes: false, alone: true };
-    let dataset = &request.dataset;
-    let answer = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
-        .unwrap_or_else(|_| Err(super::panic_error(&dataset.id)))
-        .map(Alone::of);
-    let mut stdout = std::io::stdout().lock();
-    ciborium::into_writer(&answer, &mut stdout).is_ok() && stdout.flush().is_ok()
+    source::answer(|request: Request| {
+        let dataset = &request.dataset;
+        let catalog = Catalog::from_texts(&request.packs)?;
+        let ctx = decide::Context { today: request.today, calendar: &request.calendar };
+        let extras = Extras { coverage: request.coverage, fixes: request.fixes, writes: false, alone: true };
+        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
+            .unwrap_or_else(|_| Err(super::panic_error(&dataset.id)));
+        Some(prepared.map(Alone::of))
+    })
 }

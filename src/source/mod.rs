@@ -36,7 +36,9 @@ use sha2::{Digest, Sha256};
 use crs::Crs;
 use geometry::{Exploded, Form, Geometry, Order};
 pub use manifest::Manifest;
-pub use sandbox::{decode_all, decode_files, FileDecoded, Part, DECODER, RANGED_BY_MOSAIC};
+pub use sandbox::{
+    answer, ask, decode_all, decode_files, one_binary_file, FileDecoded, Part, DECODER, RANGED_BY_MOSAIC,
+};
 use sandbox::{kept_rows, sandboxed_decode, Decode, Decoded};
 use text::Encoding;
 

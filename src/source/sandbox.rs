@@ -179,6 +179,63 @@ pub(super) fn kept_rows(decoded: &Decoded, files: &[super::DataFile]) -> Option<
     Some(all)
 }
 
+/// Whether a dataset is one Parquet or IPC file with a sandbox to read it in: a
+/// reader of it may then run whole in a sandbox child ([`ask`]), which decodes it
+/// once, instead of reading it here after a child decoded it.
+pub fn one_binary_file(dataset: &super::Dataset) -> bool {
+    dataset.files.len() == 1 && matches!(dataset.format, Format::Parquet | Format::Ipc) && DECODER.get().is_some()
+}
+
+/// Run `mosaic COMMAND`, a sandbox child that reads files directly (a whole reader's
+/// work, in `scan` and `check`), with `request` in CBOR on its stdin, and take its
+/// CBOR answer; `None` when it gave none (it crashed, was killed, or failed), and
+/// then the caller reads the files itself, each decode in a child. CBOR, not JSON:
+/// every number comes back bit for bit (serde_json writes NaN and infinities as
+/// `null` and reads long decimals back only approximately). What the child wrote on
+/// stderr (`MOSAIC_TRACE`) is written here once it has answered.
+pub fn ask<R: serde::Serialize, A: serde::de::DeserializeOwned>(command: &str, request: &R) -> Option<A> {
+    use std::io::Write;
+    let decoder = DECODER.get()?;
+    let mut bytes = Vec::new();
+    // A path that is not UTF-8 has no serde form: read here.
+    ciborium::into_writer(request, &mut bytes).ok()?;
+    let mut child = std::process::Command::new(decoder)
+        .arg(command)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    // The child reads the whole request before it writes anything.
+    let sent = child.stdin.take().map(|mut stdin| stdin.write_all(&bytes));
+    if !matches!(sent, Some(Ok(()))) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let answer = ciborium::from_reader(out.stdout.as_slice()).ok()?;
+    let _ = std::io::stderr().write_all(&out.stderr);
+    Some(answer)
+}
+
+/// The child's side of [`ask`]: read the request on stdin, write `reply`'s answer on
+/// stdout. False when the request could not be read or the answer written.
+pub fn answer<R: serde::de::DeserializeOwned, A: serde::Serialize>(reply: impl FnOnce(R) -> A) -> bool {
+    use std::io::{Read, Write};
+    let mut input = Vec::new();
+    if std::io::stdin().read_to_end(&mut input).is_err() {
+        return false;
+    }
+    let Ok(request) = ciborium::from_reader::<R, _>(input.as_slice()) else { return false };
+    let answer = reply(request);
+    let mut stdout = std::io::stdout().lock();
+    ciborium::into_writer(&answer, &mut stdout).is_ok() && stdout.flush().is_ok()
+}
+
 /// What `mosaic __decode` decodes of each file ([`Decode`], in the child).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Part {
