@@ -180,10 +180,8 @@ pub fn build(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<P
     if source::one_binary_file(dataset) {
         let request = Request { packs: catalog.texts(), dataset: dataset.clone(), id: id.map(str::to_string) };
         let _t = crate::trace::span(|| format!("profile of {} in a sandbox child", dataset.id));
-        match source::ask::<_, Option<Result<Profile, InputError>>>(COMMAND, &request).flatten() {
-            Some(Ok(profile)) => return Ok(profile),
-            Some(Err(e)) if e.kind != "corrupt" => return Err(ProfileError::Input(e)),
-            _ => {}
+        if let Some(built) = source::ask_reader::<_, Profile>(COMMAND, &request) {
+            return built.map_err(ProfileError::Input);
         }
     }
     build_here(catalog, dataset, id)

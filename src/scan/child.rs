@@ -126,9 +126,8 @@ pub(crate) fn run(
         fixes: extras.fixes,
     };
     let _t = crate::trace::span(|| format!("scan of {} in a sandbox child", dataset.id));
-    match source::ask::<_, Option<Result<Alone, InputError>>>(COMMAND, &request)?? {
+    match source::ask_reader::<_, Alone>(COMMAND, &request)? {
         Ok(alone) => alone.restore().map(Ok),
-        Err(e) if e.kind == "corrupt" => None,
         Err(e) => Some(Err(e)),
     }
 }

@@ -37,7 +37,7 @@ use crs::Crs;
 use geometry::{Exploded, Form, Geometry, Order};
 pub use manifest::Manifest;
 pub use sandbox::{
-    answer, ask, decode_all, decode_files, one_binary_file, FileDecoded, Part, DECODER, RANGED_BY_MOSAIC,
+    answer, ask, ask_reader, decode_all, decode_files, one_binary_file, FileDecoded, Part, DECODER, RANGED_BY_MOSAIC,
 };
 use sandbox::{kept_rows, sandboxed_decode, Decode, Decoded};
 use text::Encoding;

@@ -222,6 +222,20 @@ pub fn ask<R: serde::Serialize, A: serde::de::DeserializeOwned>(command: &str, r
     Some(answer)
 }
 
+/// [`ask`] a child that reads a dataset whole (`scan::child`, `check::doc`) for what
+/// reading it gave; `None` also when the child found the file `corrupt`: the caller
+/// then reads it the two-step way, whose error names what failed (and the child
+/// answers `None` itself when the failure is not the input's).
+pub fn ask_reader<R: serde::Serialize, T: serde::de::DeserializeOwned>(
+    command: &str,
+    request: &R,
+) -> Option<Result<T, super::InputError>> {
+    match ask::<_, Option<Result<T, super::InputError>>>(command, request)?? {
+        Err(e) if e.kind == "corrupt" => None,
+        answer => Some(answer),
+    }
+}
+
 /// The child's side of [`ask`]: read the request on stdin, write `reply`'s answer on
 /// stdout. False when the request could not be read or the answer written.
 pub fn answer<R: serde::de::DeserializeOwned, A: serde::Serialize>(reply: impl FnOnce(R) -> A) -> bool {
