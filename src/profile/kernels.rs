@@ -565,6 +565,58 @@ pub fn gather_valid_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) ->
         .sum()
 }
 
+/// The key of a valid position in a [`PairSet`]: both axes' bits, a zero's sign
+/// dropped (`-0.0` is the place `0.0` is, as a query's `unique` has it), each mapped
+/// so that the keys' unsigned order is the positions' order by latitude, then
+/// longitude ([`f64::total_cmp`]): sorting keys sorts positions.
+pub fn position_key(y: f64, x: f64) -> u128 {
+    (u128::from(ordered_bits(y + 0.0)) << 64) | u128::from(ordered_bits(x + 0.0))
+}
+
+/// The position of a [`position_key`].
+pub fn position_of(key: u128) -> (f64, f64) {
+    (from_ordered_bits((key >> 64) as u64), from_ordered_bits(key as u64))
+}
+
+/// A float's bits, mapped so that unsigned order is [`f64::total_cmp`] order.
+pub fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+fn from_ordered_bits(o: u64) -> f64 {
+    f64::from_bits(if o >> 63 == 1 { o & !(1 << 63) } else { !o })
+}
+
+/// Gather the distinct valid positions of a point (as [`crate::profile::valid`] reads
+/// validity, on the values as written: no conversion between systems) into `into`, as
+/// the rows stream past: memory grows with the distinct positions, not the rows (a
+/// query's `unique` of the two columns had held 2 GB at 20M rows).
+pub fn gather_positions(columns: &Columns, into: Arc<PairSet>) -> Expr {
+    let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
+    col(lat.as_str())
+        .map_many(
+            move |cols: &mut [Column]| {
+                let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
+                let (ys, xs) = (ys.f64()?, xs.f64()?);
+                let key = |(y, x): (f64, f64)| valid_position(y, x, planar).then(|| position_key(y, x));
+                if ys.null_count() == 0 && xs.null_count() == 0 {
+                    into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(key))?;
+                } else {
+                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| key((y?, x?))))?;
+                }
+                Ok(gathered(cols[0].name().clone(), 1))
+            },
+            &[col(lon.as_str())],
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
+        )
+        .sum()
+}
+
 /// The cell key of a point's valid positions on one grid: `None` for a row that is
 /// not valid as [`crate::profile::valid`] reads it (within ±90/±180, or finite when
 /// planar); a projected point is converted to degrees first.
@@ -651,38 +703,60 @@ impl std::hash::Hasher for Mix {
     }
 }
 
-/// Distinct 64-bit keys gathered by several threads at once, in shards by hash.
-/// Each key is hashed once: the hash that picks its shard also places it in the
-/// shard's table.
+/// A key a [`KeySet`] holds: 64-bit cell keys, or 128-bit positions (both axes'
+/// bits). `EMPTY` marks an empty slot; the key equal to it is kept beside the table.
+pub trait SetKey: Copy + Eq + Default {
+    const EMPTY: Self;
+    fn hash(self) -> u64;
+}
+
+impl SetKey for u64 {
+    const EMPTY: u64 = u64::MAX;
+    fn hash(self) -> u64 {
+        use std::hash::BuildHasher;
+        std::hash::BuildHasherDefault::<Mix>::default().hash_one(self)
+    }
+}
+
+impl SetKey for u128 {
+    const EMPTY: u128 = u128::MAX;
+    fn hash(self) -> u64 {
+        // Each half through the mixer: a plain xor of the halves would send the
+        // positions of a regular lattice to few hashes.
+        (((self >> 64) as u64).hash() ^ (self as u64)).hash()
+    }
+}
+
+/// Distinct keys gathered by several threads at once, in shards by hash. Each key is
+/// hashed once: the hash that picks its shard also places it in the shard's table.
 #[derive(Default)]
-pub struct WordSet {
-    shards: [Mutex<WordTable>; SHARDS],
+pub struct KeySet<K: SetKey> {
+    shards: [Mutex<KeyTable<K>>; SHARDS],
     /// Batches begun, so two threads' batches start at different shards.
     batches: std::sync::atomic::AtomicUsize,
 }
 
-/// An open-addressing table of 64-bit keys, probed linearly from the low bits of each
-/// key's hash, the slot of a key a few places ahead prefetched: a set of a million
-/// cells is larger than the CPU's caches, and with hashbrown's table the write of
-/// each new key waited on memory (two fifths of the time of gathering cells).
+/// Distinct cells (64-bit keys).
+pub type WordSet = KeySet<u64>;
+/// Distinct positions, each as its latitude's bits above its longitude's.
+pub type PairSet = KeySet<u128>;
+
+/// An open-addressing table of keys, probed linearly from the low bits of each key's
+/// hash, the slot of a key a few places ahead prefetched: a set of a million cells is
+/// larger than the CPU's caches, and with hashbrown's table the write of each new key
+/// waited on memory (two fifths of the time of gathering cells).
 #[derive(Default)]
-struct WordTable {
-    /// Keys, [`WordTable::EMPTY`] where none; a power of two long, or empty.
-    slots: Vec<u64>,
+struct KeyTable<K> {
+    /// Keys, `K::EMPTY` where none; a power of two long, or empty.
+    slots: Vec<K>,
     len: usize,
-    /// The key equal to [`WordTable::EMPTY`] was inserted.
+    /// The key equal to `K::EMPTY` was inserted.
     has_empty: bool,
 }
 
-impl WordTable {
-    const EMPTY: u64 = u64::MAX;
+impl<K: SetKey> KeyTable<K> {
     /// Keys prefetched ahead of the one inserted.
     const AHEAD: usize = 16;
-
-    fn hash(key: u64) -> u64 {
-        use std::hash::BuildHasher;
-        std::hash::BuildHasherDefault::<Mix>::default().hash_one(key)
-    }
 
     /// Room for `more` keys at a load of at most 0.7.
     fn reserve(&mut self, more: usize) {
@@ -691,16 +765,16 @@ impl WordTable {
             return;
         }
         let size = (needed * 10 / 7 + 1).next_power_of_two().max(1024);
-        let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; size]);
+        let old = std::mem::replace(&mut self.slots, vec![K::EMPTY; size]);
         self.len = 0;
-        for key in old.into_iter().filter(|k| *k != Self::EMPTY) {
-            self.place(Self::hash(key), key);
+        for key in old.into_iter().filter(|k| *k != K::EMPTY) {
+            self.place(key.hash(), key);
         }
     }
 
     /// Insert `key` (hashed to `hash`); the table has room.
     #[inline]
-    fn place(&mut self, hash: u64, key: u64) {
+    fn place(&mut self, hash: u64, key: K) {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
@@ -708,7 +782,7 @@ impl WordTable {
             if slot == key {
                 return;
             }
-            if slot == Self::EMPTY {
+            if slot == K::EMPTY {
                 self.slots[i] = key;
                 self.len += 1;
                 return;
@@ -717,14 +791,14 @@ impl WordTable {
         }
     }
 
-    fn insert_all(&mut self, keys: &[(u64, u64)]) {
+    fn insert_all(&mut self, keys: &[(u64, K)]) {
         self.reserve(keys.len());
         let mask = self.slots.len() - 1;
         for (n, &(hash, key)) in keys.iter().enumerate() {
             if let Some(&(ahead, _)) = keys.get(n + Self::AHEAD) {
                 prefetch(&self.slots[ahead as usize & mask]);
             }
-            if key == Self::EMPTY {
+            if key == K::EMPTY {
                 self.has_empty = true;
             } else {
                 self.place(hash, key);
@@ -732,59 +806,75 @@ impl WordTable {
         }
     }
 
-    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        let empty = self.has_empty.then_some(Self::EMPTY);
-        self.slots.iter().copied().filter(|k| *k != Self::EMPTY).chain(empty)
+    fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        let empty = self.has_empty.then_some(K::EMPTY);
+        self.slots.iter().copied().filter(|k| *k != K::EMPTY).chain(empty)
+    }
+
+    fn count(&self) -> usize {
+        self.len + usize::from(self.has_empty)
     }
 }
 
 /// Ask the CPU to bring `slot`'s cache line in (a hint; nothing elsewhere).
 #[inline(always)]
-fn prefetch(slot: &u64) {
+fn prefetch<K>(slot: &K) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch reads nothing and cannot fault; the address is a live slot.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((slot as *const u64).cast());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((slot as *const K).cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = slot;
 }
 
-impl WordSet {
-    fn insert_all(&self, keys: impl Iterator<Item = u64>) -> PolarsResult<()> {
+impl<K: SetKey> KeySet<K> {
+    pub(crate) fn insert_all(&self, keys: impl Iterator<Item = K>) -> PolarsResult<()> {
         // Room for a batch's keys spread evenly, so the lists rarely grow.
         let even = keys.size_hint().1.unwrap_or(0).min(1 << 24) / SHARDS;
-        let mut by_shard: Vec<Vec<(u64, u64)>> =
-            (0..SHARDS).map(|_| Vec::with_capacity(even + even / 8 + 16)).collect();
+        let mut by_shard: Vec<Vec<(u64, K)>> = (0..SHARDS).map(|_| Vec::with_capacity(even + even / 8 + 16)).collect();
         for k in keys {
-            let h = WordTable::hash(k);
+            let h = k.hash();
             by_shard[shard_of(h)].push((h, k));
         }
         let start = self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 5 % SHARDS;
         for i in (0..SHARDS).map(|i| (i + start) % SHARDS) {
             if !by_shard[i].is_empty() {
-                let mut set = self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-                set.insert_all(&by_shard[i]);
+                self.shard(i)?.insert_all(&by_shard[i]);
             }
         }
         Ok(())
     }
 
+    fn shard(&self, i: usize) -> PolarsResult<std::sync::MutexGuard<'_, KeyTable<K>>> {
+        self.shards[i].lock().map_err(|_| polars_err!(ComputeError: "gathered key set poisoned"))
+    }
+
     /// The keys gathered so far, in no particular order.
-    pub fn keys(&self) -> PolarsResult<Vec<u64>> {
+    pub fn keys(&self) -> PolarsResult<Vec<K>> {
         let mut out = Vec::new();
-        for shard in &self.shards {
-            out.extend(shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?.keys());
+        for i in 0..SHARDS {
+            out.extend(self.shard(i)?.keys());
         }
         Ok(out)
     }
 
+    /// How many keys were gathered.
+    pub fn len(&self) -> PolarsResult<usize> {
+        (0..SHARDS).map(|i| Ok(self.shard(i)?.count())).sum()
+    }
+
     /// The keys gathered so far, in no particular order, leaving the set empty.
-    pub fn take(&self) -> PolarsResult<Vec<u64>> {
-        let mut out = Vec::new();
-        for shard in &self.shards {
-            let mut set = shard.lock().map_err(|_| polars_err!(ComputeError: "cell set poisoned"))?;
-            out.extend(std::mem::take(&mut *set).keys());
+    pub fn take(&self) -> PolarsResult<Vec<K>> {
+        self.drain(|k| k)
+    }
+
+    /// `f` of each key gathered so far, in no particular order, leaving the set empty:
+    /// each shard's table is freed once its keys are out.
+    pub fn drain<T>(&self, f: impl Fn(K) -> T) -> PolarsResult<Vec<T>> {
+        let mut out = Vec::with_capacity(self.len()?);
+        for i in 0..SHARDS {
+            out.extend(std::mem::take(&mut *self.shard(i)?).keys().map(&f));
         }
         Ok(out)
     }
@@ -1160,6 +1250,65 @@ mod tests {
             got.sort_unstable();
             assert_eq!(got, want, "{rows} rows");
         }
+    }
+
+    /// The distinct positions gathered are those a query's `unique` of the valid rows
+    /// finds (which keeps `-0.0` or `0.0` for the one place), over many batches and through many growths of the
+    /// tables, in degrees and planar; text coordinates are parsed as the metrics parse
+    /// them.
+    #[test]
+    fn gathered_positions_are_the_distinct_valid_positions() {
+        let mut next = crate::decimals::xorshift(0x5eed_0f_9051_7105);
+        let n = 120_000;
+        let lat: Vec<Option<f64>> = (0..n)
+            .map(|i| match next() % 97 {
+                0 => None,
+                1 => Some(f64::NAN),
+                2 => Some(95.0),
+                3 => Some(-0.0),
+                4 => Some(0.0),
+                _ => Some((next() % 400) as f64 * 0.25 - 50.0 + f64::from(i % 3) * 1e-7),
+            })
+            .collect();
+        let lon: Vec<Option<f64>> =
+            (0..n).map(|_| (next() % 89 != 0).then(|| (next() % 300) as f64 * 0.5 - 75.0)).collect();
+        for planar in [false, true] {
+            let columns = Columns::Pair { lat: "lat".into(), lon: "lon".into(), planar, crs: None };
+            let df = df!("lat" => &lat, "lon" => &lon).unwrap();
+            let want = df
+                .clone()
+                .lazy()
+                .filter(crate::profile::valid(&columns))
+                .select([col("lat"), col("lon")])
+                .unique(None, UniqueKeepStrategy::Any)
+                .collect()
+                .unwrap();
+            let mut want: Vec<(u64, u64)> = want["lat"]
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .zip(want["lon"].f64().unwrap().into_no_null_iter())
+                .map(|(y, x)| ((y + 0.0).to_bits(), (x + 0.0).to_bits()))
+                .collect();
+            want.sort_unstable();
+            let set = Arc::new(PairSet::default());
+            let batches: Vec<DataFrame> = (0..n).step_by(7_000).map(|i| df.slice(i as i64, 7_000)).collect();
+            for batch in batches {
+                batch.lazy().select([gather_positions(&columns, set.clone())]).collect().unwrap();
+            }
+            let mut got: Vec<(u64, u64)> =
+                set.keys().unwrap().into_iter().map(position_of).map(|(y, x)| (y.to_bits(), x.to_bits())).collect();
+            got.sort_unstable();
+            assert_eq!(set.len().unwrap(), got.len());
+            assert_eq!(got, want, "planar {planar}");
+            assert!(got.len() > 10_000, "{}", got.len());
+        }
+        // Text coordinates, as the metrics read them (degrees–minutes–seconds too).
+        let columns = Columns::Pair { lat: "lat".into(), lon: "lon".into(), planar: false, crs: None };
+        let df = df!("lat" => ["30.5", "30°30'0\"N", "x", "30.50"], "lon" => ["114", "114", "114", "114.0"]).unwrap();
+        let set = Arc::new(PairSet::default());
+        df.lazy().select([gather_positions(&columns, set.clone())]).collect().unwrap();
+        assert_eq!(set.keys().unwrap(), vec![position_key(30.5, 114.0)]);
     }
 
     #[test]

@@ -558,7 +558,9 @@ pub fn compute_known(
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
-                values.insert(key, Some(distinct_positions(&lf, columns)? as f64));
+                let set = Arc::new(kernels::PairSet::default());
+                aggs.push(kernels::gather_positions(columns, set.clone()).alias(alias("v").as_str()));
+                post.push((key, Post::Positions(set)));
             }
             Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m: None, .. }
                 if group.filters.is_empty()
@@ -603,6 +605,7 @@ pub fn compute_known(
         for (key, p) in post {
             let v = match p {
                 Post::Distinct(set) => Some(set.len()? as f64),
+                Post::Positions(set) => Some(set.len()? as f64),
                 Post::Cells(cell_key, prop, grid_m) => {
                     if !gathered.contains_key(&cell_key) {
                         let set = cells.get(&cell_key).map(|s| s.take()).transpose()?.unwrap_or_default();
@@ -647,7 +650,7 @@ pub fn compute_known(
 
 /// The extent of a point's valid values, from each axis' range: the diagonal in
 /// km (planar metres), or the great-circle distance between the corners.
-fn extent_km(lat: Option<(f64, f64)>, lon: Option<(f64, f64)>, planar: bool) -> Option<f64> {
+pub(crate) fn extent_km(lat: Option<(f64, f64)>, lon: Option<(f64, f64)>, planar: bool) -> Option<f64> {
     let ((a, b), (c, d)) = (lat?, lon?);
     Some(if planar { ((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0 } else { geo::distance_km(a, c, b, d) })
 }
@@ -688,6 +691,7 @@ fn parse_pairs(src: &Source, lf: LazyFrame, group: &Group) -> (LazyFrame, BTreeM
 
 enum Post {
     Distinct(Arc<kernels::TextSet>),
+    Positions(Arc<kernels::PairSet>),
     /// Occupied cells (shared by the area and the largest cluster of one point and grid).
     Cells(CellKey, Prop, f64),
     /// Rows per per-row resolution, and the per-row expression for an exact percentile.
@@ -832,18 +836,6 @@ pub fn resolution_hist(lf: &LazyFrame, per_row: Expr, weight: Option<&str>) -> P
     Ok(sketch::Hist::from_counts(r.into_no_null_iter().zip(n.into_no_null_iter().map(|x| x.max(0.0) as u64))))
 }
 
-pub(crate) fn distinct_positions(lf: &LazyFrame, columns: &Columns) -> PolarsResult<usize> {
-    let Columns::Pair { lat, lon, .. } = columns else { return Ok(0) };
-    let df = collect(
-        lf.clone()
-            .filter(valid(columns))
-            .select([coord(lat).alias("a"), coord(lon).alias("b")])
-            .unique(None, UniqueKeepStrategy::Any)
-            .select([len().alias("n")]),
-    )?;
-    Ok(scalar(&df, "n").unwrap_or(0.0) as usize)
-}
-
 /// Distinct occupied cells of a point (or xy) tag on the coverage grid, sorted. The
 /// cells are gathered as the rows stream past: memory grows with the cells, not the rows.
 pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsResult<Vec<(i64, i64)>> {
@@ -855,41 +847,12 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
     Ok(sorted_cells(set.take()?))
 }
 
-/// Median distance between neighbouring distinct positions along each axis
-/// (positions sharing a latitude, resp. a longitude); the coarser axis is the
-/// spacing. `None` when the positions do not form rows or columns (scattered points:
-/// fewer than 10 % of positions have a neighbour on the same line).
+/// The lattice spacing of a point's distinct valid positions ([`state::spacing_of`],
+/// which `check` reads a profile's positions with too).
 fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
-    let Columns::Pair { lat, lon, planar, .. } = columns else { return Ok(None) };
-    let points = lf
-        .clone()
-        .filter(valid(columns))
-        .select([coord(lat).alias("a"), coord(lon).alias("b")])
-        .unique(None, UniqueKeepStrategy::Any);
-    let mut axes = Vec::new();
-    for (line, along) in [("a", "b"), ("b", "a")] {
-        let sorted = points.clone().sort([line, along], SortMultipleOptions::default());
-        let step = col(along) - col(along).shift(lit(1));
-        let same_line = col(line).eq(col(line).shift(lit(1)));
-        let scale = if *planar {
-            lit(1.0)
-        } else if along == "b" {
-            (col("a") * lit(std::f64::consts::PI / 180.0)).cos().abs() * lit(geo::M_PER_DEG)
-        } else {
-            lit(geo::M_PER_DEG)
-        };
-        let df = collect(sorted.select([
-            (step * scale).filter(same_line.clone()).median().alias("median"),
-            same_line.cast(DataType::UInt32).sum().alias("pairs"),
-            len().alias("n"),
-        ]))?;
-        let pairs = scalar(&df, "pairs").unwrap_or(0.0);
-        let n = scalar(&df, "n").unwrap_or(0.0);
-        if n > 0.0 && pairs >= 0.1 * n {
-            axes.extend(scalar(&df, "median"));
-        }
-    }
-    Ok(axes.into_iter().reduce(f64::max))
+    let Columns::Pair { planar, .. } = columns else { return Ok(None) };
+    let mut points = state::distinct_points(lf, columns)?;
+    Ok(state::spacing_of(&mut points, *planar))
 }
 
 #[cfg(test)]

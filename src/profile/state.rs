@@ -278,14 +278,7 @@ fn sorted_union(a: &Option<Vec<f64>>, b: &Option<Vec<f64>>, width: usize) -> Opt
 }
 
 /// Total order of floats as unsigned integers (negative values first).
-fn ordered(x: f64) -> u64 {
-    let bits = x.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
-}
+use kernels::ordered_bits as ordered;
 
 impl State {
     /// The state of the union of two parts' rows.
@@ -388,37 +381,47 @@ impl Estimate {
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
+    let n = v.len();
+    if n == 0 {
         return None;
     }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    // The middle value in place, the values before it all lower (no full sort).
+    let (below, &mut mid, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    Some(if n % 2 == 1 { mid } else { (below.iter().copied().max_by(f64::total_cmp)? + mid) / 2.0 })
 }
 
-/// Lattice spacing from sorted distinct positions, as `profile::spacing_m` computes it.
+/// Lattice spacing from a profile's sorted distinct positions, as the scan's
+/// `profile::spacing_m` computes it.
 fn spacing(flat: &[f64], planar: bool) -> Option<f64> {
-    let points: Vec<(f64, f64)> = flat.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-    let n = points.len() as f64;
+    let mut keys: Vec<u128> = flat.chunks_exact(2).map(|p| kernels::position_key(p[0], p[1])).collect();
+    spacing_of(&mut keys, planar)
+}
+
+/// Median distance between neighbouring distinct positions along each axis
+/// (positions sharing a latitude, resp. a longitude); the coarser axis is the
+/// spacing. `None` when the positions do not form rows or columns (scattered points:
+/// fewer than 10 % of positions have a neighbour on the same line). The positions,
+/// as [`kernels::position_key`]s, are sorted in place, once per axis (the key's
+/// halves swapped for the second).
+pub(crate) fn spacing_of(keys: &mut [u128], planar: bool) -> Option<f64> {
+    let n = keys.len() as f64;
     let mut axes = Vec::new();
     for along_lon in [true, false] {
-        let mut sorted = points.clone();
-        if along_lon {
-            sorted.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)));
-        } else {
-            sorted.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.total_cmp(&y.0)));
+        if !along_lon {
+            keys.iter_mut().for_each(|k| *k = k.rotate_left(64));
         }
+        keys.sort_unstable();
         let mut steps = Vec::new();
-        for w in sorted.windows(2) {
-            let (line, prev_line, along, prev_along) =
-                if along_lon { (w[1].0, w[0].0, w[1].1, w[0].1) } else { (w[1].1, w[0].1, w[1].0, w[0].0) };
+        for w in keys.windows(2) {
+            // (line, along) of each position: (lat, lon), then (lon, lat).
+            let ((line, along), (prev_line, prev_along)) = (kernels::position_of(w[1]), kernels::position_of(w[0]));
             if line != prev_line {
                 continue;
             }
             let scale = if planar {
                 1.0
             } else if along_lon {
-                (w[1].0 * (std::f64::consts::PI / 180.0)).cos().abs() * geo::M_PER_DEG
+                (line * (std::f64::consts::PI / 180.0)).cos().abs() * geo::M_PER_DEG
             } else {
                 geo::M_PER_DEG
             };
@@ -436,15 +439,26 @@ fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(s.f64()?.iter().flatten().collect())
 }
 
-/// Distinct valid positions of a point, as latitudes and longitudes.
-fn distinct_points(lf: &LazyFrame, columns: &Columns, lat: &str, lon: &str) -> PolarsResult<(Vec<f64>, Vec<f64>)> {
-    let df = collect(
-        lf.clone()
-            .filter(valid(columns))
-            .select([super::coord(lat).alias("a"), super::coord(lon).alias("b")])
-            .unique(None, UniqueKeepStrategy::Any),
-    )?;
-    Ok((floats(&df, "a")?, floats(&df, "b")?))
+/// Distinct valid positions of a point, as [`kernels::position_key`]s, gathered as
+/// the rows stream past.
+pub(crate) fn distinct_points(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Vec<u128>> {
+    let set = Arc::new(kernels::PairSet::default());
+    collect(lf.clone().select([kernels::gather_positions(columns, set.clone()).alias("n")]))?;
+    set.take()
+}
+
+/// The sketch of distinct positions: each hashed as its latitude's and longitude's
+/// bits, in that order.
+fn positions_state(points: impl Iterator<Item = (f64, f64)>) -> State {
+    let hashes = points
+        .map(|(y, x)| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&y.to_bits().to_le_bytes());
+            bytes[8..].copy_from_slice(&x.to_bits().to_le_bytes());
+            hash_bytes(&bytes)
+        })
+        .collect();
+    State::Distinct { distinct: Distinct::from_hashes(hashes) }
 }
 
 fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
@@ -462,6 +476,7 @@ fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
 enum Gathered {
     Count(String),
     Distinct(Arc<kernels::TextSet>),
+    Positions(Arc<kernels::PairSet>),
     Hist(Arc<std::sync::Mutex<kernels::Counts>>),
     Range(String, String),
     Extent([String; 4], bool),
@@ -470,8 +485,8 @@ enum Gathered {
 
 /// The states of every need of a group, on the rows that pass its filters. Counts,
 /// distinct values, resolutions, ranges, extents and cells come from one streamed
-/// query (as the scan's metrics do, `profile::compute`); row counts, distinct
-/// positions and value lists from queries of their own.
+/// query (as the scan's metrics do, `profile::compute`), distinct positions too; row
+/// counts and value lists from queries of their own.
 pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<BTreeMap<String, State>> {
     let lf = super::filtered(src, group, snaps);
     let mut out = BTreeMap::new();
@@ -493,6 +508,12 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 let set = Arc::new(kernels::TextSet::default());
                 aggs.push(kernels::gather_distinct(c, set.clone()).alias(name("n").as_str()));
                 Some(Gathered::Distinct(set))
+            }
+            Need::Distinct(columns @ Columns::Pair { .. })
+            | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
+                let set = Arc::new(kernels::PairSet::default());
+                aggs.push(kernels::gather_positions(columns, set.clone()).alias(name("n").as_str()));
+                Some(Gathered::Positions(set))
             }
             Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m, .. } => {
                 let snap = snaps.get(columns).copied().unwrap_or_default();
@@ -548,22 +569,8 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
         }
         let state = match need {
             // Gathered by the one query above.
-            Need::Has(_) | Need::Distinct(Columns::One(_)) => continue,
+            Need::Has(_) | Need::Distinct(_) => continue,
             Need::Rows => State::Count { n: super::row_count(&lf)? },
-            Need::Distinct(columns @ Columns::Pair { lat, lon, .. })
-            | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { lat, lon, .. }, .. } => {
-                let (a, b) = distinct_points(&lf, columns, lat, lon)?;
-                let hashes = a
-                    .iter()
-                    .zip(&b)
-                    .map(|(x, y)| {
-                        let mut bytes = x.to_bits().to_le_bytes().to_vec();
-                        bytes.extend(y.to_bits().to_le_bytes());
-                        hash_bytes(&bytes)
-                    })
-                    .collect();
-                State::Distinct { distinct: Distinct::from_hashes(hashes) }
-            }
             Need::Prop { kind, columns, prop, .. } => prop_state(&lf, *kind, columns, *prop)?,
         };
         out.insert(key, state);
@@ -579,6 +586,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             Gathered::Distinct(set) => State::Distinct {
                 distinct: Distinct::from_hashes(set.values()?.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
             },
+            Gathered::Positions(set) => positions_state(set.drain(kernels::position_of)?.into_iter()),
             Gathered::Hist(counts) => State::Hist { hist: super::hist_of(super::taken(&counts)?) },
             Gathered::Range(a, b) => State::Range { min: get(&a), max: get(&b) },
             Gathered::Extent([a0, a1, b0, b1], planar) => {
@@ -599,12 +607,11 @@ fn prop_state(lf: &LazyFrame, kind: TagKind, columns: &Columns, prop: Prop) -> P
     // Resolutions, extents, cells and ranges are gathered by the one query of
     // `compute`; what is left needs distinct positions or values.
     Ok(match (prop, one, columns) {
-        (Prop::SpacingM, None, Columns::Pair { lat, lon, .. }) => {
-            let (a, b) = distinct_points(lf, columns, lat, lon)?;
-            let mut pairs: Vec<(f64, f64)> = a.into_iter().zip(b).collect();
-            pairs.sort_by(|x, y| ordered(x.0).cmp(&ordered(y.0)).then(ordered(x.1).cmp(&ordered(y.1))));
-            pairs.dedup();
-            let points = (pairs.len() <= VALUE_LIMIT).then(|| pairs.iter().flat_map(|(x, y)| [*x, *y]).collect());
+        (Prop::SpacingM, None, Columns::Pair { .. }) => {
+            let mut keys = distinct_points(lf, columns)?;
+            keys.sort_unstable();
+            let points = (keys.len() <= VALUE_LIMIT)
+                .then(|| keys.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect());
             State::Points { points }
         }
         (Prop::Resolution, Some(c), _) => State::Values { values: distinct_values(lf, num(c))? },
