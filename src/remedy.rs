@@ -68,18 +68,20 @@ pub fn apply(lf: &LazyFrame, bindings: &Bindings, action: Action, tag: &str, val
 /// text form need not be written, which is the expensive part on large CSVs.
 /// Divides by the power of ten (never multiplies by 10^-k: DESIGN §10).
 fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
-    let round = |c: &str| {
-        let x = profile::coord(c);
-        let rounded = if k >= 0 {
-            let scale = 10f64.powi(k);
-            (x * lit(scale)).round(0, RoundMode::HalfAwayFromZero) / lit(scale)
-        } else {
-            let step = 10f64.powi(-k);
-            (x / lit(step)).round(0, RoundMode::HalfAwayFromZero) * lit(step)
-        };
-        rounded.alias(c)
-    };
-    lf.clone().with_columns(columns.names().into_iter().map(round).collect::<Vec<_>>())
+    lf.clone().with_columns(columns.names().into_iter().map(|c| rounded_column(c, k).alias(c)).collect::<Vec<_>>())
+}
+
+/// Column `c`'s coordinates rounded to `k` decimals (a negative `k` rounds to tens,
+/// hundreds, … of metres).
+fn rounded_column(c: &str, k: i32) -> Expr {
+    let x = profile::coord(c);
+    if k >= 0 {
+        let scale = 10f64.powi(k);
+        (x * lit(scale)).round(0, RoundMode::HalfAwayFromZero) / lit(scale)
+    } else {
+        let step = 10f64.powi(-k);
+        (x / lit(step)).round(0, RoundMode::HalfAwayFromZero) * lit(step)
+    }
 }
 
 /// Does the item still hold on the changed frame? `Some(evidence)` when it is cleared.
@@ -92,23 +94,8 @@ fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<E
     })
 }
 
-/// Whether a rounding of `tag` clears the item, verified on the rounded rows. When
-/// the hold's evidence is known and no filter reads `tag`, only the criteria that read
-/// `tag` are evaluated again: rounding changes no other metric and no row set, so the
-/// others keep the evidence of the hold (a 20M-row verification no longer recounts
-/// the distinct sites). Otherwise the whole item is evaluated.
-fn cleared_rounding(
-    src: &Source,
-    lf: LazyFrame,
-    task: Task,
-    held: Option<&[Evidence]>,
-    tag: &str,
-) -> PolarsResult<Option<Vec<Evidence>>> {
-    let item = task.item;
-    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
-    else {
-        return cleared(src, lf, task);
-    };
+/// The item with only its criteria that read `tag` (their source lines kept).
+fn reading(item: &crate::rules::Item, tag: &str) -> crate::rules::Item {
     let reads = |c: &Criterion| c.tags().contains(&tag);
     let mut reduced = item.clone();
     reduced.criteria = item.criteria.iter().filter(|c| reads(c)).cloned().collect();
@@ -116,31 +103,184 @@ fn cleared_rounding(
         true => item.criteria.iter().zip(&item.criteria_lines).filter(|(c, _)| reads(c)).map(|(_, l)| *l).collect(),
         false => vec![],
     };
-    let changed = Source { lf: &lf, text: src.text, memo: None };
-    let Some(fresh) = assess(&changed, &[Task { item: &reduced, ..task }])?.pop().flatten() else {
-        return Ok(Some(vec![]));
-    };
-    let evidence = with_fresh(item, held, tag, fresh.evidence)
-        .ok_or_else(|| polars_err!(ComputeError: "a criterion of the rounded tag was not evaluated"))?;
-    Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
+    reduced
 }
 
-/// The item's evidence once `tag` is rounded to a step of `accuracy_m`, known from
-/// the evaluation that held (`held`, one evidence per criterion) without reading the
+/// Whether roundings of `tag` clear the item, verified on the rounded rows, all of
+/// `roundings` in one pass: each rounded copy of the tag's columns is a column of its
+/// own, judged under bindings that point at it. When the hold's evidence is known and
+/// no filter reads `tag`, only the criteria that read `tag` are evaluated again:
+/// rounding changes no other metric and no row set, so the others keep the evidence
+/// of the hold (a 20M-row verification no longer recounts the distinct sites).
+/// Otherwise the whole item is evaluated, one rounding per pass. Per rounding, in
+/// order, `Some(evidence)` where it clears.
+fn cleared_roundings(
+    src: &Source,
+    task: Task,
+    held: Option<&[Evidence]>,
+    tag: &str,
+    roundings: &[Rounding],
+) -> PolarsResult<Vec<Option<Vec<Evidence>>>> {
+    let item = task.item;
+    let rounded_bindings = |columns: Columns, accuracy_m: f64| {
+        let mut bindings = task.bindings.clone();
+        if let Some(b) = bindings.get_mut(tag) {
+            b.columns = columns;
+            b.accuracy_m = Some(accuracy_m);
+        }
+        bindings
+    };
+    let Some(binding) = task.bindings.get(tag) else { return Ok(vec![None; roundings.len()]) };
+    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
+    else {
+        let mut out = Vec::with_capacity(roundings.len());
+        for r in roundings {
+            let lf = round_numeric(src.lf, &binding.columns, r.k);
+            let bindings = rounded_bindings(binding.columns.clone(), r.accuracy_m);
+            out.push(cleared(src, lf, Task { bindings: &bindings, ..task })?);
+        }
+        return Ok(out);
+    };
+    let Columns::Pair { lat, lon, planar, crs } = &binding.columns else { return Ok(vec![None; roundings.len()]) };
+    let reduced = reading(item, tag);
+    let mut columns = Vec::new();
+    let mut all_bindings = Vec::new();
+    for r in roundings {
+        let name = |c: &str| format!("__mosaic_round_{}_{c}", r.k);
+        columns.extend([rounded_column(lat, r.k).alias(name(lat)), rounded_column(lon, r.k).alias(name(lon))]);
+        let pair = Columns::Pair { lat: name(lat), lon: name(lon), planar: *planar, crs: crs.clone() };
+        all_bindings.push(rounded_bindings(pair, r.accuracy_m));
+    }
+    let lf = src.lf.clone().with_columns(columns);
+    let changed = Source { lf: &lf, text: src.text, memo: None };
+    let tasks: Vec<Task> = all_bindings.iter().map(|bindings| Task { item: &reduced, bindings, ..task }).collect();
+    assess(&changed, &tasks)?
+        .into_iter()
+        .map(|fresh| {
+            let Some(fresh) = fresh else { return Ok(Some(vec![])) };
+            let evidence = with_fresh(item, held, tag, fresh.evidence)
+                .ok_or_else(|| polars_err!(ComputeError: "a criterion of the rounded tag was not evaluated"))?;
+            Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
+        })
+        .collect()
+}
+
+/// Most bytes the sets of one batch of roundings may hold (distinct positions,
+/// occupied cells), as estimated from the hold.
+const BATCH_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
+/// Bytes a set spends per key (16-byte keys in tables at most 0.7 full).
+const BYTES_PER_KEY: f64 = 32.0;
+
+/// The roundings to verify in one pass over the rows, finest first from `ks[0]`: down
+/// to the first that the criteria known without the rows already clear (whose
+/// evidence still needs the rows), as many as the sets the other criteria gather
+/// leave room for. A rounding merges positions and never adds one, so the distinct
+/// positions of each are at most the hold's; occupied cells are taken at the hold's
+/// count. One rounding when the hold is not known, or a set's size cannot be told.
+fn batch(
+    task: Task,
+    held: Option<&[Evidence]>,
+    tag: &str,
+    ks: &[i32],
+    rounding: impl Fn(i32) -> Rounding,
+) -> Vec<Rounding> {
+    let item = task.item;
+    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
+    else {
+        return ks.first().map(|k| vec![rounding(*k)]).unwrap_or_default();
+    };
+    let cell_km2 = task.pack.grid_m * task.pack.grid_m / 1e6;
+    let mut keys = 0.0_f64;
+    for (criterion, evidence) in item.criteria.iter().zip(held).filter(|(c, _)| c.tags().contains(&tag)) {
+        let Criterion::Compare { metric, .. } = criterion else { continue };
+        let set = match metric {
+            Metric::Distinct { .. } | Metric::Prop { prop: Prop::Distinct, .. } => evidence.value,
+            Metric::Prop { prop: Prop::AreaKm2, .. } => evidence.value.map(|a| a / cell_km2),
+            Metric::Prop { prop: Prop::ContiguousKm2 | Prop::SpacingM, .. } => None,
+            _ => Some(0.0),
+        };
+        keys += set.unwrap_or(f64::INFINITY);
+    }
+    let room = (BATCH_BYTES / (keys * BYTES_PER_KEY).max(1.0)).floor().max(1.0) as usize;
+    let mut out = Vec::new();
+    for &k in ks.iter().take(room) {
+        out.push(rounding(k));
+        if known_to_clear(task, held, tag, rounding(k)) {
+            break;
+        }
+    }
+    out
+}
+
+/// Whether the criteria of `tag` whose value after a rounding is known without the
+/// rows ([`after_rounding`] of each alone) already clear the item.
+fn known_to_clear(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> bool {
+    task.item.criteria.iter().zip(held).filter(|(c, _)| c.tags().contains(&tag)).any(|(c, e)| {
+        let mut single = task.item.clone();
+        single.criteria = vec![c.clone()];
+        single.criteria_lines.clear();
+        let evidence = after_rounding(Task { item: &single, ..task }, std::slice::from_ref(e), tag, rounding);
+        evidence.is_some_and(|e| e.iter().any(|e| !e.holds))
+    })
+}
+
+/// A rounding of a point tag to `k` decimals (a step of `accuracy_m`), and what the
+/// position checks counted of the tag's rows, when they were checked (a dataset's
+/// own rows, `profile::SnapMemo`).
+#[derive(Clone, Copy, Debug)]
+struct Rounding {
+    k: i32,
+    accuracy_m: f64,
+    checked: Option<profile::Tally>,
+}
+
+/// A coordinate rounded to `k` decimals as [`round_numeric`] rounds it (the same
+/// operations in the same order, so the same double).
+fn rounded(x: f64, k: i32) -> f64 {
+    if k >= 0 {
+        let scale = 10f64.powi(k);
+        (x * scale).round() / scale
+    } else {
+        let step = 10f64.powi(-k);
+        (x / step).round() * step
+    }
+}
+
+/// The extent of a point's rows once rounded, from the range of its valid rows
+/// before: rounding is monotone, so the rounded range is the range rounded — as long
+/// as rounding makes no row valid or invalid. A valid row stays valid (±90° and ±180°
+/// are on every lattice; a planar value stays finite unless its range overflows, which
+/// is checked), and a row with a non-finite axis stays invalid; a row with both axes
+/// finite but out of range could round into range, so the prediction needs every
+/// such row to be valid already. `None` when that is not known.
+fn rounded_extent(checked: profile::Tally, k: i32, planar: bool) -> Option<Option<f64>> {
+    if checked.valid != checked.finite_lat.min(checked.finite_lon) {
+        return None;
+    }
+    let round = |r: Option<(f64, f64)>| r.map(|(a, b)| (rounded(a, k), rounded(b, k)));
+    let (lat, lon) = (round(checked.lat_range), round(checked.lon_range));
+    let finite = |r: Option<(f64, f64)>| r.is_none_or(|(a, b)| a.is_finite() && b.is_finite());
+    (finite(lat) && finite(lon)).then(|| profile::extent_km(lat, lon, planar))
+}
+
+/// The item's evidence once `tag` is rounded as `rounding` says, known from the
+/// evaluation that held (`held`, one evidence per criterion) without reading the
 /// rows: only when no filter reads `tag` and every criterion that reads it is `has`
 /// (a valid position stays valid when rounded, ±90° and ±180° being on every
-/// lattice) or its resolution (every valid row then sits on the rounding step, which
-/// is the resolution the rounded rows are judged at). Criteria that do not read `tag`
-/// keep the hold's evidence, as in `cleared_rounding`. `None` when anything else
-/// reads `tag` (its extent, cells, distinct positions): the rounding is then tried
-/// on the rows. A unit test checks the result against the evaluation of the rows.
-fn after_rounding(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> Option<Vec<Evidence>> {
+/// lattice), its resolution (every valid row then sits on the rounding step, which
+/// is the resolution the rounded rows are judged at) or, for an item without
+/// filters whose rows the position checks counted, its extent ([`rounded_extent`]).
+/// Criteria that do not read `tag` keep the hold's evidence, as in
+/// `cleared_rounding`. `None` when anything else reads `tag` (its cells, distinct
+/// positions): the rounding is then tried on the rows. A unit test checks the result
+/// against the evaluation of the rows.
+fn after_rounding(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> Option<Vec<Evidence>> {
     let item = task.item;
     if held.len() != item.criteria.len() || item.filters.iter().any(|f| f.tag() == tag) {
         return None;
     }
     let mut bindings = task.bindings.clone();
-    bindings.get_mut(tag)?.accuracy_m = Some(accuracy_m);
+    bindings.get_mut(tag)?.accuracy_m = Some(rounding.accuracy_m);
     let mut values = profile::Values::new();
     let mut reduced = item.clone();
     reduced.criteria.clear();
@@ -149,6 +289,7 @@ fn after_rounding(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> 
         if !criterion.tags().contains(&tag) {
             continue;
         }
+        let need = |metric| crate::evaluate::need(task.pack, metric, &bindings).key();
         match criterion {
             Criterion::Has { tags } if evidence.holds => {
                 for t in tags {
@@ -158,7 +299,13 @@ fn after_rounding(task: Task, held: &[Evidence], tag: &str, accuracy_m: f64) -> 
             Criterion::Compare { metric: metric @ Metric::Prop { tag: t, prop: Prop::ResolutionM }, .. }
                 if t == tag && evidence.value.is_some() =>
             {
-                values.insert(crate::evaluate::need(task.pack, metric, &bindings).key(), Some(accuracy_m));
+                values.insert(need(metric), Some(rounding.accuracy_m));
+            }
+            Criterion::Compare { metric: metric @ Metric::Prop { tag: t, prop: Prop::ExtentKm }, .. }
+                if t == tag && item.filters.is_empty() =>
+            {
+                let Columns::Pair { planar, .. } = bindings.get(tag)?.columns else { return None };
+                values.insert(need(metric), rounded_extent(rounding.checked?, rounding.k, planar)?);
             }
             _ => return None,
         }
@@ -198,33 +345,42 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
         let k0 = profile::max_decimals(src, columns)?.unwrap_or(6);
         let planar = matches!(columns, Columns::Pair { planar: true, .. });
         let lowest = if planar { -3 } else { 0 };
-        for k in (lowest..i32::from(k0)).rev() {
-            if best.as_ref().is_some_and(|b| b.value.unwrap_or(f64::MIN) >= f64::from(k)) {
-                break;
-            }
-            // Judge every rounded row at the lattice step it now sits on: a value that
-            // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
+        let ks: Vec<i32> = (lowest..i32::from(k0)).rev().collect();
+        // Judge every rounded row at the lattice step it now sits on: a value that
+        // happens to end in zeros (39.1200 → 39.12) must not count as coarser.
+        let rounding = |k: i32| {
             let step = 10f64.powi(-k);
             let accuracy_m = if planar { step } else { step * geo::M_PER_DEG };
+            Rounding { k, accuracy_m, checked: src.memo.and_then(|m| m.tally(columns)) }
+        };
+        let mut i = 0;
+        while i < ks.len() {
+            // Only roundings finer than the best found on another tag.
+            let finer = |k: &i32| best.as_ref().is_none_or(|b| b.value.unwrap_or(f64::MIN) < f64::from(*k));
+            let ks = &ks[..ks.iter().position(|k| !finer(k)).unwrap_or(ks.len())];
+            let Some(&k) = ks.get(i) else { break };
             // Known from the hold without reading the rows: still met, or cleared.
-            if let Some(evidence) = held.and_then(|h| after_rounding(task, h, tag, accuracy_m)) {
+            if let Some(evidence) = held.and_then(|h| after_rounding(task, h, tag, rounding(k))) {
                 if evidence.iter().all(|e| e.holds) {
+                    i += 1;
                     continue;
                 }
                 best =
                     Some(Change { action: Action::Round, tag: Some(tag.into()), value: Some(f64::from(k)), evidence });
                 break;
             }
-            let lf = round_numeric(src.lf, columns, k);
-            let mut bindings = task.bindings.clone();
-            if let Some(b) = bindings.get_mut(tag) {
-                b.accuracy_m = Some(accuracy_m);
-            }
-            if let Some(evidence) = cleared_rounding(src, lf, Task { bindings: &bindings, ..task }, held, tag)? {
-                best =
-                    Some(Change { action: Action::Round, tag: Some(tag.into()), value: Some(f64::from(k)), evidence });
+            let roundings = batch(task, held, tag, &ks[i..], rounding);
+            let verified = cleared_roundings(src, task, held, tag, &roundings)?;
+            if let Some((r, evidence)) = roundings.iter().zip(verified).find_map(|(r, e)| Some((r, e?))) {
+                best = Some(Change {
+                    action: Action::Round,
+                    tag: Some(tag.into()),
+                    value: Some(f64::from(r.k)),
+                    evidence,
+                });
                 break;
             }
+            i += roundings.len();
         }
     }
     if best.is_some() {
@@ -337,7 +493,9 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
             assert!(held.met, "{}: holds before any change", item.id);
             let tried = search(&src, task, None).unwrap();
             // With the hold's evidence, roundings are also verified on the rounded tag's
-            // criteria alone (`cleared_rounding`): the same change, the same evidence.
+            // criteria alone, several in one pass (`cleared_roundings`; the second item's
+            // distinct positions need the rows at 5, 4, 3 and 2 decimals): the same
+            // change, the same evidence.
             let predicted = search(&src, task, Some(&held.evidence)).unwrap();
             assert_eq!(predicted, tried, "{}", item.id);
             let change = predicted.unwrap();
@@ -368,20 +526,107 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
                 })
                 .collect()
         };
+        let at = |k, accuracy_m| Rounding { k, accuracy_m, checked: None };
         let resolution = Task { pack, item: &pack.items[0], bindings };
         let met = |e: Option<Vec<Evidence>>| e.map(|e| e.iter().all(|e| e.holds));
-        assert_eq!(met(after_rounding(resolution, &evidence(&[true, true, true]), "position", 111.0)), Some(true));
-        let cleared = after_rounding(resolution, &evidence(&[true, true, true]), "position", 1_113.0).unwrap();
+        assert_eq!(
+            met(after_rounding(resolution, &evidence(&[true, true, true]), "position", at(3, 111.0))),
+            Some(true)
+        );
+        let cleared = after_rounding(resolution, &evidence(&[true, true, true]), "position", at(2, 1_113.0)).unwrap();
         assert_eq!(cleared.iter().map(|e| e.holds).collect::<Vec<_>>(), [true, false, true], "500 m cleared");
         assert_eq!(cleared[1].value, Some(1_113.0));
         assert!(
-            after_rounding(resolution, &evidence(&[true, true]), "position", 111.0).is_none(),
+            after_rounding(resolution, &evidence(&[true, true]), "position", at(3, 111.0)).is_none(),
             "evidence must align"
         );
         let places = Task { pack, item: &pack.items[1], bindings };
         assert!(
-            after_rounding(places, &evidence(&[true, true]), "position", 111.0).is_none(),
+            after_rounding(places, &evidence(&[true, true]), "position", at(3, 111.0)).is_none(),
             "distinct(position) moves"
         );
+    }
+
+    /// The extent of rounded rows, predicted from the position checks' ranges, is the
+    /// extent the rounded rows give, at every rounding; with a finite row out of range
+    /// (which a rounding can bring into range) nothing is predicted.
+    #[test]
+    fn the_extent_of_rounded_rows_is_predicted_exactly_or_not_at_all() {
+        let pack = Pack::parse(
+            "t.toml",
+            r#"
+[pack]
+id = "t"
+version = "1"
+name = "T"
+authority = "A"
+[tags.site]
+kind = "key"
+columns = ["site_id"]
+[tags.position]
+kind = "point"
+lat = ["lat"]
+lon = ["lon"]
+[[item]]
+id = "t.spread"
+name = "x"
+level = "秘密"
+harm = "h"
+remediation = "r"
+when = ["has(site, position)", "position.resolution_m < 500", "position.extent_km >= 50", "distinct(site) >= 20"]
+"#,
+        )
+        .unwrap();
+        let catalog = Catalog { packs: vec![pack] };
+        let pack = &catalog.packs[0];
+        let n = 60;
+        let sites: Vec<String> = (0..n).map(|i| format!("S{i:02}")).collect();
+        // Bounds that move when rounded (half a step up, down, and at the poles).
+        let lat: Vec<Option<f64>> = (0..n)
+            .map(|i| match i {
+                0 => Some(-0.0),
+                1 => Some(89.99996),
+                2 => None,
+                3 => Some(f64::NAN),
+                _ => Some(-3.456_785 + f64::from(i) * 0.071_234_5),
+            })
+            .collect();
+        let lon: Vec<Option<f64>> = (0..n).map(|i| Some(-179.99994 + f64::from(i) * 0.183_456_7)).collect();
+        let names = vec!["site_id".to_string(), "lat".to_string(), "lon".to_string()];
+        let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
+        let bindings = &tagging.packs["t"];
+        let columns = bindings["position"].columns.clone();
+        for stray in [None, Some(90.00004)] {
+            let mut lat = lat.clone();
+            if stray.is_some() {
+                lat[5] = stray;
+            }
+            let (ys, xs) = (Float64Chunked::from_iter(lat.clone()), Float64Chunked::from_iter(lon.clone()));
+            let checked = profile::Tally::of_floats(&ys, &xs, None, false);
+            let lf = df!("site_id" => &sites, "lat" => &lat, "lon" => &lon).unwrap().lazy();
+            let task = Task { pack, item: &pack.items[0], bindings };
+            let src = Source { lf: &lf, text: false, memo: None };
+            let held = assess(&src, &[task]).unwrap().pop().flatten().unwrap();
+            assert!(held.met);
+            for k in 0..6 {
+                let accuracy_m = 10f64.powi(-k) * geo::M_PER_DEG;
+                let predicted = after_rounding(
+                    task,
+                    &held.evidence,
+                    "position",
+                    Rounding { k, accuracy_m, checked: Some(checked) },
+                );
+                if stray.is_some() {
+                    assert_eq!(predicted, None, "k = {k}: a finite row out of range");
+                    continue;
+                }
+                let mut rounded_bindings = bindings.clone();
+                rounded_bindings.get_mut("position").unwrap().accuracy_m = Some(accuracy_m);
+                let rounded = round_numeric(&lf, &columns, k);
+                let rows = Source { lf: &rounded, text: false, memo: None };
+                let on_rows = assess(&rows, &[Task { bindings: &rounded_bindings, ..task }]).unwrap().pop().flatten();
+                assert_eq!(predicted, Some(on_rows.unwrap().evidence), "k = {k}");
+            }
+        }
     }
 }
