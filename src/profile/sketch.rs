@@ -344,4 +344,28 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<T>(&json).unwrap(), t);
     }
+
+    /// Values read back from a profile's JSON (through a `Value`, as `Profile::read`
+    /// reads it) are the values written, bit for bit: a threshold compared with a
+    /// value read back must see the value the scan saw (serde_json's
+    /// `float_roundtrip`; without it `0.11131999999999999` read back as `0.11132`).
+    #[test]
+    fn floats_read_back_bit_for_bit() {
+        let mut next = crate::decimals::xorshift(0x0f10_a7b1_75fe_ed01);
+        let mut values = vec![0.11131999999999999, 1.1132000000000002, 111.32000000000001, 5e-324, f64::MAX];
+        for _ in 0..200_000 {
+            let r = next();
+            values.push(match r % 3 {
+                0 => f64::from_bits(next()),
+                1 => (next() % 1_000_000_000) as f64 / 1e9 * 111.32,
+                _ => (next() % 100_000_000) as f64 * 1e-7 + 30.0,
+            });
+        }
+        values.retain(|v| v.is_finite());
+        let json = serde_json::to_string(&values).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let back: Vec<f64> = serde_json::from_value(value).unwrap();
+        let differ = values.iter().zip(&back).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differ, 0, "of {}", values.len());
+    }
 }
