@@ -94,6 +94,42 @@ fn cleared(src: &Source, lf: LazyFrame, task: Task) -> PolarsResult<Option<Vec<E
     })
 }
 
+/// Whether the item still holds once `tag`'s columns are changed as `lf` has them
+/// (no row added or removed); `Some(evidence)` when it is cleared. When the hold's
+/// evidence is known and no filter reads `tag`, only the criteria that read `tag` are
+/// evaluated again (no other metric moves), the others keep the hold's evidence.
+fn cleared_keeping(
+    src: &Source,
+    lf: LazyFrame,
+    task: Task,
+    held: Option<&[Evidence]>,
+    tag: &str,
+) -> PolarsResult<Option<Vec<Evidence>>> {
+    let item = task.item;
+    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
+    else {
+        return cleared(src, lf, task);
+    };
+    let reduced = reading(item, tag);
+    let changed = Source { lf: &lf, text: src.text, memo: None };
+    let fresh = assess(&changed, &[Task { item: &reduced, ..task }])?.pop().flatten();
+    fresh_evidence(item, held, tag, fresh)
+}
+
+/// The item's evidence from the hold's and the fresh evaluation of the criteria that
+/// read `tag` (`None`: the item no longer applies, which clears it); `Some` when cleared.
+fn fresh_evidence(
+    item: &crate::rules::Item,
+    held: &[Evidence],
+    tag: &str,
+    fresh: Option<crate::evaluate::Evaluation>,
+) -> PolarsResult<Option<Vec<Evidence>>> {
+    let Some(fresh) = fresh else { return Ok(Some(vec![])) };
+    let evidence = with_fresh(item, held, tag, fresh.evidence)
+        .ok_or_else(|| polars_err!(ComputeError: "a criterion of the changed tag was not evaluated"))?;
+    Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
+}
+
 /// The item with only its criteria that read `tag` (their source lines kept).
 fn reading(item: &crate::rules::Item, tag: &str) -> crate::rules::Item {
     let reads = |c: &Criterion| c.tags().contains(&tag);
@@ -154,15 +190,7 @@ fn cleared_roundings(
     let lf = src.lf.clone().with_columns(columns);
     let changed = Source { lf: &lf, text: src.text, memo: None };
     let tasks: Vec<Task> = all_bindings.iter().map(|bindings| Task { item: &reduced, bindings, ..task }).collect();
-    assess(&changed, &tasks)?
-        .into_iter()
-        .map(|fresh| {
-            let Some(fresh) = fresh else { return Ok(Some(vec![])) };
-            let evidence = with_fresh(item, held, tag, fresh.evidence)
-                .ok_or_else(|| polars_err!(ComputeError: "a criterion of the rounded tag was not evaluated"))?;
-            Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
-        })
-        .collect()
+    assess(&changed, &tasks)?.into_iter().map(|fresh| fresh_evidence(item, held, tag, fresh)).collect()
 }
 
 /// Most bytes the sets of one batch of roundings may hold (distinct positions,
@@ -386,11 +414,13 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
     if best.is_some() {
         return Ok(best);
     }
-    // 2. Truncate a time tag.
-    for (tag, _) in bound(&[TagKind::Time]) {
+    // 2. Truncate a time tag, judged on the truncated seconds (what the written text
+    // reads back as) rather than on that text.
+    for (tag, columns) in bound(&[TagKind::Time]) {
         for (step, _) in TIME_STEPS {
-            let lf = apply(src.lf, task.bindings, Action::CoarsenTime, tag, Some(step));
-            if let Some(evidence) = cleared(src, lf, task)? {
+            let truncated = columns.names().into_iter().map(|c| profile::coarsen_time_seconds(c, step).alias(c));
+            let lf = src.lf.clone().with_columns(truncated.collect::<Vec<_>>());
+            if let Some(evidence) = cleared_keeping(src, lf, task, held, tag)? {
                 return Ok(Some(Change {
                     action: Action::CoarsenTime,
                     tag: Some(tag.into()),
