@@ -614,7 +614,8 @@ pub fn ordered_bits(x: f64) -> u64 {
     }
 }
 
-fn from_ordered_bits(o: u64) -> f64 {
+/// The float of [`ordered_bits`].
+pub fn from_ordered_bits(o: u64) -> f64 {
     f64::from_bits(if o >> 63 == 1 { o & !(1 << 63) } else { !o })
 }
 
@@ -641,6 +642,30 @@ pub fn gather_positions(columns: &Columns, into: Arc<PairSet>) -> Expr {
             |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
         )
         .sum()
+}
+
+/// Gather the distinct finite values of a numeric expression into `into`, as
+/// [`ordered_bits`] (a zero's sign dropped), as the rows stream past: a query's
+/// `unique` and `sort` of a 20M-row column had held 1.1–1.4 GB.
+pub fn gather_values(values: Expr, into: Arc<WordSet>) -> Expr {
+    values
+        .map(
+            move |c: Column| {
+                let values = c.as_materialized_series().cast(&DataType::Float64)?;
+                let finite = values.f64()?.iter().flatten().filter(|v| v.is_finite());
+                into.insert_all(finite.map(|v| ordered_bits(v + 0.0)))?;
+                Ok(gathered(c.name().clone(), 1))
+            },
+            |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+        )
+        .sum()
+}
+
+/// The values a [`gather_values`] set holds, ascending, leaving it empty.
+pub fn sorted_values(set: &WordSet) -> PolarsResult<Vec<f64>> {
+    let mut keys = set.take()?;
+    keys.sort_unstable();
+    Ok(keys.into_iter().map(from_ordered_bits).collect())
 }
 
 /// The cell key of a point's valid positions on one grid: `None` for a row that is
@@ -1335,6 +1360,37 @@ mod tests {
         let set = Arc::new(PairSet::default());
         df.lazy().select([gather_positions(&columns, set.clone())]).collect().unwrap();
         assert_eq!(set.keys().unwrap(), vec![position_key(30.5, 114.0)]);
+    }
+
+    /// The values gathered are a query's distinct finite values, ascending (a zero's
+    /// sign aside), over batches, with nulls, NaN and infinities left out.
+    #[test]
+    fn gathered_values_are_the_distinct_finite_values() {
+        let mut next = crate::decimals::xorshift(0x00c0_ffee_d15c_0123);
+        let values: Vec<Option<f64>> = (0..60_000)
+            .map(|_| match next() % 101 {
+                0 => None,
+                1 => Some(f64::NAN),
+                2 => Some(f64::INFINITY),
+                3 => Some(-0.0),
+                4 => Some(0.0),
+                _ => Some((next() % 30_000) as f64 * 0.001 - 12.0),
+            })
+            .collect();
+        let df = df!("v" => &values).unwrap();
+        let set = Arc::new(WordSet::default());
+        for i in (0..values.len()).step_by(6_000) {
+            df.slice(i as i64, 6_000).lazy().select([gather_values(col("v"), set.clone())]).collect().unwrap();
+        }
+        let got = sorted_values(&set).unwrap();
+        let mut want: Vec<f64> = values.iter().flatten().filter(|v| v.is_finite()).map(|v| v + 0.0).collect();
+        want.sort_by(f64::total_cmp);
+        want.dedup();
+        assert_eq!(
+            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert!(got.len() > 20_000 && set.len().unwrap() == 0);
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
-use polars::series::ops::NullBehavior;
 use serde::Serialize;
 
 use crate::rules::{Literal as RuleLiteral, Op, Prop, TagKind};
@@ -632,7 +631,7 @@ pub fn compute_known(
                 }
                 Post::Scalar(a) => scalar(&df, &a),
                 Post::Positive(a) => Some(if scalar(&df, &a).unwrap_or(0.0) > 0.0 { 1.0 } else { 0.0 }),
-                Post::Scaled(a, factor) => scalar(&df, &a).map(|v| v * factor),
+                Post::Steps(set, prop) => state::value_steps(&kernels::sorted_values(&set)?, prop),
                 Post::Extent { lat_min, lat_max, lon_min, lon_max, planar } => {
                     let range = |lo: &str, hi: &str| scalar(&df, lo).zip(scalar(&df, hi));
                     extent_km(range(&lat_min, &lat_max), range(&lon_min, &lon_max), planar)
@@ -698,7 +697,8 @@ enum Post {
     Resolution(Shared<kernels::Counts>, Expr),
     Scalar(String),
     Positive(String),
-    Scaled(String, f64),
+    /// Distinct values ([`kernels::gather_values`]) whose steps give a resolution.
+    Steps(Arc<kernels::WordSet>, Prop),
     Extent {
         lat_min: String,
         lat_max: String,
@@ -801,9 +801,10 @@ fn prop_value(
             PropValue::Deferred(Post::Scalar(alias("v")))
         }
         (Prop::Resolution, Some(c)) => {
-            let steps = num(c).drop_nulls().unique().sort(SortOptions::default()).diff(lit(1), NullBehavior::Ignore);
-            aggs.push(steps.clone().filter(steps.gt(lit(0.0))).min().alias(alias("v").as_str()));
-            PropValue::Deferred(Post::Scaled(alias("v"), 1.0))
+            // The distinct values gathered as the rows stream past, their steps after.
+            let set = Arc::new(kernels::WordSet::default());
+            aggs.push(kernels::gather_values(num(c), set.clone()).alias(alias("v").as_str()));
+            PropValue::Deferred(Post::Steps(set, prop))
         }
         (Prop::ResolutionS | Prop::SpanDays, Some(c)) if kind == TagKind::Time => {
             let seconds = kernels::epoch_seconds(c);
@@ -812,10 +813,9 @@ fn prop_value(
                 aggs.push(seconds.max().alias(alias("max").as_str()));
                 PropValue::Deferred(Post::Span(alias("min"), alias("max")))
             } else {
-                let steps =
-                    seconds.drop_nulls().unique().sort(SortOptions::default()).diff(lit(1), NullBehavior::Ignore);
-                aggs.push(steps.clone().filter(steps.gt(lit(0.0))).median().alias(alias("v").as_str()));
-                PropValue::Deferred(Post::Scalar(alias("v")))
+                let set = Arc::new(kernels::WordSet::default());
+                aggs.push(kernels::gather_values(seconds, set.clone()).alias(alias("v").as_str()));
+                PropValue::Deferred(Post::Steps(set, prop))
             }
         }
         _ => PropValue::Ready(None),

@@ -349,14 +349,7 @@ impl State {
                 exact(Some(n as f64 * grid_m * grid_m / 1e6))
             }
             State::Values { values: None } | State::Points { points: None } => Estimate::unknown(),
-            State::Values { values: Some(v) } => {
-                let steps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
-                exact(match prop {
-                    Some(Prop::Resolution) => steps.iter().copied().reduce(f64::min),
-                    Some(Prop::ResolutionS) => median(steps),
-                    _ => None,
-                })
-            }
+            State::Values { values: Some(v) } => exact(prop.and_then(|p| value_steps(v, p))),
             State::Points { points: Some(p) } => {
                 let planar = matches!(need, Need::Prop { columns: Columns::Pair { planar: true, .. }, .. });
                 exact(spacing(p, planar))
@@ -434,11 +427,6 @@ pub(crate) fn spacing_of(keys: &mut [u128], planar: bool) -> Option<f64> {
     axes.into_iter().reduce(f64::max)
 }
 
-fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    let s = df.column(name)?.cast(&DataType::Float64)?;
-    Ok(s.f64()?.iter().flatten().collect())
-}
-
 /// Distinct valid positions of a point, as [`kernels::position_key`]s, gathered as
 /// the rows stream past.
 pub(crate) fn distinct_points(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Vec<u128>> {
@@ -461,15 +449,27 @@ fn positions_state(points: impl Iterator<Item = (f64, f64)>) -> State {
     State::Distinct { distinct: Distinct::from_hashes(hashes) }
 }
 
+/// The distinct finite values of `e`, ascending, gathered as the rows stream past;
+/// `None` past [`VALUE_LIMIT`].
 fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
-    let df = collect(lf.clone().select([e.alias("v")]).drop_nulls(None).unique(None, UniqueKeepStrategy::Any))?;
-    let mut v: Vec<f64> = floats(&df, "v")?.into_iter().filter(|x| x.is_finite()).collect();
-    if v.len() > VALUE_LIMIT {
+    let set = Arc::new(kernels::WordSet::default());
+    collect(lf.clone().select([kernels::gather_values(e, set.clone()).alias("v")]))?;
+    if set.len()? > VALUE_LIMIT {
         return Ok(None);
     }
-    v.sort_by(f64::total_cmp);
-    v.dedup();
-    Ok(Some(v))
+    Ok(Some(kernels::sorted_values(&set)?))
+}
+
+/// The smallest step between distinct values (`resolution`), or the median step
+/// (`resolution_s`), from the values ascending: one function for the scan and for
+/// `check` of a profile's values.
+pub(crate) fn value_steps(sorted: &[f64], prop: Prop) -> Option<f64> {
+    let steps: Vec<f64> = sorted.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+    match prop {
+        Prop::Resolution => steps.iter().copied().reduce(f64::min),
+        Prop::ResolutionS => median(steps),
+        _ => None,
+    }
 }
 
 /// A state whose parts one streamed query gathers, read once the query has run.
