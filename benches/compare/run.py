@@ -78,6 +78,13 @@ TASKS = {
     # A hold as users meet it (the sites' precise positions): the default scan
     # searches and verifies its fix (round the positions), `--no-fix-search` does not.
     "hold": ["has(site, position)", "position.resolution_m < 50", "distinct(site) >= 20"],
+    # Holds of other shapes, whose fix search reads other metrics of the rounded
+    # positions: their extent, their occupied cells, their distinct places; and a
+    # lattice spacing (which these scattered points do not meet: no hold).
+    "spread": ["has(site, position)", "position.resolution_m < 100", "position.extent_km >= 10", "distinct(site) >= 20"],
+    "coverage": ["position.resolution_m < 100", "position.area_km2 >= 1"],
+    "places": ["position.resolution_m < 100", "distinct(position) >= 1000"],
+    "lattice": ["position.spacing_m < 100"],
 }
 
 
@@ -150,6 +157,8 @@ def main():
         plan.append((f"mosaic scan ({fmt})", mosaic("scan", f), None, None))
         plan.append((f"a hold, --no-fix-search ({fmt})", mosaic("hold", f), None, None))
         plan.append((f"a hold, default scan with its verified fix ({fmt})", mosaic("hold", f, fixes=True), None, None))
+        for shape in ("spread", "coverage", "places", "lattice"):
+            plan.append((f"shape {shape}, default scan ({fmt})", mosaic(shape, f, fixes=True), None, None))
     if os.path.exists(join[0]):
         jd = os.path.join(tmp, "join")
         os.makedirs(jd, exist_ok=True)
