@@ -106,8 +106,7 @@ fn cleared_keeping(
     tag: &str,
 ) -> PolarsResult<Option<Vec<Evidence>>> {
     let item = task.item;
-    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
-    else {
+    let Some(held) = kept_apart(item, held, tag) else {
         return cleared(src, lf, task);
     };
     let reduced = reading(item, tag);
@@ -128,6 +127,13 @@ fn fresh_evidence(
     let evidence = with_fresh(item, held, tag, fresh.evidence)
         .ok_or_else(|| polars_err!(ComputeError: "a criterion of the changed tag was not evaluated"))?;
     Ok((!evidence.iter().all(|e| e.holds)).then_some(evidence))
+}
+
+/// The hold's evidence, when the criteria that do not read `tag` can keep it through
+/// a change of `tag` alone: it is known, one per criterion, and no filter reads `tag`
+/// (so no row set moves).
+fn kept_apart<'e>(item: &crate::rules::Item, held: Option<&'e [Evidence]>, tag: &str) -> Option<&'e [Evidence]> {
+    held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
 }
 
 /// The item with only its criteria that read `tag` (their source lines kept).
@@ -167,8 +173,7 @@ fn cleared_roundings(
         bindings
     };
     let Some(binding) = task.bindings.get(tag) else { return Ok(vec![None; roundings.len()]) };
-    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
-    else {
+    let Some(held) = kept_apart(item, held, tag) else {
         let mut out = Vec::with_capacity(roundings.len());
         for r in roundings {
             let lf = round_numeric(src.lf, &binding.columns, r.k);
@@ -213,8 +218,7 @@ fn batch(
     rounding: impl Fn(i32) -> Rounding,
 ) -> Vec<Rounding> {
     let item = task.item;
-    let Some(held) = held.filter(|h| h.len() == item.criteria.len() && item.filters.iter().all(|f| f.tag() != tag))
-    else {
+    let Some(held) = kept_apart(item, held, tag) else {
         return ks.first().map(|k| vec![rounding(*k)]).unwrap_or_default();
     };
     let cell_km2 = task.pack.grid_m * task.pack.grid_m / 1e6;
@@ -299,14 +303,12 @@ fn rounded_extent(checked: profile::Tally, k: i32, planar: bool) -> Option<Optio
 /// is the resolution the rounded rows are judged at) or, for an item without
 /// filters whose rows the position checks counted, its extent ([`rounded_extent`]).
 /// Criteria that do not read `tag` keep the hold's evidence, as in
-/// `cleared_rounding`. `None` when anything else reads `tag` (its cells, distinct
+/// [`cleared_roundings`]. `None` when anything else reads `tag` (its cells, distinct
 /// positions): the rounding is then tried on the rows. A unit test checks the result
 /// against the evaluation of the rows.
 fn after_rounding(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> Option<Vec<Evidence>> {
     let item = task.item;
-    if held.len() != item.criteria.len() || item.filters.iter().any(|f| f.tag() == tag) {
-        return None;
-    }
+    let held = kept_apart(item, Some(held), tag)?;
     let mut bindings = task.bindings.clone();
     bindings.get_mut(tag)?.accuracy_m = Some(rounding.accuracy_m);
     let mut values = profile::Values::new();
