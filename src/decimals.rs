@@ -35,8 +35,8 @@ pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
 
 /// 1.5 · 2^52: adding and then subtracting it rounds a double of magnitude below 2^51
 /// to an integer, ties to even (the default rounding mode), with two additions.
-const ROUNDER: f64 = 6_755_399_441_055_744.0;
-const EXACT_BELOW: f64 = 2_251_799_813_685_248.0; // 2^51
+pub(crate) const ROUNDER: f64 = 6_755_399_441_055_744.0;
+pub(crate) const EXACT_BELOW: f64 = 2_251_799_813_685_248.0; // 2^51
 
 /// `q.round_ties_even()` without a library call: on baseline x86-64 (SSE2) rounding
 /// and `floor` are calls into libm, the largest cost of a per-row kernel. Equal to

@@ -344,8 +344,13 @@ fn snap_floats(
     into: &Mutex<Option<SnapInfo>>,
     counts: &Mutex<kernels::Counts>,
 ) -> PolarsResult<()> {
+    const D: usize = crate::decimals::MAX_DECIMALS as usize + 1;
     let (mut lat, mut lon) = (Vec::with_capacity(ys.len()), Vec::with_capacity(xs.len()));
-    let mut resolutions = Vec::with_capacity(ys.len());
+    // A row's resolution depends on its latitude only where the longitude's step is
+    // the coarser (geographic: scaled by cos φ); elsewhere on its decimals alone, and
+    // such rows are counted by their decimals, the value computed once per pair.
+    let mut by_decimals = [[0u64; D]; D];
+    let mut varying = kernels::Counts::default();
     let (mut lat_run, mut lon_run) = (crate::decimals::Run::default(), crate::decimals::Run::default());
     let (mut lat_k, mut lon_k): (Option<u8>, Option<u8>) = (None, None);
     kernels::each_float_pair(ys, xs, |y, x| {
@@ -359,11 +364,29 @@ fn snap_floats(
         lat_k = lat_k.max(dy);
         lon_k = lon_k.max(dx);
         if let (Some(dy), Some(dx)) = (dy, dx) {
-            let (sy, sx) = (kernels::decimal_step(dy), kernels::decimal_step(dx));
-            resolutions.extend(kernels::resolution_of((y, sy), (x, sx), planar, Snap::default()));
+            let slot = by_decimals.get_mut(usize::from(dy)).and_then(|row| row.get_mut(usize::from(dx)));
+            match slot {
+                Some(n) if planar || dx >= dy => *n += 1,
+                _ => {
+                    let (sy, sx) = (kernels::decimal_step(dy), kernels::decimal_step(dx));
+                    if let Some(r) = kernels::resolution_of((y, sy), (x, sx), planar, Snap::default()) {
+                        varying.add(r, 1);
+                    }
+                }
+            }
         }
     });
-    kernels::add_counts(counts, resolutions.into_iter())?;
+    for (dy, row) in by_decimals.iter().enumerate() {
+        for (dx, &n) in row.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (sy, sx) = (kernels::decimal_step(dy as u8), kernels::decimal_step(dx as u8));
+            // Any valid latitude gives the same value here: the latitude's step is the
+            // coarser, or the point is planar.
+            if let Some(r) = kernels::resolution_of((0.0, sy), (0.0, sx), planar, Snap::default()) {
+                varying.add(r, n);
+            }
+        }
+    }
+    counts.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?.merge_from(&varying);
     merge_snap(into, SnapInfo { lat: AxisInfo::of_axis(&lat, lat_k), lon: AxisInfo::of_axis(&lon, lon_k) })
 }
 
@@ -716,9 +739,9 @@ fn taken<T: Default>(shared: &Shared<T>) -> PolarsResult<T> {
     Ok(std::mem::take(&mut *shared.lock().map_err(|_| polars_err!(ComputeError: "gathered set poisoned"))?))
 }
 
-/// The histogram of rows per resolution (keys are the values' bits).
+/// The histogram of rows per resolution.
 fn hist_of(counts: kernels::Counts) -> sketch::Hist {
-    sketch::Hist::from_counts(counts.into_iter().map(|(v, n)| (f64::from_bits(v), n)))
+    counts.into_hist()
 }
 
 fn sorted_cells(keys: Vec<u64>) -> Vec<(i64, i64)> {
