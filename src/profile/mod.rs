@@ -1025,6 +1025,10 @@ mod tests {
                 1 => Some(f64::NAN),
                 2 => Some(base * 4.0),
                 3 => Some(f64::INFINITY),
+                4 => Some(f64::NEG_INFINITY),
+                5 => Some(base * -40.0),
+                6 => Some(-0.0),
+                7 => Some(0.0),
                 _ => Some((v * 10f64.powi(k)).round() / 10f64.powi(k)),
             }
         };
