@@ -120,7 +120,12 @@ pub fn fast_decimal(s: &str) -> Option<(f64, u8)> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
         1e20, 1e21, 1e22,
     ];
-    let bytes = s.trim().as_bytes();
+    // Most values have no space at either end: `trim` (which reads Unicode spaces)
+    // is then skipped.
+    let bytes = match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s.as_bytes(),
+        _ => s.trim().as_bytes(),
+    };
     let (negative, digits) = match bytes.first()? {
         b'-' => (true, &bytes[1..]),
         b'+' => (false, &bytes[1..]),

@@ -215,7 +215,12 @@ mod tests {
             let written = text.split_once('.').map_or(0, |(_, f)| f.len());
             assert_eq!(usize::from(decimals), written.min(usize::from(MAX_DECIMALS)), "{text}");
         }
-        for (text, expected) in [("30.0", Some((30.0, 1))), (" +116 ", Some((116.0, 0))), (".5", Some((0.5, 1)))] {
+        for (text, expected) in [
+            ("30.0", Some((30.0, 1))),
+            (" +116 ", Some((116.0, 0))),
+            (".5", Some((0.5, 1))),
+            ("\u{3000}1.5\t", Some((1.5, 1))),
+        ] {
             assert_eq!(fast_decimal(text), expected);
         }
         for text in ["1e5", "inf", "NaN", "-", ".", "30°12'", "1.2.3", "", "1234567890.1234567"] {

@@ -174,8 +174,9 @@ pub(crate) fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, boo
             .iter()
             .map(|v| match v {
                 None => (None, false),
-                Some(t) => match parse_coordinate(t) {
-                    Some((x, _)) => (Some(x), false),
+                // The common plain decimal without the step `parse_coordinate` adds.
+                Some(t) => match geo::fast_decimal(t).map(|(x, _)| x).or_else(|| parse_coordinate(t).map(|(x, _)| x)) {
+                    Some(x) => (Some(x), false),
                     None => (None, crate::source::values::parse_dms(t).is_err()),
                 },
             })

@@ -99,38 +99,39 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
         };
         let mut builders = new_builders();
         let mut lines = 0;
-        // The piece after the chunk's last line end is no line.
-        let lines_of = match chunk.is_empty() {
-            true => None,
-            false => Some(chunk.strip_suffix(b"\n").unwrap_or(chunk).split(|b| *b == b'\n')),
-        };
-        for line in lines_of.into_iter().flatten() {
-            let line = strip_cr(line);
-            if line.is_empty() {
+        // One walk over the delimiters and line ends of the whole piece (a search per
+        // line and then per field had scanned each line twice); the piece after its
+        // last line end is a line when it holds anything.
+        let last = (!chunk.is_empty() && !chunk.ends_with(b"\n")).then_some(chunk.len());
+        let (mut field, mut start, mut line_start) = (0, 0, 0);
+        for at in memchr::memchr2_iter(delimiter, b'\n', chunk).chain(last) {
+            let line_end = chunk.get(at).is_none_or(|b| *b == b'\n');
+            // A CR before a line end ends the line's last field (`unreadable` allows
+            // no other).
+            let end = if line_end && at > start && chunk[at - 1] == b'\r' { at - 1 } else { at };
+            if line_end && field == 0 && end == line_start {
                 // A blank line is a row of nulls, as polars reads it.
                 builders.iter_mut().for_each(|b| b.append_null());
-                lines += 1;
-                continue;
-            }
-            let (mut field, mut start) = (0, 0);
-            for end in memchr::memchr_iter(delimiter, line).chain(std::iter::once(line.len())) {
+            } else {
                 let slot = *slot_of.get(field)?;
                 if slot != usize::MAX {
-                    let value = &line[start..end];
                     // SAFETY: `chunk` is valid UTF-8 and the value is cut at ASCII bytes
                     // (delimiter, line end), so it is valid UTF-8 too.
-                    let value = unsafe { std::str::from_utf8_unchecked(value) };
+                    let value = unsafe { std::str::from_utf8_unchecked(&chunk[start..end]) };
                     builders[slot].append_option((!value.is_empty()).then_some(value));
                 }
                 field += 1;
-                start = end + 1;
+                if line_end && field != names.len() {
+                    return None;
+                }
             }
-            if field != names.len() {
-                return None;
-            }
-            lines += 1;
-            if lines % BATCH_LINES == 0 {
-                flush(std::mem::replace(&mut builders, new_builders()), &mut columns)?;
+            start = at + 1;
+            if line_end {
+                (field, line_start) = (0, at + 1);
+                lines += 1;
+                if lines % BATCH_LINES == 0 {
+                    flush(std::mem::replace(&mut builders, new_builders()), &mut columns)?;
+                }
             }
         }
         flush(builders, &mut columns)?;
