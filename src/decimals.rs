@@ -131,30 +131,36 @@ pub fn fast_decimal(s: &str) -> Option<(f64, u8)> {
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let mut mantissa: u64 = 0;
-    let (mut significant, mut decimals, mut seen_digit, mut seen_point) = (0u32, 0u32, false, false);
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                if mantissa > 0 || b != b'0' {
-                    significant += 1;
-                }
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                seen_digit = true;
-                decimals += u32::from(seen_point);
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return None,
+    // The digits before the point and after it as one integer, in loops without a
+    // test per digit beyond "is a digit" (wrapping: a text with more than 15
+    // significant digits is refused below, whatever its digits wrapped to).
+    let (mut mantissa, mut at) = (0u64, 0);
+    let mut read_digits = |at: &mut usize| {
+        while let Some(d) = digits.get(*at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            *at += 1;
         }
-        if significant > 15 || decimals > 22 {
+    };
+    read_digits(&mut at);
+    let whole = at;
+    let mut decimals = 0;
+    if digits.get(at) == Some(&b'.') {
+        at += 1;
+        read_digits(&mut at);
+        decimals = at - whole - 1;
+    }
+    if at != digits.len() || whole + decimals == 0 || decimals > 22 {
+        return None;
+    }
+    // Significant digits: those after the leading zeros (of both parts).
+    if whole + decimals > 15 {
+        let leading = digits.iter().take_while(|b| matches!(b, b'0' | b'.')).filter(|b| **b == b'0').count();
+        if whole + decimals - leading > 15 {
             return None;
         }
     }
-    if !seen_digit {
-        return None;
-    }
-    let value = mantissa as f64 / POW10[decimals as usize];
-    Some((if negative { -value } else { value }, decimals.min(u32::from(MAX_DECIMALS)) as u8))
+    let value = mantissa as f64 / POW10[decimals];
+    Some((if negative { -value } else { value }, decimals.min(usize::from(MAX_DECIMALS)) as u8))
 }
 
 /// Decimals of a number as written (`45.0` → 1, `1.25e-3` → 5); `None` if not a number.

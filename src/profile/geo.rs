@@ -223,7 +223,11 @@ mod tests {
         ] {
             assert_eq!(fast_decimal(text), expected);
         }
-        for text in ["1e5", "inf", "NaN", "-", ".", "30°12'", "1.2.3", "", "1234567890.1234567"] {
+        // More than 15 digits, of which at most 15 after the leading zeros.
+        for (text, decimals) in [("0.0000000000000001234", 15), ("-00000000000000001.5", 1), ("0000000000000000", 0)] {
+            assert_eq!(fast_decimal(text), Some((text.parse().unwrap(), decimals)), "{text}");
+        }
+        for text in ["1e5", "inf", "NaN", "-", ".", "30°12'", "1.2.3", "", "1234567890.1234567", "1234567890123456"] {
             assert_eq!(fast_decimal(text), None, "{text}");
         }
     }
