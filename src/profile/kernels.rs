@@ -1162,16 +1162,20 @@ fn inline_word(view: u128) -> u128 {
     bytes | (u128::from(len) << 120)
 }
 
+/// The word of a short text ([`short_key`]); a longer one is put in `long`, for
+/// [`TextSet::insert_long`].
+fn word_or_long<'a>(text: &'a str, long: &mut Vec<&'a str>) -> Option<u128> {
+    let word = short_key(text);
+    if word.is_none() {
+        long.push(text);
+    }
+    word
+}
+
 impl TextSet {
     fn insert_all<'a>(&self, values: impl Iterator<Item = &'a str>) -> PolarsResult<()> {
         let mut long = Vec::new();
-        self.short.insert_all(values.filter_map(|v| {
-            let word = short_key(v);
-            if word.is_none() {
-                long.push(v);
-            }
-            word
-        }))?;
+        self.short.insert_all(values.filter_map(|v| word_or_long(v, &mut long)))?;
         self.insert_long(&long)
     }
 
@@ -1191,11 +1195,7 @@ impl TextSet {
                 // SAFETY: a view of this array points into its buffers, at UTF-8 text
                 // (a string array's values).
                 let text = unsafe { std::str::from_utf8_unchecked(view.get_slice_unchecked(buffers)) };
-                let word = short_key(text);
-                if word.is_none() {
-                    long.push(text);
-                }
-                word
+                word_or_long(text, &mut long)
             }))?;
         }
         self.insert_long(&long)
