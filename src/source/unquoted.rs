@@ -103,13 +103,14 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
         // line and then per field had scanned each line twice); the piece after its
         // last line end is a line when it holds anything.
         let last = (!chunk.is_empty() && !chunk.ends_with(b"\n")).then_some(chunk.len());
-        let (mut field, mut start, mut line_start) = (0, 0, 0);
+        // `start`: where the current field begins (at a line's first field, the line).
+        let (mut field, mut start) = (0, 0);
         for at in memchr::memchr2_iter(delimiter, b'\n', chunk).chain(last) {
             let line_end = chunk.get(at).is_none_or(|b| *b == b'\n');
             // A CR before a line end ends the line's last field (`unreadable` allows
             // no other).
             let end = if line_end && at > start && chunk[at - 1] == b'\r' { at - 1 } else { at };
-            if line_end && field == 0 && end == line_start {
+            if line_end && field == 0 && end == start {
                 // A blank line is a row of nulls, as polars reads it.
                 builders.iter_mut().for_each(|b| b.append_null());
             } else {
@@ -127,7 +128,7 @@ fn read_in_parts(text: &[u8], delimiter: u8, wanted: &[&str], parts: usize) -> O
             }
             start = at + 1;
             if line_end {
-                (field, line_start) = (0, at + 1);
+                field = 0;
                 lines += 1;
                 if lines % BATCH_LINES == 0 {
                     flush(std::mem::replace(&mut builders, new_builders()), &mut columns)?;
