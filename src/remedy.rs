@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::assess::{assess, Task};
 use crate::evaluate::Evidence;
 use crate::link::view::Bindings;
-use crate::profile::{self, coarsen_time, geo, quantize, Source};
+use crate::profile::{self, coarsen_time, geo, quantize, round_decimals, Source};
 use crate::rules::{Criterion, Metric, Prop, TagKind};
 use crate::tag::Columns;
 
@@ -72,16 +72,18 @@ fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
 }
 
 /// Column `c`'s coordinates rounded to `k` decimals (a negative `k` rounds to tens,
-/// hundreds, … of metres).
+/// hundreds, … of metres), each by [`round_decimals`]: a true division by the power of ten,
+/// so a value is the double nearest its rounded decimal, as the fixed file's text
+/// reads back. polars divides a column by a literal as a multiplication by its
+/// reciprocal, which left `114.42079000000001` where the text `114.42079` is read.
 fn rounded_column(c: &str, k: i32) -> Expr {
-    let x = profile::coord(c);
-    if k >= 0 {
-        let scale = 10f64.powi(k);
-        (x * lit(scale)).round(0, RoundMode::HalfAwayFromZero) / lit(scale)
-    } else {
-        let step = 10f64.powi(-k);
-        (x / lit(step)).round(0, RoundMode::HalfAwayFromZero) * lit(step)
-    }
+    profile::coord(c).map(
+        move |column: Column| {
+            let values = column.as_materialized_series().f64()?.apply_values(|x| round_decimals(x, k));
+            Ok(values.into_series().into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
+    )
 }
 
 /// Does the item still hold on the changed frame? `Some(evidence)` when it is cleared.
@@ -266,18 +268,6 @@ struct Rounding {
     checked: Option<profile::Tally>,
 }
 
-/// A coordinate rounded to `k` decimals as [`round_numeric`] rounds it (the same
-/// operations in the same order, so the same double).
-fn rounded(x: f64, k: i32) -> f64 {
-    if k >= 0 {
-        let scale = 10f64.powi(k);
-        (x * scale).round() / scale
-    } else {
-        let step = 10f64.powi(-k);
-        (x / step).round() * step
-    }
-}
-
 /// The extent of a point's rows once rounded, from the range of its valid rows
 /// before: rounding is monotone, so the rounded range is the range rounded — as long
 /// as rounding makes no row valid or invalid. A valid row stays valid (±90° and ±180°
@@ -289,7 +279,7 @@ fn rounded_extent(checked: profile::Tally, k: i32, planar: bool) -> Option<Optio
     if checked.valid != checked.finite_lat.min(checked.finite_lon) {
         return None;
     }
-    let round = |r: Option<(f64, f64)>| r.map(|(a, b)| (rounded(a, k), rounded(b, k)));
+    let round = |r: Option<(f64, f64)>| r.map(|(a, b)| (round_decimals(a, k), round_decimals(b, k)));
     let (lat, lon) = (round(checked.lat_range), round(checked.lon_range));
     let finite = |r: Option<(f64, f64)>| r.is_none_or(|(a, b)| a.is_finite() && b.is_finite());
     (finite(lat) && finite(lon)).then(|| profile::extent_km(lat, lon, planar))
@@ -467,6 +457,28 @@ mod tests {
     use super::*;
     use crate::rules::{Catalog, Pack};
     use crate::tag::{tag, Layout};
+
+    /// A rounded coordinate is the double its rounded text reads back as, on every
+    /// value (a multiplication by the reciprocal of the power of ten gave
+    /// `114.42079000000001` for `114.42079`), for steps finer and coarser than one.
+    #[test]
+    fn a_rounded_coordinate_is_its_rounded_text_read_back() {
+        let mut next = crate::decimals::xorshift(3);
+        let values: Vec<f64> = (0..20_000).map(|_| (next() % 2_000_000_000) as f64 / 1e7 - 100.0).collect();
+        let df = df!("x" => &values).unwrap();
+        for k in [-2, 0, 3, 5, 6] {
+            let out = df.clone().lazy().select([rounded_column("x", k).alias("r")]).collect().unwrap();
+            let got: Vec<f64> = out["r"].f64().unwrap().into_no_null_iter().collect();
+            for (v, r) in values.iter().zip(got) {
+                let text = if k >= 0 {
+                    format!("{:.*}", k as usize, round_decimals(*v, k))
+                } else {
+                    format!("{:.0}", round_decimals(*v, k))
+                };
+                assert_eq!(r.to_bits(), text.parse::<f64>().unwrap().to_bits(), "{v} at {k}: {r} against {text}");
+            }
+        }
+    }
 
     /// 40 sites at 6 decimals, 0.0003° apart on a diagonal; items whose fix is a rounding.
     fn setup() -> (Catalog, DataFrame) {

@@ -504,19 +504,24 @@ pub fn float_text(column: &str) -> Expr {
     )
 }
 
+/// `x` rounded to `k` decimals, half away from zero (a negative `k` to tens, hundreds,
+/// … of units), by a true division by the power of ten: the double nearest the
+/// rounded decimal, as its text reads back (never a multiplication by 10⁻ᵏ).
+pub fn round_decimals(x: f64, k: i32) -> f64 {
+    if k >= 0 {
+        let scale = 10f64.powi(k);
+        (x * scale).round() / scale
+    } else {
+        let step = 10f64.powi(-k);
+        (x / step).round() * step
+    }
+}
+
 /// Coordinates rounded to `k` decimals (`k < 0`: to 10^-k units, for planar metres).
 /// Text stays text, written with exactly `max(k, 0)` decimals; numbers stay numbers.
 /// Rounding divides by the power of ten, so 39.91 stays 39.91 (DESIGN §10).
 pub fn quantize(column: &str, k: i32) -> Expr {
-    let round = move |x: f64| {
-        if k >= 0 {
-            let scale = 10f64.powi(k);
-            (x * scale).round() / scale
-        } else {
-            let step = 10f64.powi(-k);
-            (x / step).round() * step
-        }
-    };
+    let round = move |x: f64| round_decimals(x, k);
     col(column).map(
         move |c: Column| {
             let s = c.as_materialized_series();
@@ -767,11 +772,11 @@ pub fn gather_positions(columns: &Columns, into: Arc<PairSet>) -> Expr {
             move |cols: &mut [Column]| {
                 let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
                 let (ys, xs) = (ys.f64()?, xs.f64()?);
-                let key = |(y, x): (f64, f64)| valid_position(y, x, planar).then(|| position_key(y, x));
+                let valid = |&(y, x): &(f64, f64)| valid_position(y, x, planar);
                 if ys.null_count() == 0 && xs.null_count() == 0 {
-                    into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(key))?;
+                    into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter(valid))?;
                 } else {
-                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| key((y?, x?))))?;
+                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| Some((y?, x?))).filter(valid))?;
                 }
                 Ok(gathered(cols[0].name().clone(), 1))
             },
@@ -926,8 +931,145 @@ pub struct KeySet<K: SetKey> {
 
 /// Distinct cells (64-bit keys).
 pub type WordSet = KeySet<u64>;
-/// Distinct positions, each as its latitude's bits above its longitude's.
-pub type PairSet = KeySet<u128>;
+
+/// Distinct valid positions of one point tag, gathered in 8 bytes each where that
+/// loses nothing: a position whose axes are both whole multiples of a decimal step
+/// (10⁻⁷ of a degree, or 10⁻³ of a metre on a planar system: every coordinate written
+/// with at most that many decimals, as text or as a stored float's shortest form),
+/// within 2³¹ steps of the first position gathered, is kept as its two multiples'
+/// offsets from that position's, each biased into 32 bits, the latitude's above the
+/// longitude's ([`Grid`]); any other as its [`position_key`]. A position is kept on
+/// the grid only when its key read back gives its very bits, so each position has
+/// one form and the two sets never hold one position twice. 20M distinct positions
+/// took 817 MiB of heap as 16-byte keys alone.
+pub struct PairSet {
+    /// Multiples of the step per unit: 10⁷, or 10³ when planar.
+    scale: f64,
+    /// The grid, once the first position fixed its origin.
+    grid_of: std::sync::OnceLock<Grid>,
+    grid: KeySet<u64>,
+    other: KeySet<u128>,
+}
+
+/// A decimal grid of positions as a [`PairSet`] keeps them: the step's multiples per
+/// unit and the multiples of the origin (whole numbers), in the key's order of axes.
+#[derive(Clone, Copy, Debug)]
+pub struct Grid {
+    scale: f64,
+    origin: [f64; 2],
+}
+
+impl Grid {
+    /// The 32-bit offset of `v` (a zero's sign dropped) on the axis of `origin`,
+    /// when `v` reads back from it bit for bit.
+    #[inline]
+    fn offset(v: f64, scale: f64, origin: f64) -> Option<u64> {
+        let d = (v * scale).round() - origin;
+        if !(d.abs() < 2_147_483_648.0) {
+            return None;
+        }
+        let half = (d as i64 + (1 << 31)) as u64;
+        (Self::axis(half, scale, origin) == v).then_some(half)
+    }
+
+    #[inline]
+    fn axis(half: u64, scale: f64, origin: f64) -> f64 {
+        (origin + (half as i64 - (1 << 31)) as f64) / scale + 0.0
+    }
+
+    /// The key of `(y, x)`, when both are on the grid.
+    #[inline]
+    fn key(&self, y: f64, x: f64) -> Option<u64> {
+        Some((Self::offset(y, self.scale, self.origin[0])? << 32) | Self::offset(x, self.scale, self.origin[1])?)
+    }
+
+    /// The position of a key, its two halves read as (high, low).
+    #[inline]
+    pub fn position(&self, key: u64) -> (f64, f64) {
+        (Self::axis(key >> 32, self.scale, self.origin[0]), Self::axis(key & 0xFFFF_FFFF, self.scale, self.origin[1]))
+    }
+
+    /// The grid of keys whose halves are swapped.
+    pub fn swapped(self) -> Grid {
+        Grid { origin: [self.origin[1], self.origin[0]], ..self }
+    }
+}
+
+/// The sorted keys of a [`PairSet`], for [`crate::profile::state::spacing_of`].
+pub enum SortedPositions {
+    /// Every position on the grid.
+    Grid(Vec<u64>, Grid),
+    /// As [`position_key`]s.
+    Exact(Vec<u128>),
+}
+
+impl PairSet {
+    /// An empty set for the positions of `columns` (planar or not).
+    pub fn for_columns(columns: &Columns) -> PairSet {
+        let planar = matches!(columns, Columns::Pair { planar: true, .. });
+        PairSet {
+            scale: if planar { 1e3 } else { 1e7 },
+            grid_of: std::sync::OnceLock::new(),
+            grid: KeySet::default(),
+            other: KeySet::default(),
+        }
+    }
+
+    /// Add valid positions `(latitude, longitude)`.
+    pub(crate) fn insert_all(&self, points: impl Iterator<Item = (f64, f64)>) -> PolarsResult<()> {
+        let mut points = points.map(|(y, x)| (y + 0.0, x + 0.0)).peekable();
+        let Some(&(y0, x0)) = points.peek() else { return Ok(()) };
+        let scale = self.scale;
+        let grid = *self.grid_of.get_or_init(|| Grid { scale, origin: [(y0 * scale).round(), (x0 * scale).round()] });
+        let mut other = Vec::new();
+        self.grid.insert_all(points.filter_map(|(y, x)| {
+            let key = grid.key(y, x);
+            if key.is_none() {
+                other.push(position_key(y, x));
+            }
+            key
+        }))?;
+        if !other.is_empty() {
+            self.other.insert_all(other.into_iter())?;
+        }
+        Ok(())
+    }
+
+    /// How many positions were gathered.
+    pub fn len(&self) -> PolarsResult<usize> {
+        Ok(self.grid.len()? + self.other.len()?)
+    }
+
+    /// `f` of each position gathered, in no particular order, leaving the set empty.
+    pub fn drain<T>(&self, f: impl Fn((f64, f64)) -> T) -> PolarsResult<Vec<T>> {
+        let mut out = match self.grid_of.get() {
+            Some(grid) => self.grid.drain(|k| f(grid.position(k)))?,
+            None => Vec::new(),
+        };
+        out.extend(self.other.drain(|k| f(position_of(k)))?);
+        Ok(out)
+    }
+
+    /// The positions gathered as [`position_key`]s, ascending, leaving the set empty.
+    pub fn sorted_keys(&self) -> PolarsResult<Vec<u128>> {
+        let mut keys = self.drain(|(y, x)| position_key(y, x))?;
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    /// The positions gathered, ascending by latitude then longitude, in 8 bytes each
+    /// when all are on the grid, leaving the set empty.
+    pub fn sorted(&self) -> PolarsResult<SortedPositions> {
+        match self.grid_of.get() {
+            Some(grid) if self.other.len()? == 0 => {
+                let mut keys = self.grid.take()?;
+                keys.sort_unstable();
+                Ok(SortedPositions::Grid(keys, *grid))
+            }
+            _ => Ok(SortedPositions::Exact(self.sorted_keys()?)),
+        }
+    }
+}
 
 /// An open-addressing table of keys, probed linearly from the low bits of each key's
 /// hash, the slot of a key a few places ahead prefetched: a set of a million cells is
@@ -1427,24 +1569,24 @@ mod tests {
                 .map(|(y, x)| ((y + 0.0).to_bits(), (x + 0.0).to_bits()))
                 .collect();
             want.sort_unstable();
-            let set = Arc::new(PairSet::default());
+            let set = Arc::new(PairSet::for_columns(&columns));
             let batches: Vec<DataFrame> = (0..n).step_by(7_000).map(|i| df.slice(i as i64, 7_000)).collect();
             for batch in batches {
                 batch.lazy().select([gather_positions(&columns, set.clone())]).collect().unwrap();
             }
-            let mut got: Vec<(u64, u64)> =
-                set.keys().unwrap().into_iter().map(position_of).map(|(y, x)| (y.to_bits(), x.to_bits())).collect();
+            let n = set.len().unwrap();
+            let mut got: Vec<(u64, u64)> = set.drain(|(y, x)| (y.to_bits(), x.to_bits())).unwrap();
             got.sort_unstable();
-            assert_eq!(set.len().unwrap(), got.len());
+            assert_eq!(n, got.len());
             assert_eq!(got, want, "planar {planar}");
             assert!(got.len() > 10_000, "{}", got.len());
         }
         // Text coordinates, as the metrics read them (degrees–minutes–seconds too).
         let columns = Columns::Pair { lat: "lat".into(), lon: "lon".into(), planar: false, crs: None };
         let df = df!("lat" => ["30.5", "30°30'0\"N", "x", "30.50"], "lon" => ["114", "114", "114", "114.0"]).unwrap();
-        let set = Arc::new(PairSet::default());
+        let set = Arc::new(PairSet::for_columns(&columns));
         df.lazy().select([gather_positions(&columns, set.clone())]).collect().unwrap();
-        assert_eq!(set.keys().unwrap(), vec![position_key(30.5, 114.0)]);
+        assert_eq!(set.sorted_keys().unwrap(), vec![position_key(30.5, 114.0)]);
     }
 
     /// The values gathered are a query's distinct finite values, ascending (a zero's

@@ -10,7 +10,7 @@ pub mod state;
 
 pub use kernels::{
     coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, malformed_dms, parse_coordinate,
-    quantize, row_resolution, Tally,
+    quantize, round_decimals, row_resolution, Tally,
 };
 pub use state::{AxisInfo, SnapInfo, State};
 
@@ -580,7 +580,7 @@ pub fn compute_known(
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
-                let set = Arc::new(kernels::PairSet::default());
+                let set = Arc::new(kernels::PairSet::for_columns(columns));
                 aggs.push(kernels::gather_positions(columns, set.clone()).alias(alias("v").as_str()));
                 post.push((key, Post::Positions(set)));
             }
@@ -874,8 +874,8 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
 /// which `check` reads a profile's positions with too).
 fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
     let Columns::Pair { planar, .. } = columns else { return Ok(None) };
-    let mut points = state::distinct_points(lf, columns)?;
-    Ok(state::spacing_of(&mut points, *planar))
+    let points = state::distinct_points(lf, columns)?;
+    Ok(state::spacing_of(points.sorted()?, *planar))
 }
 
 #[cfg(test)]

@@ -405,27 +405,48 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// `profile::spacing_m` computes it.
 fn spacing(flat: &[f64], planar: bool) -> Option<f64> {
     let mut keys: Vec<u128> = flat.chunks_exact(2).map(|p| kernels::position_key(p[0], p[1])).collect();
-    spacing_of(&mut keys, planar)
+    keys.sort_unstable();
+    spacing_of(kernels::SortedPositions::Exact(keys), planar)
 }
 
 /// Median distance between neighbouring distinct positions along each axis
 /// (positions sharing a latitude, resp. a longitude); the coarser axis is the
 /// spacing. `None` when the positions do not form rows or columns (scattered points:
-/// fewer than 10 % of positions have a neighbour on the same line). The positions,
-/// as [`kernels::position_key`]s, are sorted in place, once per axis (the key's
-/// halves swapped for the second).
-pub(crate) fn spacing_of(keys: &mut [u128], planar: bool) -> Option<f64> {
+/// fewer than 10 % of positions have a neighbour on the same line). The positions
+/// come sorted by latitude then longitude; for the second axis their keys' halves
+/// are swapped and sorted again.
+pub(crate) fn spacing_of(positions: kernels::SortedPositions, planar: bool) -> Option<f64> {
+    match positions {
+        kernels::SortedPositions::Grid(mut keys, grid) => {
+            let swapped = grid.swapped();
+            let position = |k, swap: bool| if swap { swapped.position(k) } else { grid.position(k) };
+            spacing_of_keys(&mut keys, |k| k.rotate_left(32), position, planar)
+        }
+        kernels::SortedPositions::Exact(mut keys) => {
+            spacing_of_keys(&mut keys, |k| k.rotate_left(64), |k, _| kernels::position_of(k), planar)
+        }
+    }
+}
+
+/// [`spacing_of`] on keys sorted as positions, `swap` exchanging a key's axes and
+/// `position` reading a key's (first, second) axis, told whether they are swapped.
+fn spacing_of_keys<K: Ord + Copy>(
+    keys: &mut [K],
+    swap: impl Fn(K) -> K,
+    position: impl Fn(K, bool) -> (f64, f64),
+    planar: bool,
+) -> Option<f64> {
     let n = keys.len() as f64;
     let mut axes = Vec::new();
     for along_lon in [true, false] {
         if !along_lon {
-            keys.iter_mut().for_each(|k| *k = k.rotate_left(64));
+            keys.iter_mut().for_each(|k| *k = swap(*k));
+            keys.sort_unstable();
         }
-        keys.sort_unstable();
         let mut steps = Vec::new();
         for w in keys.windows(2) {
             // (line, along) of each position: (lat, lon), then (lon, lat).
-            let ((line, along), (prev_line, prev_along)) = (kernels::position_of(w[1]), kernels::position_of(w[0]));
+            let ((line, along), (prev_line, prev_along)) = (position(w[1], !along_lon), position(w[0], !along_lon));
             if line != prev_line {
                 continue;
             }
@@ -445,12 +466,11 @@ pub(crate) fn spacing_of(keys: &mut [u128], planar: bool) -> Option<f64> {
     axes.into_iter().reduce(f64::max)
 }
 
-/// Distinct valid positions of a point, as [`kernels::position_key`]s, gathered as
-/// the rows stream past.
-pub(crate) fn distinct_points(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Vec<u128>> {
-    let set = Arc::new(kernels::PairSet::default());
+/// Distinct valid positions of a point, gathered as the rows stream past.
+pub(crate) fn distinct_points(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Arc<kernels::PairSet>> {
+    let set = Arc::new(kernels::PairSet::for_columns(columns));
     collect(lf.clone().select([kernels::gather_positions(columns, set.clone()).alias("n")]))?;
-    set.take()
+    Ok(set)
 }
 
 /// The sketch of distinct positions: each hashed as its latitude's and longitude's
@@ -529,7 +549,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
-                let set = Arc::new(kernels::PairSet::default());
+                let set = Arc::new(kernels::PairSet::for_columns(columns));
                 aggs.push(kernels::gather_positions(columns, set.clone()).alias(name("n").as_str()));
                 Some(Gathered::Positions(set))
             }
@@ -604,7 +624,7 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
             Gathered::Distinct(set) => State::Distinct {
                 distinct: Distinct::from_hashes(set.values()?.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
             },
-            Gathered::Positions(set) => positions_state(set.drain(kernels::position_of)?.into_iter()),
+            Gathered::Positions(set) => positions_state(set.drain(|p| p)?.into_iter()),
             Gathered::Hist(counts) => State::Hist { hist: super::hist_of(super::taken(&counts)?) },
             Gathered::Range(a, b) => State::Range { min: get(&a), max: get(&b) },
             Gathered::Extent([a0, a1, b0, b1], planar) => {
@@ -626,10 +646,11 @@ fn prop_state(lf: &LazyFrame, kind: TagKind, columns: &Columns, prop: Prop) -> P
     // `compute`; what is left needs distinct positions or values.
     Ok(match (prop, one, columns) {
         (Prop::SpacingM, None, Columns::Pair { .. }) => {
-            let mut keys = distinct_points(lf, columns)?;
-            keys.sort_unstable();
-            let points = (keys.len() <= VALUE_LIMIT)
-                .then(|| keys.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect());
+            let set = distinct_points(lf, columns)?;
+            let points = (set.len()? <= VALUE_LIMIT)
+                .then(|| set.sorted_keys())
+                .transpose()?
+                .map(|keys| keys.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect());
             State::Points { points }
         }
         (Prop::Resolution, Some(c), _) => State::Values { values: distinct_values(lf, num(c))? },
@@ -643,6 +664,45 @@ fn prop_state(lf: &LazyFrame, kind: TagKind, columns: &Columns, prop: Prop) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The spacing of positions gathered in 8-byte keys is the spacing of the same
+    /// positions as exact keys, on a degree lattice and on a planar one, with every
+    /// position on the decimal grid and with some off it (more decimals than the grid
+    /// holds, beyond its range, a negative zero).
+    #[test]
+    fn spacing_in_short_keys_is_spacing_in_exact_keys() {
+        let mut next = crate::decimals::xorshift(11);
+        for (planar, origin, step, k) in [(false, (30.0, 114.0), 0.0025, 4), (true, (3_400_000.0, 500_000.0), 30.0, 0)]
+        {
+            let columns = Columns::Pair { lat: "y".into(), lon: "x".into(), planar, crs: None };
+            let round = |v: f64| (v * 10f64.powi(k)).round() / 10f64.powi(k);
+            let mut points: Vec<(f64, f64)> = (0..4_000)
+                .map(|_| {
+                    let (i, j) = ((next() % 120) as f64, (next() % 90) as f64);
+                    (round(origin.0 + i * step), round(origin.1 + j * step))
+                })
+                .collect();
+            for off_grid in [false, true] {
+                if off_grid {
+                    let odd = if planar { 1e12 + 0.5 } else { origin.0 + 1.234_567_891 };
+                    points.extend([(odd, origin.1), (origin.0, origin.1 + step * 1e-9), (-0.0, origin.1)]);
+                }
+                let set = kernels::PairSet::for_columns(&columns);
+                for chunk in points.chunks(777) {
+                    set.insert_all(chunk.iter().copied()).unwrap();
+                }
+                let sorted = set.sorted().unwrap();
+                assert_eq!(matches!(sorted, kernels::SortedPositions::Grid(..)), !off_grid);
+                let mut flat: Vec<u128> = points.iter().map(|&(y, x)| kernels::position_key(y, x)).collect();
+                flat.sort_unstable();
+                flat.dedup();
+                let flat: Vec<f64> = flat.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect();
+                let want = spacing(&flat, planar);
+                assert!(want.is_some_and(|s| s > 0.0), "{want:?}");
+                assert_eq!(spacing_of(sorted, planar), want, "planar {planar}, off the grid {off_grid}");
+            }
+        }
+    }
 
     /// The branch-free test of a block gives what testing each value with the
     /// standard rounding gives: values on and off steps, quotients past 2^51 and 2^52
