@@ -508,20 +508,17 @@ pub fn float_text(column: &str) -> Expr {
 /// … of units), by a true division by the power of ten: the double nearest the
 /// rounded decimal, as its text reads back (never a multiplication by 10⁻ᵏ).
 pub fn round_decimals(x: f64, k: i32) -> f64 {
-    if k >= 0 {
-        let scale = 10f64.powi(k);
-        (x * scale).round() / scale
-    } else {
-        let step = 10f64.powi(-k);
-        (x / step).round() * step
-    }
+    rounding(k)(x)
 }
 
-/// Coordinates rounded to `k` decimals (`k < 0`: to 10^-k units, for planar metres).
-/// Text stays text, written with exactly `max(k, 0)` decimals; numbers stay numbers.
-/// Rounding divides by the power of ten, so 39.91 stays 39.91 (DESIGN §10).
+/// [`round_decimals`] to `k` decimals, its power of ten computed once.
+pub fn rounding(k: i32) -> impl Fn(f64) -> f64 + Copy {
+    let (scale, step) = if k >= 0 { (10f64.powi(k), 1.0) } else { (1.0, 10f64.powi(-k)) };
+    move |x| if k >= 0 { (x * scale).round() / scale } else { (x / step).round() * step }
+}
+
 pub fn quantize(column: &str, k: i32) -> Expr {
-    let round = move |x: f64| round_decimals(x, k);
+    let round = rounding(k);
     col(column).map(
         move |c: Column| {
             let s = c.as_materialized_series();
@@ -1250,6 +1247,40 @@ pub fn gather_counts(values: Expr, into: Arc<Mutex<Counts>>) -> Expr {
         .sum()
 }
 
+/// Count the rows per resolution of `columns` into `into`: `per_row` (the
+/// [`row_resolution`] of the columns) counted as the rows stream past, or with a
+/// declared accuracy on a point, its valid rows ([`gather_accuracy`]).
+pub fn gather_resolutions(columns: &Columns, per_row: Expr, accuracy_m: Option<f64>, into: Arc<Mutex<Counts>>) -> Expr {
+    match (accuracy_m, columns) {
+        (Some(a), Columns::Pair { .. }) => gather_accuracy(columns, a, into),
+        _ => gather_counts(per_row, into),
+    }
+}
+
+/// Count a batch's valid positions of a point (as [`crate::profile::valid`] reads
+/// validity) into `into` as rows of resolution `accuracy_m`: a declared accuracy is
+/// every valid row's resolution, so no column of it is built (the rounded positions
+/// of a fix's trial, where the mask and the column were a tenth of the pass).
+fn gather_accuracy(columns: &Columns, accuracy_m: f64, into: Arc<Mutex<Counts>>) -> Expr {
+    let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
+    col(lat.as_str())
+        .map_many(
+            move |cols: &mut [Column]| {
+                let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
+                let (ys, xs) = (ys.f64()?, xs.f64()?);
+                let valid = |(y, x): (Option<f64>, Option<f64>)| matches!((y, x), (Some(y), Some(x)) if valid_position(y, x, planar));
+                let n = ys.iter().zip(xs.iter()).filter(|p| valid(*p)).count();
+                if n > 0 {
+                    into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?.add(accuracy_m, n as u64);
+                }
+                Ok(gathered(cols[0].name().clone(), 1))
+            },
+            &[col(lon.as_str())],
+            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
+        )
+        .sum()
+}
+
 /// Distinct texts gathered by several threads at once. A text of up to 15 bytes
 /// (most keys: codes, names, ids) is kept as one 16-byte word ([`short_key`]) in a
 /// [`KeySet`], the table the cells and positions are gathered in (sharded by hash,
@@ -1407,6 +1438,43 @@ pub fn unpack_cell(key: u64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A declared accuracy counts what the column of per-row resolutions counts: the
+    /// accuracy once per valid row, none for a null, NaN or out-of-range axis, on
+    /// degrees and on planar values, as numbers and as text.
+    #[test]
+    fn a_declared_accuracy_counts_the_valid_rows() {
+        let lat = [Some(30.5), None, Some(f64::NAN), Some(95.0), Some(-90.0), Some(30.1), Some(1e7)];
+        let lon = [Some(114.0), Some(114.0), Some(114.0), Some(114.0), Some(180.0), None, Some(2e6)];
+        for planar in [false, true] {
+            for text in [false, true] {
+                let columns = Columns::Pair { lat: "lat".into(), lon: "lon".into(), planar, crs: None };
+                let df = if text {
+                    let t = |v: &[Option<f64>]| v.iter().map(|x| x.map(|x| format!("{x}"))).collect::<Vec<_>>();
+                    df!("lat" => t(&lat), "lon" => t(&lon)).unwrap()
+                } else {
+                    df!("lat" => &lat, "lon" => &lon).unwrap()
+                };
+                let count = |fast: bool| {
+                    let counts = Arc::new(Mutex::new(Counts::default()));
+                    let per_row = row_resolution(&columns, text, Snap::default(), Some(12.5));
+                    let e = if fast {
+                        gather_resolutions(&columns, per_row, Some(12.5), counts.clone())
+                    } else {
+                        gather_counts(per_row, counts.clone())
+                    };
+                    df.clone().lazy().select([e]).collect().unwrap();
+                    let bins = counts.lock().unwrap().clone();
+                    bins
+                };
+                let (fast, slow) = (count(true), count(false));
+                assert_eq!(fast, slow, "planar {planar}, text {text}");
+                let mut want = Counts::default();
+                want.add(12.5, if planar { 4 } else { 2 });
+                assert_eq!(fast, want, "planar {planar}, text {text}");
+            }
+        }
+    }
 
     /// Keys in repeated batches, through many growths of each shard's table, with the
     /// key the tables mark empty slots by: each kept once, none lost.

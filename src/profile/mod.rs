@@ -10,7 +10,7 @@ pub mod state;
 
 pub use kernels::{
     coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, malformed_dms, parse_coordinate,
-    quantize, round_decimals, row_resolution, Tally,
+    quantize, round_decimals, rounding, row_resolution, Tally,
 };
 pub use state::{AxisInfo, SnapInfo, State};
 
@@ -787,7 +787,8 @@ fn prop_value(
             // Resolutions come in few distinct steps: count rows per value as the rows
             // stream past and take the percentile from the counts.
             let counts = Arc::new(Mutex::new(kernels::Counts::default()));
-            aggs.push(kernels::gather_counts(per_row.clone(), counts.clone()).alias(alias("v").as_str()));
+            let gather = kernels::gather_resolutions(columns, per_row.clone(), accuracy_m, counts.clone());
+            aggs.push(gather.alias(alias("v").as_str()));
             PropValue::Deferred(Post::Resolution(counts, per_row))
         }
         (Prop::ExtentKm, None) => {

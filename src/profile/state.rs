@@ -557,7 +557,8 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
                 let snap = snaps.get(columns).copied().unwrap_or_default();
                 let per_row = kernels::row_resolution(columns, src.text, snap, *accuracy_m);
                 let counts = Arc::new(std::sync::Mutex::new(kernels::Counts::default()));
-                aggs.push(kernels::gather_counts(per_row, counts.clone()).alias(name("n").as_str()));
+                let gather = kernels::gather_resolutions(columns, per_row, *accuracy_m, counts.clone());
+                aggs.push(gather.alias(name("n").as_str()));
                 Some(Gathered::Hist(counts))
             }
             Need::Prop { prop: Prop::ExtentKm, columns: columns @ Columns::Pair { lat, lon, planar, .. }, .. } => {
