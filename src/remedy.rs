@@ -258,14 +258,16 @@ fn known_to_clear(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) 
     })
 }
 
-/// A rounding of a point tag to `k` decimals (a step of `accuracy_m`), and what the
+/// A rounding of a point tag to `k` decimals (a step of `accuracy_m`), what the
 /// position checks counted of the tag's rows, when they were checked (a dataset's
-/// own rows, `profile::SnapMemo`).
+/// own rows, `profile::SnapMemo`), and the most decimals a valid coordinate carried
+/// before, when known.
 #[derive(Clone, Copy, Debug)]
 struct Rounding {
     k: i32,
     accuracy_m: f64,
     checked: Option<profile::Tally>,
+    decimals: Option<u8>,
 }
 
 /// The extent of a point's rows once rounded, from the range of its valid rows
@@ -334,6 +336,73 @@ fn after_rounding(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) 
     with_fresh(item, held, tag, crate::evaluate::judge(task.pack, &reduced, &bindings, &values).evidence)
 }
 
+/// Whether the item is known to hold still once `tag` is rounded as `rounding` says,
+/// from the evaluation that held, without reading the rows: every criterion that
+/// reads `tag` holds at a value the rounding is known to give or to exceed. A valid
+/// position stays valid when rounded (a row out of range may come into range, never
+/// the reverse), so rows with valid positions remain: at least one occupied cell
+/// (`area_km2`, `contiguous_km2`), one distinct position and an extent of at least
+/// zero, each where a larger value holds the criterion; the resolution is the
+/// rounding's step and the extent predicted as [`after_rounding`] predicts it. An
+/// item of `position.area_km2 > 0` then costs no pass per rounding that cannot clear
+/// it. `false` whenever anything is not known (a filter reading `tag`, a conversion
+/// to degrees the rounding could move out of its domain, another metric).
+fn still_met(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> bool {
+    let item = task.item;
+    let Some(held) = kept_apart(item, Some(held), tag) else { return false };
+    let Some(binding) = task.bindings.get(tag) else { return false };
+    let converted = matches!(&binding.columns, Columns::Pair { planar: true, crs: Some(_), .. });
+    if !held.iter().all(|e| e.holds) {
+        return false;
+    }
+    item.criteria.iter().zip(held).filter(|(c, _)| c.tags().contains(&tag)).all(|(criterion, evidence)| {
+        let Criterion::Compare { metric, op, threshold } = criterion else { return true };
+        let larger_holds = op.grows_towards() == Some(true);
+        let some_valid = evidence.value.is_some_and(|v| v > 0.0);
+        let at_least = match metric {
+            Metric::Prop { prop: Prop::ResolutionM, .. } if evidence.value.is_some() => Some(rounding.accuracy_m),
+            Metric::Prop { prop: Prop::ExtentKm, .. } if evidence.value.is_some() => {
+                let Columns::Pair { planar, .. } = binding.columns else { return false };
+                let exact = item.filters.is_empty().then(|| rounding.checked).flatten();
+                match exact.and_then(|c| rounded_extent(c, rounding.k, planar)) {
+                    Some(extent) => extent,
+                    None => larger_holds.then_some(0.0),
+                }
+            }
+            Metric::Prop { prop: Prop::AreaKm2 | Prop::ContiguousKm2, .. }
+                if larger_holds && some_valid && !converted =>
+            {
+                let profile::Need::Prop { grid_m, .. } = crate::evaluate::need(task.pack, metric, task.bindings) else {
+                    return false;
+                };
+                Some(grid_m * grid_m / 1e6)
+            }
+            Metric::Distinct { .. } | Metric::Prop { prop: Prop::Distinct, .. } if larger_holds && some_valid => {
+                Some(merged_at_least(evidence.value.unwrap_or(1.0), rounding))
+            }
+            _ => None,
+        };
+        at_least.is_some_and(|v| op.compare(v, *threshold))
+    })
+}
+
+/// The fewest distinct positions `distinct` valid positions can merge into when
+/// rounded as `rounding` says. Coordinates that carry at most `d` decimals are whole
+/// multiples of 10⁻ᵈ, and a rounding to `k` decimals gathers into one value at most
+/// 10ᵈ⁻ᵏ + 1 of them per axis (the interval around zero is closed on both sides);
+/// one more per axis allows for a float rounded across a half step. So each rounded
+/// position stands for at most (10ᵈ⁻ᵏ + 2)² positions before; at least one remains.
+fn merged_at_least(distinct: f64, rounding: Rounding) -> f64 {
+    match rounding.decimals.map(i32::from) {
+        Some(d) if d > rounding.k && d - rounding.k <= 15 => {
+            let per_position = (10f64.powi(d - rounding.k) + 2.0).powi(2);
+            (distinct / per_position).ceil().max(1.0)
+        }
+        Some(d) if d <= rounding.k => distinct.max(1.0),
+        _ => 1.0,
+    }
+}
+
 /// The item's evidence: `fresh` (in order) for the criteria that read `tag`, the
 /// hold's evidence for the others; `None` when `fresh` runs short.
 fn with_fresh(item: &crate::rules::Item, held: &[Evidence], tag: &str, fresh: Vec<Evidence>) -> Option<Vec<Evidence>> {
@@ -362,7 +431,8 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
     let mut best: Option<Change> = None;
     for (tag, columns) in bound(&[TagKind::Point, TagKind::Xy]) {
         // Degrees–minutes–seconds carry no decimals: rounding them writes decimal degrees.
-        let k0 = profile::max_decimals(src, columns)?.unwrap_or(6);
+        let carried = profile::max_decimals(src, columns)?;
+        let k0 = carried.unwrap_or(6);
         let planar = matches!(columns, Columns::Pair { planar: true, .. });
         let lowest = if planar { -3 } else { 0 };
         let ks: Vec<i32> = (lowest..i32::from(k0)).rev().collect();
@@ -371,7 +441,7 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
         let rounding = |k: i32| {
             let step = 10f64.powi(-k);
             let accuracy_m = if planar { step } else { step * geo::M_PER_DEG };
-            Rounding { k, accuracy_m, checked: src.memo.and_then(|m| m.tally(columns)) }
+            Rounding { k, accuracy_m, checked: src.memo.and_then(|m| m.tally(columns)), decimals: carried }
         };
         let mut i = 0;
         while i < ks.len() {
@@ -388,6 +458,10 @@ pub fn search(src: &Source, task: Task, held: Option<&[Evidence]>) -> PolarsResu
                 best =
                     Some(Change { action: Action::Round, tag: Some(tag.into()), value: Some(f64::from(k)), evidence });
                 break;
+            }
+            if held.is_some_and(|h| still_met(task, h, tag, rounding(k))) {
+                i += 1;
+                continue;
             }
             let roundings = batch(task, held, tag, &ks[i..], rounding);
             let verified = cleared_roundings(src, task, held, tag, &roundings)?;
@@ -570,7 +644,7 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
                 })
                 .collect()
         };
-        let at = |k, accuracy_m| Rounding { k, accuracy_m, checked: None };
+        let at = |k, accuracy_m| Rounding { k, accuracy_m, checked: None, decimals: None };
         let resolution = Task { pack, item: &pack.items[0], bindings };
         let met = |e: Option<Vec<Evidence>>| e.map(|e| e.iter().all(|e| e.holds));
         assert_eq!(
@@ -589,6 +663,88 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
             after_rounding(places, &evidence(&[true, true]), "position", at(3, 111.0)).is_none(),
             "distinct(position) moves"
         );
+    }
+
+    /// An item the rounded rows are known to meet still (cells, distinct positions,
+    /// extent, resolution only where larger holds, at bounds a rounding cannot go
+    /// under) is met on the rounded rows at every rounding; an item a rounding could
+    /// clear, or one filtered on the rounded tag, is not taken as known.
+    #[test]
+    fn an_item_known_to_hold_after_a_rounding_holds_on_the_rounded_rows() {
+        let text = |when: &str, filter: &str| {
+            format!(
+                r#"
+[pack]
+id = "t"
+version = "1"
+name = "T"
+authority = "A"
+grid_m = 50
+[tags.site]
+kind = "key"
+columns = ["site_id"]
+[tags.position]
+kind = "point"
+lat = ["lat"]
+lon = ["lon"]
+[[item]]
+id = "t.any"
+name = "x"
+level = "秘密"
+harm = "h"
+remediation = "r"
+when = [{when}]
+{filter}
+"#
+            )
+        };
+        let always = r#""has(site, position)", "position.area_km2 > 0", "position.contiguous_km2 >= 0.0025", "distinct(position) >= 1", "position.extent_km >= 0", "position.resolution_m < 1e9", "distinct(site) >= 2""#;
+        // Per case, what the shortcut must say at each rounding (`None`: either).
+        type Expect = fn(i32) -> Option<bool>;
+        let cases: [(String, Expect); 6] = [
+            (text(always, ""), |_| Some(true)),
+            (text(r#""position.area_km2 >= 0.01""#, ""), |_| Some(false)),
+            // 3 000 positions at 6 decimals: at 5 decimals at most 144 merge into one.
+            (text(r#""distinct(position) >= 20""#, ""), |k| Some(k == 5)),
+            (text(r#""distinct(position) >= 22""#, ""), |_| Some(false)),
+            (text(r#""position.resolution_m < 500""#, ""), |k| (k < 2).then_some(false)),
+            (text(always, r#"where = ["position.resolution_m < 1e9"]"#), |_| Some(false)),
+        ];
+        let n = 3_000;
+        let sites: Vec<String> = (0..n).map(|i| format!("S{i:04}")).collect();
+        let six = |v: f64| format!("{v:.6}").parse::<f64>().unwrap();
+        let lat: Vec<f64> = (0..n).map(|i| six(30.0 + f64::from(i) * 0.000_013_7)).collect();
+        let lon: Vec<f64> = (0..n).map(|i| six(110.0 + f64::from(i) * 0.000_029_1)).collect();
+        let lf = df!("site_id" => &sites, "lat" => &lat, "lon" => &lon).unwrap().lazy();
+        let names = vec!["site_id".to_string(), "lat".to_string(), "lon".to_string()];
+        for (text, expect) in cases {
+            let catalog = Catalog { packs: vec![Pack::parse("t.toml", &text).unwrap()] };
+            let pack = &catalog.packs[0];
+            let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
+            let bindings = &tagging.packs["t"];
+            let columns = bindings["position"].columns.clone();
+            let task = Task { pack, item: &pack.items[0], bindings };
+            let src = Source { lf: &lf, text: false, memo: None };
+            let held = assess(&src, &[task]).unwrap().pop().flatten().unwrap();
+            assert!(held.met, "{text}");
+            let decimals = profile::max_decimals(&src, &columns).unwrap();
+            assert_eq!(decimals, Some(6));
+            for k in 0..6 {
+                let accuracy_m = 10f64.powi(-k) * geo::M_PER_DEG;
+                let rounding = Rounding { k, accuracy_m, checked: None, decimals };
+                let said = still_met(task, &held.evidence, "position", rounding);
+                let mut rounded_bindings = bindings.clone();
+                rounded_bindings.get_mut("position").unwrap().accuracy_m = Some(accuracy_m);
+                let rounded = round_numeric(&lf, &columns, k);
+                let rows = Source { lf: &rounded, text: false, memo: None };
+                let on_rows = assess(&rows, &[Task { bindings: &rounded_bindings, ..task }]).unwrap().pop().flatten();
+                let met = on_rows.is_some_and(|e| e.met);
+                assert!(!said || met, "k = {k}: said to hold, not met on the rows: {text}");
+                if let Some(want) = expect(k) {
+                    assert_eq!(said, want, "k = {k}: {text}");
+                }
+            }
+        }
     }
 
     /// The extent of rounded rows, predicted from the position checks' ranges, is the
@@ -658,7 +814,7 @@ when = ["has(site, position)", "position.resolution_m < 500", "position.extent_k
                     task,
                     &held.evidence,
                     "position",
-                    Rounding { k, accuracy_m, checked: Some(checked) },
+                    Rounding { k, accuracy_m, checked: Some(checked), decimals: None },
                 );
                 if stray.is_some() {
                     assert_eq!(predicted, None, "k = {k}: a finite row out of range");

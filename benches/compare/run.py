@@ -155,6 +155,7 @@ def main():
         plan.append((f"profile ({fmt})", mosaic("profile", f), peer + ["duckdb", "profile", f], peer + ["polars", "profile", f]))
         plan.append((f"exact 50 m cells ({fmt})", mosaic("cells", f), peer + ["duckdb", "cells", f], peer + ["polars", "cells", f]))
         plan.append((f"mosaic scan ({fmt})", mosaic("scan", f), None, None))
+        plan.append((f"mosaic scan, default with its fix search ({fmt})", mosaic("scan", f, fixes=True), None, None))
         plan.append((f"a hold, --no-fix-search ({fmt})", mosaic("hold", f), None, None))
         plan.append((f"a hold, default scan with its verified fix ({fmt})", mosaic("hold", f, fixes=True), None, None))
         for shape in ("spread", "coverage", "places", "lattice"):
