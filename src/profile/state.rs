@@ -391,7 +391,7 @@ impl Estimate {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+fn median(v: &mut [f64]) -> Option<f64> {
     let n = v.len();
     if n == 0 {
         return None;
@@ -438,12 +438,15 @@ fn spacing_of_keys<K: Ord + Copy>(
 ) -> Option<f64> {
     let n = keys.len() as f64;
     let mut axes = Vec::new();
+    // One list of steps for both axes, as long as it can get: growing it, and a second
+    // one, cost a fifth of a 20M-position spacing in fresh pages.
+    let mut steps = Vec::with_capacity(keys.len());
     for along_lon in [true, false] {
         if !along_lon {
             keys.iter_mut().for_each(|k| *k = swap(*k));
             keys.sort_unstable();
         }
-        let mut steps = Vec::new();
+        steps.clear();
         for w in keys.windows(2) {
             // (line, along) of each position: (lat, lon), then (lon, lat).
             let ((line, along), (prev_line, prev_along)) = (position(w[1], !along_lon), position(w[0], !along_lon));
@@ -460,7 +463,7 @@ fn spacing_of_keys<K: Ord + Copy>(
             steps.push((along - prev_along) * scale);
         }
         if n > 0.0 && steps.len() as f64 >= 0.1 * n {
-            axes.extend(median(steps));
+            axes.extend(median(&mut steps));
         }
     }
     axes.into_iter().reduce(f64::max)
@@ -502,10 +505,10 @@ fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
 /// (`resolution_s`), from the values ascending: one function for the scan and for
 /// `check` of a profile's values.
 pub(crate) fn value_steps(sorted: &[f64], prop: Prop) -> Option<f64> {
-    let steps: Vec<f64> = sorted.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+    let mut steps: Vec<f64> = sorted.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
     match prop {
         Prop::Resolution => steps.iter().copied().reduce(f64::min),
-        Prop::ResolutionS => median(steps),
+        Prop::ResolutionS => median(&mut steps),
         _ => None,
     }
 }
