@@ -665,21 +665,15 @@ when = ["position.resolution_m < 500", "distinct(position) >= 30"]
         );
     }
 
-    /// An item the rounded rows are known to meet still (cells, distinct positions,
-    /// extent, resolution only where larger holds, at bounds a rounding cannot go
-    /// under) is met on the rounded rows at every rounding; an item a rounding could
-    /// clear, or one filtered on the rounded tag, is not taken as known.
-    #[test]
-    fn an_item_known_to_hold_after_a_rounding_holds_on_the_rounded_rows() {
-        let text = |when: &str, filter: &str| {
-            format!(
-                r#"
+    /// A pack of a site key and a point, with one item `id` of `when` (and `more`).
+    fn point_pack(id: &str, when: &str, more: &str) -> Pack {
+        let text = format!(
+            r#"
 [pack]
 id = "t"
 version = "1"
 name = "T"
 authority = "A"
-grid_m = 50
 [tags.site]
 kind = "key"
 columns = ["site_id"]
@@ -688,27 +682,35 @@ kind = "point"
 lat = ["lat"]
 lon = ["lon"]
 [[item]]
-id = "t.any"
+id = "{id}"
 name = "x"
 level = "秘密"
 harm = "h"
 remediation = "r"
 when = [{when}]
-{filter}
+{more}
 "#
-            )
-        };
+        );
+        Pack::parse("t.toml", &text).unwrap()
+    }
+
+    /// An item the rounded rows are known to meet still (cells, distinct positions,
+    /// extent, resolution only where larger holds, at bounds a rounding cannot go
+    /// under) is met on the rounded rows at every rounding; an item a rounding could
+    /// clear, or one filtered on the rounded tag, is not taken as known.
+    #[test]
+    fn an_item_known_to_hold_after_a_rounding_holds_on_the_rounded_rows() {
         let always = r#""has(site, position)", "position.area_km2 > 0", "position.contiguous_km2 >= 0.0025", "distinct(position) >= 1", "position.extent_km >= 0", "position.resolution_m < 1e9", "distinct(site) >= 2""#;
         // Per case, what the shortcut must say at each rounding (`None`: either).
         type Expect = fn(i32) -> Option<bool>;
-        let cases: [(String, Expect); 6] = [
-            (text(always, ""), |_| Some(true)),
-            (text(r#""position.area_km2 >= 0.01""#, ""), |_| Some(false)),
+        let cases: [(&str, &str, Expect); 6] = [
+            (always, "", |_| Some(true)),
+            (r#""position.area_km2 >= 0.01""#, "", |_| Some(false)),
             // 3 000 positions at 6 decimals: at 5 decimals at most 144 merge into one.
-            (text(r#""distinct(position) >= 20""#, ""), |k| Some(k == 5)),
-            (text(r#""distinct(position) >= 22""#, ""), |_| Some(false)),
-            (text(r#""position.resolution_m < 500""#, ""), |k| (k < 2).then_some(false)),
-            (text(always, r#"where = ["position.resolution_m < 1e9"]"#), |_| Some(false)),
+            (r#""distinct(position) >= 20""#, "", |k| Some(k == 5)),
+            (r#""distinct(position) >= 22""#, "", |_| Some(false)),
+            (r#""position.resolution_m < 500""#, "", |k| (k < 2).then_some(false)),
+            (always, r#"where = ["position.resolution_m < 1e9"]"#, |_| Some(false)),
         ];
         let n = 3_000;
         let sites: Vec<String> = (0..n).map(|i| format!("S{i:04}")).collect();
@@ -717,8 +719,9 @@ when = [{when}]
         let lon: Vec<f64> = (0..n).map(|i| six(110.0 + f64::from(i) * 0.000_029_1)).collect();
         let lf = df!("site_id" => &sites, "lat" => &lat, "lon" => &lon).unwrap().lazy();
         let names = vec!["site_id".to_string(), "lat".to_string(), "lon".to_string()];
-        for (text, expect) in cases {
-            let catalog = Catalog { packs: vec![Pack::parse("t.toml", &text).unwrap()] };
+        for (when, more, expect) in cases {
+            let text = format!("{when} {more}");
+            let catalog = Catalog { packs: vec![point_pack("t.any", when, more)] };
             let pack = &catalog.packs[0];
             let tagging = tag("d", Layout::plain(&names), None, &catalog).unwrap();
             let bindings = &tagging.packs["t"];
@@ -752,31 +755,11 @@ when = [{when}]
     /// (which a rounding can bring into range) nothing is predicted.
     #[test]
     fn the_extent_of_rounded_rows_is_predicted_exactly_or_not_at_all() {
-        let pack = Pack::parse(
-            "t.toml",
-            r#"
-[pack]
-id = "t"
-version = "1"
-name = "T"
-authority = "A"
-[tags.site]
-kind = "key"
-columns = ["site_id"]
-[tags.position]
-kind = "point"
-lat = ["lat"]
-lon = ["lon"]
-[[item]]
-id = "t.spread"
-name = "x"
-level = "秘密"
-harm = "h"
-remediation = "r"
-when = ["has(site, position)", "position.resolution_m < 500", "position.extent_km >= 50", "distinct(site) >= 20"]
-"#,
-        )
-        .unwrap();
+        let pack = point_pack(
+            "t.spread",
+            r#""has(site, position)", "position.resolution_m < 500", "position.extent_km >= 50", "distinct(site) >= 20""#,
+            "",
+        );
         let catalog = Catalog { packs: vec![pack] };
         let pack = &catalog.packs[0];
         let n = 60;

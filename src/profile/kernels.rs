@@ -707,27 +707,15 @@ const CELL_BIAS: i64 = 1 << 31;
 /// cells are kept): `when(valid).then(key)` had built a mask, a key column and its
 /// validity bitmap per batch, over a third of the exact cells' samples at 20M rows.
 pub fn gather_valid_cells(columns: &Columns, grid_m: f64, into: Arc<WordSet>) -> Expr {
-    let Columns::Pair { lat, lon, .. } = columns.clone() else { return lit(0u32) };
     let point = columns.clone();
-    col(lat.as_str())
-        .map_many(
-            move |cols: &mut [Column]| {
-                let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
-                let (ys, xs) = (ys.f64()?, xs.f64()?);
-                let mut keyer = CellKeyer::new(&point, grid_m)?;
-                if ys.null_count() == 0 && xs.null_count() == 0 {
-                    into.insert_all(
-                        ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(|(y, x)| keyer.key(y, x)),
-                    )?;
-                } else {
-                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| keyer.key(y?, x?)))?;
-                }
-                Ok(gathered(cols[0].name().clone(), 1))
-            },
-            &[col(lon.as_str())],
-            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
-        )
-        .sum()
+    on_pairs(columns, move |ys, xs, _| {
+        let mut keyer = CellKeyer::new(&point, grid_m)?;
+        if ys.null_count() == 0 && xs.null_count() == 0 {
+            into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter_map(|(y, x)| keyer.key(y, x)))
+        } else {
+            into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| keyer.key(y?, x?)))
+        }
+    })
 }
 
 /// The key of a valid position in a [`PairSet`]: both axes' bits, a zero's sign
@@ -763,18 +751,29 @@ pub fn from_ordered_bits(o: u64) -> f64 {
 /// the rows stream past: memory grows with the distinct positions, not the rows (a
 /// query's `unique` of the two columns had held 2 GB at 20M rows).
 pub fn gather_positions(columns: &Columns, into: Arc<PairSet>) -> Expr {
+    on_pairs(columns, move |ys, xs, planar| {
+        let valid = |&(y, x): &(f64, f64)| valid_position(y, x, planar);
+        if ys.null_count() == 0 && xs.null_count() == 0 {
+            into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter(valid))
+        } else {
+            into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| Some((y?, x?))).filter(valid))
+        }
+    })
+}
+
+/// An expression that hands each batch of a point's two axes, as numbers, to `f`
+/// (with whether the point is planar) and yields nothing of its own: what `f`
+/// gathers into shared state is the result.
+fn on_pairs(
+    columns: &Columns,
+    f: impl Fn(&Float64Chunked, &Float64Chunked, bool) -> PolarsResult<()> + Send + Sync + 'static,
+) -> Expr {
     let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
     col(lat.as_str())
         .map_many(
             move |cols: &mut [Column]| {
                 let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
-                let (ys, xs) = (ys.f64()?, xs.f64()?);
-                let valid = |&(y, x): &(f64, f64)| valid_position(y, x, planar);
-                if ys.null_count() == 0 && xs.null_count() == 0 {
-                    into.insert_all(ys.into_no_null_iter().zip(xs.into_no_null_iter()).filter(valid))?;
-                } else {
-                    into.insert_all(ys.iter().zip(xs.iter()).filter_map(|(y, x)| Some((y?, x?))).filter(valid))?;
-                }
+                f(ys.f64()?, xs.f64()?, planar)?;
                 Ok(gathered(cols[0].name().clone(), 1))
             },
             &[col(lon.as_str())],
@@ -1262,23 +1261,15 @@ pub fn gather_resolutions(columns: &Columns, per_row: Expr, accuracy_m: Option<f
 /// every valid row's resolution, so no column of it is built (the rounded positions
 /// of a fix's trial, where the mask and the column were a tenth of the pass).
 fn gather_accuracy(columns: &Columns, accuracy_m: f64, into: Arc<Mutex<Counts>>) -> Expr {
-    let Columns::Pair { lat, lon, planar, .. } = columns.clone() else { return lit(0u32) };
-    col(lat.as_str())
-        .map_many(
-            move |cols: &mut [Column]| {
-                let (ys, xs) = (coordinates(&cols[0])?, coordinates(&cols[1])?);
-                let (ys, xs) = (ys.f64()?, xs.f64()?);
-                let valid = |(y, x): (Option<f64>, Option<f64>)| matches!((y, x), (Some(y), Some(x)) if valid_position(y, x, planar));
-                let n = ys.iter().zip(xs.iter()).filter(|p| valid(*p)).count();
-                if n > 0 {
-                    into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?.add(accuracy_m, n as u64);
-                }
-                Ok(gathered(cols[0].name().clone(), 1))
-            },
-            &[col(lon.as_str())],
-            |_, f| Ok(Field::new(f[0].name().clone(), DataType::UInt32)),
-        )
-        .sum()
+    on_pairs(columns, move |ys, xs, planar| {
+        let valid =
+            |(y, x): (Option<f64>, Option<f64>)| matches!((y, x), (Some(y), Some(x)) if valid_position(y, x, planar));
+        let n = ys.iter().zip(xs.iter()).filter(|p| valid(*p)).count();
+        if n > 0 {
+            into.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?.add(accuracy_m, n as u64);
+        }
+        Ok(())
+    })
 }
 
 /// Distinct texts gathered by several threads at once. A text of up to 15 bytes
