@@ -369,13 +369,21 @@ fn still_met(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> bo
                     None => larger_holds.then_some(0.0),
                 }
             }
-            Metric::Prop { prop: Prop::AreaKm2 | Prop::ContiguousKm2, .. }
+            Metric::Prop { prop: prop @ (Prop::AreaKm2 | Prop::ContiguousKm2), .. }
                 if larger_holds && some_valid && !converted =>
             {
                 let profile::Need::Prop { grid_m, .. } = crate::evaluate::need(task.pack, metric, task.bindings) else {
                     return false;
                 };
-                Some(grid_m * grid_m / 1e6)
+                let cell_km2 = grid_m * grid_m / 1e6;
+                let planar = matches!(binding.columns, Columns::Pair { planar: true, .. });
+                // Cells before, over the most one cell after can gather (the largest
+                // cluster: one cell, as a rounding can part it).
+                let cells = match (prop, cells_into_one(planar, grid_m, rounding)) {
+                    (Prop::AreaKm2, Some(most)) => (evidence.value.unwrap_or(0.0) / cell_km2).round() / most,
+                    _ => 1.0,
+                };
+                Some(cells.ceil().max(1.0) * cell_km2)
             }
             Metric::Distinct { .. } | Metric::Prop { prop: Prop::Distinct, .. } if larger_holds && some_valid => {
                 Some(merged_at_least(evidence.value.unwrap_or(1.0), rounding))
@@ -384,6 +392,33 @@ fn still_met(task: Task, held: &[Evidence], tag: &str, rounding: Rounding) -> bo
         };
         at_least.is_some_and(|v| op.compare(v, *threshold))
     })
+}
+
+/// The most occupied cells whose rows a rounding can gather into one cell, so the
+/// cells after it are at least the cells before divided by this. A rounding moves a
+/// coordinate by at most half its step `s`, so the rows that land in one cell came
+/// from within `s/2` of it: on a planar grid at most ⌊1 + s/g⌋ + 2 cells per axis
+/// (one more here for a float's rounding); in degrees as many rows of cells, and in
+/// each row as many columns as the widest band ratio (`1 / cos φ`: a cell's width in
+/// longitude changes with its band, `geo::Cells`) and the step allow, bounded by the
+/// valid rows' largest latitude the position checks saw. `None` without it, or
+/// within a degree of a pole.
+fn cells_into_one(planar: bool, grid_m: f64, rounding: Rounding) -> Option<f64> {
+    let step = 10f64.powi(-rounding.k);
+    if planar {
+        let per_axis = (1.0 + step / grid_m).floor() + 3.0;
+        return Some(per_axis * per_axis);
+    }
+    let (lo, hi) = rounding.checked?.lat_range?;
+    let per_deg = geo::M_PER_DEG / grid_m;
+    let reach = lo.abs().max(hi.abs()) + step + 2.0 / per_deg;
+    if !(reach < 89.0) {
+        return None;
+    }
+    let widest = 1.0 / reach.to_radians().cos();
+    let rows = (1.0 + step * per_deg).floor() + 3.0;
+    let columns = (widest + step * per_deg).floor() + 3.0;
+    Some(rows * columns)
 }
 
 /// The fewest distinct positions `distinct` valid positions can merge into when
@@ -703,9 +738,12 @@ when = [{when}]
         let always = r#""has(site, position)", "position.area_km2 > 0", "position.contiguous_km2 >= 0.0025", "distinct(position) >= 1", "position.extent_km >= 0", "position.resolution_m < 1e9", "distinct(site) >= 2""#;
         // Per case, what the shortcut must say at each rounding (`None`: either).
         type Expect = fn(i32) -> Option<bool>;
-        let cases: [(&str, &str, Expect); 6] = [
+        let cases: [(&str, &str, Expect); 8] = [
             (always, "", |_| Some(true)),
-            (r#""position.area_km2 >= 0.01""#, "", |_| Some(false)),
+            // 256 cells: at 4 and 5 decimals at most 16 gather into one, at 3 at most 36.
+            (r#""position.area_km2 >= 0.01""#, "", |k| Some(k >= 3)),
+            (r#""position.area_km2 >= 0.03""#, "", |k| Some(k >= 4)),
+            (r#""position.contiguous_km2 >= 0.01""#, "", |_| Some(false)),
             // 3 000 positions at 6 decimals: at 5 decimals at most 144 merge into one.
             (r#""distinct(position) >= 20""#, "", |k| Some(k == 5)),
             (r#""distinct(position) >= 22""#, "", |_| Some(false)),
@@ -732,9 +770,11 @@ when = [{when}]
             assert!(held.met, "{text}");
             let decimals = profile::max_decimals(&src, &columns).unwrap();
             assert_eq!(decimals, Some(6));
+            let axis = |v: &[f64]| Float64Chunked::from_iter(v.iter().map(|x| Some(*x)));
+            let checked = Some(profile::Tally::of_floats(&axis(&lat), &axis(&lon), None, false));
             for k in 0..6 {
                 let accuracy_m = 10f64.powi(-k) * geo::M_PER_DEG;
-                let rounding = Rounding { k, accuracy_m, checked: None, decimals };
+                let rounding = Rounding { k, accuracy_m, checked, decimals };
                 let said = still_met(task, &held.evidence, "position", rounding);
                 let mut rounded_bindings = bindings.clone();
                 rounded_bindings.get_mut("position").unwrap().accuracy_m = Some(accuracy_m);
