@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::assess::{assess, Task};
 use crate::evaluate::Evidence;
 use crate::link::view::Bindings;
-use crate::profile::{self, coarsen_time, geo, quantize, round_decimals, rounding, Source};
+use crate::profile::{self, coarsen_time, geo, quantize, round_decimals, rounder, Source};
 use crate::rules::{Criterion, Metric, Prop, TagKind};
 use crate::tag::Columns;
 
@@ -79,7 +79,7 @@ fn round_numeric(lf: &LazyFrame, columns: &Columns, k: i32) -> LazyFrame {
 fn rounded_column(c: &str, k: i32) -> Expr {
     profile::coord(c).map(
         move |column: Column| {
-            let values = column.as_materialized_series().f64()?.apply_values(rounding(k));
+            let values = column.as_materialized_series().f64()?.apply_values(rounder(k));
             Ok(values.into_series().into_column())
         },
         |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),

@@ -508,17 +508,20 @@ pub fn float_text(column: &str) -> Expr {
 /// … of units), by a true division by the power of ten: the double nearest the
 /// rounded decimal, as its text reads back (never a multiplication by 10⁻ᵏ).
 pub fn round_decimals(x: f64, k: i32) -> f64 {
-    rounding(k)(x)
+    rounder(k)(x)
 }
 
 /// [`round_decimals`] to `k` decimals, its power of ten computed once.
-pub fn rounding(k: i32) -> impl Fn(f64) -> f64 + Copy {
+pub fn rounder(k: i32) -> impl Fn(f64) -> f64 + Copy {
     let (scale, step) = if k >= 0 { (10f64.powi(k), 1.0) } else { (1.0, 10f64.powi(-k)) };
     move |x| if k >= 0 { (x * scale).round() / scale } else { (x / step).round() * step }
 }
 
+/// Coordinates rounded to `k` decimals (`k < 0`: to 10^-k units, for planar metres).
+/// Text stays text, written with exactly `max(k, 0)` decimals; numbers stay numbers.
+/// Rounding divides by the power of ten, so 39.91 stays 39.91 (DESIGN §10).
 pub fn quantize(column: &str, k: i32) -> Expr {
-    let round = rounding(k);
+    let round = rounder(k);
     col(column).map(
         move |c: Column| {
             let s = c.as_materialized_series();

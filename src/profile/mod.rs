@@ -10,7 +10,7 @@ pub mod state;
 
 pub use kernels::{
     coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, malformed_dms, parse_coordinate,
-    quantize, round_decimals, rounding, row_resolution, Tally,
+    quantize, round_decimals, rounder, row_resolution, Tally,
 };
 pub use state::{AxisInfo, SnapInfo, State};
 
