@@ -254,6 +254,10 @@ fn cases() -> Vec<Case> {
         committed("duplicate-columns.csv", Want::Error(&["duplicate-column"])),
         committed("manifest-missing-column.csv", Want::Error(&["manifest"])),
         committed("bad-manifest.csv", Want::Error(&["manifest"])),
+        // Delimited by `;`: read with `,` it is one column no tag binds, a pass unseen.
+        committed("semicolon.csv", Want::Error(&["delimiter"])),
+        // A manifest's delimiter other than the format's is refused, not ignored.
+        committed("declared-semicolon.csv", Want::Error(&["manifest"])),
     ]
     .into_iter()
     .chain(format_cases())

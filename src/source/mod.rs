@@ -823,6 +823,29 @@ pub fn open_deferred(dataset: &Dataset) -> Result<Frame, InputError> {
     open_with(dataset, true)
 }
 
+/// A delimiter the manifest declares other than the format's own (`,` for `.csv`,
+/// tab for `.tsv`) is refused: mosaic reads each text format with its own delimiter,
+/// and a declaration it did not follow would let a misread file pass.
+fn check_declared_delimiter(dataset: &Dataset) -> Result<(), InputError> {
+    let Some(declared) = dataset.manifest.as_ref().and_then(|m| m.delimiter.as_deref()) else { return Ok(()) };
+    if !matches!(dataset.format, Format::Csv | Format::Tsv) {
+        return Ok(());
+    }
+    let own = dataset.format.delimiter();
+    let same = match declared {
+        "\\t" | "tab" => own == b'\t',
+        d => d.as_bytes() == [own],
+    };
+    if same {
+        return Ok(());
+    }
+    Err(InputError::new(
+        &dataset.id,
+        "manifest",
+        format!("delimiter `{declared}` is not supported: `.csv` files are read with `,` and `.tsv` files with a tab; write the file with one of them"),
+    ))
+}
+
 /// The encoding a dataset's manifest declares, if any.
 fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> {
     match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
@@ -835,6 +858,7 @@ fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> 
 
 fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
+    check_declared_delimiter(dataset)?;
     let declared = declared_encoding(dataset)?;
     // A single CSV or TSV that the scan parses once (`unquoted::read_columns`, which
     // counts every line's fields) has only its first rows' fields counted here.

@@ -120,6 +120,9 @@ fn check_structure_up_to(text: &[u8], delimiter: u8, head: Option<usize>) -> Res
     if let Some(line) = quoted.then(|| unterminated_quote(text)).flatten() {
         return Err(TextError { kind: "unterminated-quote", line, message: "quoted field is never closed".into() });
     }
+    if let Some(error) = other_delimiter(text, delimiter) {
+        return Err(error);
+    }
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(text);
     if let Ok(header) = reader.byte_headers() {
         let mut seen: Vec<String> = Vec::new();
@@ -170,6 +173,37 @@ fn check_structure_up_to(text: &[u8], delimiter: u8, head: Option<usize>) -> Res
         }
     }
     Ok(false)
+}
+
+/// A text delimited by another character than `delimiter`: a header without
+/// `delimiter` that holds `;`, `|`, tab or `,` as often as its first row does. Read
+/// with `delimiter` it would be one column no tag binds, and pass unseen; it is
+/// refused instead, naming the delimiter it looks to have.
+fn other_delimiter(text: &[u8], delimiter: u8) -> Option<TextError> {
+    let mut lines = text.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let header = lines.next()?;
+    if header.contains(&delimiter) {
+        return None;
+    }
+    let row = lines.find(|l| !l.iter().all(|b| b.is_ascii_whitespace()));
+    let count = |line: &[u8], c: u8| line.iter().filter(|b| **b == c).count();
+    let (other, n) = [b';', b'|', b'\t', b',']
+        .into_iter()
+        .filter(|c| *c != delimiter)
+        .map(|c| (c, count(header, c)))
+        .find(|(c, n)| *n > 0 && row.is_none_or(|r| count(r, *c) == *n))?;
+    let show = |c: u8| if c == b'\t' { "tab".to_string() } else { format!("`{}`", c as char) };
+    Some(TextError {
+        kind: "delimiter",
+        line: 1,
+        message: format!(
+            "the header has no {} but {n} {}: a text delimited by {} is not read; write it with {} (`.csv`: comma, `.tsv`: tab)",
+            show(delimiter),
+            show(other),
+            show(other),
+            show(delimiter)
+        ),
+    })
 }
 
 /// Does every record of a text without quote characters have the header's number of
@@ -270,6 +304,26 @@ fn unterminated_quote(text: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text delimited otherwise than its format says is refused with the delimiter
+    /// it has; one column of text, or commas inside a TSV's fields, is not.
+    #[test]
+    fn a_text_delimited_otherwise_is_refused() {
+        let refused =
+            |text: &str, delimiter: u8| check_structure(text.as_bytes(), delimiter).err().map(|e| (e.kind, e.message));
+        let (kind, message) = refused("site;lat;lon\r\nS1;30.1;114.2\r\n", b',').unwrap();
+        assert_eq!(kind, "delimiter");
+        assert!(message.contains("2 `;`"), "{message}");
+        assert_eq!(refused("a|b\n\n1|2\n", b',').unwrap().0, "delimiter");
+        assert_eq!(refused("a\tb\n1\t2\n", b',').unwrap().0, "delimiter");
+        assert_eq!(refused("a,b\n1,2\n", b'\t').unwrap().0, "delimiter");
+        assert_eq!(refused("a;b\n", b',').unwrap().0, "delimiter", "a header alone");
+        // One column; a `;` in a header the first row does not repeat; the format's own.
+        assert_eq!(refused("name\nx;y\n", b','), None);
+        assert_eq!(refused("note;s\nplain\n", b','), None);
+        assert_eq!(refused("a,b;c\n1,2;3\n", b','), None);
+        assert_eq!(refused("a\tb\n1,5\t2\n", b'\t'), None);
+    }
 
     #[test]
     fn a_nul_byte_is_found_before_and_after_a_quote() {
