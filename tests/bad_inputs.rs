@@ -256,8 +256,12 @@ fn cases() -> Vec<Case> {
         committed("bad-manifest.csv", Want::Error(&["manifest"])),
         // Delimited by `;`: read with `,` it is one column no tag binds, a pass unseen.
         committed("semicolon.csv", Want::Error(&["delimiter"])),
-        // A manifest's delimiter other than the format's is refused, not ignored.
-        committed("declared-semicolon.csv", Want::Error(&["manifest"])),
+        // A manifest's delimiter is followed ...
+        committed("declared-semicolon.csv", Want::Evaluated),
+        // ... one that cannot delimit is refused, not ignored ...
+        committed("declared-dot.csv", Want::Error(&["manifest"])),
+        // ... and so is a text the declared delimiter does not split.
+        committed("declared-pipe-comma.csv", Want::Error(&["delimiter"])),
     ]
     .into_iter()
     .chain(format_cases())

@@ -236,6 +236,58 @@ fn a_table_of_partitions_is_judged_like_one_file() {
     assert_eq!(evidence_of(&parts), evidence_of(&whole));
 }
 
+/// A text delimited by `;`, `|` or tab, declared in its manifest, is judged like the
+/// same rows delimited by commas: without quotes (the one parse), with quoted fields
+/// (polars' reader), and transcoded from GB18030. The same text
+/// without its manifest is refused as `delimiter`, never read as one column.
+#[test]
+fn a_declared_delimiter_is_read_like_a_comma() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = fs::read_to_string(common::root().join("datasets/energy/substations-hold/substations.csv")).unwrap();
+    let base = tmp.path().join("comma");
+    fs::create_dir_all(&base).unwrap();
+    fs::write(base.join("substations.csv"), &original).unwrap();
+    let scan =
+        |dir: &std::path::Path| common::json(&["scan", dir.to_str().unwrap(), "--format", "json", "--no-fix-search"]);
+    let (code, want) = scan(&base);
+    assert_eq!(code, 1, "{want}");
+    assert!(!evidence_of(&want).is_empty());
+    let redelimit = |sep: &str, quote_first: bool| -> String {
+        let mut out = String::new();
+        for (i, line) in original.lines().enumerate() {
+            let mut fields: Vec<String> = line.split(',').map(String::from).collect();
+            assert!(!line.contains('"') && !fields.iter().any(|f| f.contains(sep)));
+            if quote_first && i > 0 {
+                fields[1] = format!("\"{}\"", fields[1]);
+            }
+            out += &fields.join(sep);
+            out += "\n";
+        }
+        out
+    };
+    let cases: [(&str, &str, bool, bool); 4] =
+        [(";", ";", false, false), ("|", "|", true, false), ("\t", "tab", false, false), (";", ";", false, true)];
+    for (sep, declared, quoted, gb18030) in cases {
+        let dir = tmp.path().join(format!("{declared}-{quoted}-{gb18030}"));
+        fs::create_dir_all(&dir).unwrap();
+        let text = redelimit(sep, quoted);
+        let bytes = if gb18030 { encoding_rs::GB18030.encode(&text).0.into_owned() } else { text.into_bytes() };
+        fs::write(dir.join("substations.csv"), bytes).unwrap();
+        let encoding = if gb18030 { "encoding = \"gb18030\"\n" } else { "" };
+        let manifest = format!("{encoding}delimiter = \"{declared}\"\n");
+        fs::write(dir.join("substations.csv.mosaic.toml"), manifest).unwrap();
+        let (code, got) = scan(&dir);
+        assert_eq!(code, 1, "{declared}: {got}");
+        assert_eq!(got["scan"]["inputs"][0]["rows"], want["scan"]["inputs"][0]["rows"], "{declared}");
+        assert_eq!(evidence_of(&got), evidence_of(&want), "{declared}, quoted {quoted}, gb18030 {gb18030}");
+        fs::remove_file(dir.join("substations.csv.mosaic.toml")).unwrap();
+        let (code, refused) = scan(&dir);
+        assert_eq!(code, 3, "{declared} without its manifest: {refused}");
+        assert_eq!(refused["errors"][0]["kind"], "delimiter", "{refused}");
+        assert!(refused["errors"][0]["message"].as_str().unwrap().contains("delimiter = "), "{refused}");
+    }
+}
+
 /// The rows of a lake's small partitions come back from the sandbox children that
 /// decoded them; each row still carries its own file's partition value (files of
 /// different lengths, the key only in the directory names), so a count over that key

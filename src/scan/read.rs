@@ -223,7 +223,7 @@ fn read_unquoted(dataset: &Dataset, names: &[&str]) -> Option<DataFrame> {
         return None;
     }
     let mapped = source::map_file(&file.path).ok()?;
-    let columns = source::unquoted::read_columns(&mapped, dataset.format.delimiter(), names)?;
+    let columns = source::unquoted::read_columns(&mapped, dataset.delimiter(), names)?;
     DataFrame::new_infer_height(columns).ok()
 }
 

@@ -15,7 +15,8 @@ use crate::rules::Level;
 pub struct Manifest {
     /// Text encoding of CSV files: `utf-8`, `gbk` or `gb18030` (default: detected).
     pub encoding: Option<String>,
-    /// Field delimiter of CSV files (default `,`; `\t` for `.tsv`).
+    /// Field delimiter of CSV and TSV files (default `,` for `.csv`, tab for `.tsv`):
+    /// one ASCII punctuation character such as `;` or `|`, or `tab`.
     pub delimiter: Option<String>,
     /// Column → tag. Point and xy tags take `tag.lat`/`tag.lon` (or `tag.x`/`tag.y`).
     #[serde(default)]
@@ -43,6 +44,25 @@ pub struct Manifest {
     pub producer: Option<Producer>,
     /// Claim that the data must be public (DM25 Art 29).
     pub public_interest: Option<String>,
+}
+
+impl Manifest {
+    /// The declared field delimiter as a byte (validated by [`load`]).
+    pub fn delimiter_byte(&self) -> Option<u8> {
+        self.delimiter.as_deref().and_then(parse_delimiter)
+    }
+}
+
+/// A declared delimiter: `tab` (or `\t`), or one ASCII punctuation character that is
+/// neither a quote nor part of a number (`.`, `-`, `+`).
+pub fn parse_delimiter(text: &str) -> Option<u8> {
+    match text {
+        "\t" | "\\t" | "tab" => Some(b'\t'),
+        _ => match text.as_bytes() {
+            [b] if b.is_ascii_punctuation() && !b"\"'.-+".contains(b) => Some(*b),
+            _ => None,
+        },
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -93,11 +113,50 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         let (line, column) = crate::rules::line_col(&text, e.span().map_or(0, |s| s.start));
         ManifestError::Invalid { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
     })?;
+    let invalid = |key: &str, message: String| {
+        let (line, column) = crate::rules::line_col(&text, text.find(key).unwrap_or(0));
+        ManifestError::Invalid { path: path.to_path_buf(), line, column, message }
+    };
     if let Some(d) = manifest.datum.as_deref().filter(|d| !["wgs84", "gcj02", "bd09", "cgcs2000"].contains(d)) {
-        let at = text.find("datum").unwrap_or(0);
-        let (line, column) = crate::rules::line_col(&text, at);
-        let message = format!("unknown datum `{d}`; known: wgs84, gcj02, bd09, cgcs2000");
-        return Err(ManifestError::Invalid { path: path.to_path_buf(), line, column, message });
+        return Err(invalid("datum", format!("unknown datum `{d}`; known: wgs84, gcj02, bd09, cgcs2000")));
+    }
+    if let Some(d) = manifest.delimiter.as_deref().filter(|d| parse_delimiter(d).is_none()) {
+        let message = format!(
+            "delimiter `{}` cannot be read: one punctuation character such as `;` or `|`, or `tab` \
+             (not a quote, `.`, `-` or `+`)",
+            d.escape_default()
+        );
+        return Err(invalid("delimiter", message));
     }
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A declared delimiter is one punctuation character or a tab; one that is part of
+    /// a number, a quote, a letter or longer than one character is refused with its
+    /// line in the manifest.
+    #[test]
+    fn a_declared_delimiter_is_one_character_that_can_delimit() {
+        for (text, want) in [(";", Some(b';')), ("|", Some(b'|')), ("tab", Some(b'\t')), ("\t", Some(b'\t'))] {
+            assert_eq!(parse_delimiter(text), want, "{text:?}");
+        }
+        for text in [".", "-", "+", "\"", "'", "a", "1", ";;", "", " ", "；"] {
+            assert_eq!(parse_delimiter(text), None, "{text:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.mosaic.toml");
+        std::fs::write(&path, "accuracy_m = 5.0\ndelimiter = \".\"\n").unwrap();
+        match load(&path) {
+            Err(ManifestError::Invalid { line, message, .. }) => {
+                assert_eq!(line, 2);
+                assert!(message.contains("delimiter `.`"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&path, "delimiter = \"\\t\"\n").unwrap();
+        assert_eq!(load(&path).unwrap().delimiter_byte(), Some(b'\t'));
+    }
 }

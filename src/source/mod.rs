@@ -160,6 +160,14 @@ pub struct Dataset {
     pub published: bool,
 }
 
+impl Dataset {
+    /// The field delimiter of a delimited text: its manifest's, else its format's
+    /// (TSV: tab; otherwise comma).
+    pub fn delimiter(&self) -> u8 {
+        self.manifest.as_ref().and_then(Manifest::delimiter_byte).unwrap_or(self.format.delimiter())
+    }
+}
+
 /// A dataset that could not be read, or a path that could not be listed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct InputError {
@@ -491,7 +499,7 @@ fn column_names(path: &Path) -> Option<Vec<String>> {
         return Some(first.split(|b| *b == sep).map(|c| String::from_utf8_lossy(c).trim().to_string()).collect());
     }
     let file = DataFile { path: path.to_path_buf(), partitions: vec![], part: None };
-    let lf = scan_file(&file, format, None).ok()?;
+    let lf = scan_file(&file, format, format.delimiter(), None).ok()?;
     let mut lf = lf;
     let schema = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lf.collect_schema())).ok()?.ok()?;
     Some(schema.iter_names().map(|n| n.to_string()).collect())
@@ -627,8 +635,9 @@ fn one_scan(files: &[DataFile]) -> Option<LazyFrame> {
     Some(lf.with_columns(parts).drop(by_name([FILE_COLUMN], true, false)))
 }
 
-/// Lazy scan of one file. `text` holds a decoded CSV when it had to be transcoded.
-fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsResult<LazyFrame> {
+/// Lazy scan of one file. `text` holds a decoded CSV when it had to be transcoded;
+/// `delimiter` separates a CSV's fields.
+fn scan_file(file: &DataFile, format: Format, delimiter: u8, text: Option<Vec<u8>>) -> PolarsResult<LazyFrame> {
     let path = polars_path(&file.path);
     let lf = match format {
         Format::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
@@ -650,7 +659,7 @@ fn scan_file(file: &DataFile, format: Format, text: Option<Vec<u8>>) -> PolarsRe
                 None => LazyCsvReader::new(path),
             };
             reader
-                .with_separator(format.delimiter())
+                .with_separator(delimiter)
                 .with_infer_schema_length(Some(0))
                 .with_has_header(true)
                 .with_missing_is_null(true)
@@ -823,29 +832,6 @@ pub fn open_deferred(dataset: &Dataset) -> Result<Frame, InputError> {
     open_with(dataset, true)
 }
 
-/// A delimiter the manifest declares other than the format's own (`,` for `.csv`,
-/// tab for `.tsv`) is refused: mosaic reads each text format with its own delimiter,
-/// and a declaration it did not follow would let a misread file pass.
-fn check_declared_delimiter(dataset: &Dataset) -> Result<(), InputError> {
-    let Some(declared) = dataset.manifest.as_ref().and_then(|m| m.delimiter.as_deref()) else { return Ok(()) };
-    if !matches!(dataset.format, Format::Csv | Format::Tsv) {
-        return Ok(());
-    }
-    let own = dataset.format.delimiter();
-    let same = match declared {
-        "\\t" | "tab" => own == b'\t',
-        d => d.as_bytes() == [own],
-    };
-    if same {
-        return Ok(());
-    }
-    Err(InputError::new(
-        &dataset.id,
-        "manifest",
-        format!("delimiter `{declared}` is not supported: `.csv` files are read with `,` and `.tsv` files with a tab; write the file with one of them"),
-    ))
-}
-
 /// The encoding a dataset's manifest declares, if any.
 fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> {
     match dataset.manifest.as_ref().and_then(|m| m.encoding.as_deref()) {
@@ -858,7 +844,6 @@ fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> 
 
 fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
-    check_declared_delimiter(dataset)?;
     let declared = declared_encoding(dataset)?;
     // A single CSV or TSV that the scan parses once (`unquoted::read_columns`, which
     // counts every line's fields) has only its first rows' fields counted here.
@@ -1131,7 +1116,7 @@ fn check_rows(dataset: &Dataset, file: &DataFile, declared: Option<Encoding>) ->
     let _t = crate::trace::span(|| format!("structure of every row {}", file.path.display()));
     let mapped = map_file(&file.path).map_err(|e| read_error(dataset, file, "io", e))?;
     text::decode(&mapped, declared)
-        .and_then(|(decoded, _)| text::check_structure(&decoded, dataset.format.delimiter()))
+        .and_then(|(decoded, _)| text::check_structure(&decoded, dataset.delimiter()))
         .map_err(|e| read_error(dataset, file, e.kind, format!("line {}: {}", e.line, e.message)))
 }
 
@@ -1413,7 +1398,7 @@ fn open_polars_file(
             }
             .and_then(|(decoded, enc)| {
                 let _t = crate::trace::span(|| format!("structure {}", file.path.display()));
-                let sep = dataset.format.delimiter();
+                let sep = dataset.delimiter();
                 // (UTF-8 only: the one parse reads the file's own bytes.)
                 match head_only && matches!(decoded, std::borrow::Cow::Borrowed(_)) {
                     true => text::check_structure_head(&decoded, sep, SAMPLE_ROWS as usize),
@@ -1442,7 +1427,7 @@ fn open_polars_file(
     };
     let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _t = crate::trace::span(|| format!("schema {}", file.path.display()));
-        let mut lf = scan_file(file, dataset.format, transcoded)?;
+        let mut lf = scan_file(file, dataset.format, dataset.delimiter(), transcoded)?;
         let s = lf.collect_schema()?;
         Ok::<_, PolarsError>((lf, s))
     }));

@@ -197,10 +197,12 @@ fn other_delimiter(text: &[u8], delimiter: u8) -> Option<TextError> {
         kind: "delimiter",
         line: 1,
         message: format!(
-            "the header has no {} but {n} {}: a text delimited by {} is not read; write it with {} (`.csv`: comma, `.tsv`: tab)",
+            "the header has no {} but {n} {}: read with {} it would be one column; \
+             declare `delimiter = \"{}\"` in a manifest beside it (`<file name>.mosaic.toml`) or write it with {}",
             show(delimiter),
             show(other),
-            show(other),
+            show(delimiter),
+            if other == b'\t' { "tab".to_string() } else { (other as char).to_string() },
             show(delimiter)
         ),
     })
