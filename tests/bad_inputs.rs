@@ -262,6 +262,8 @@ fn cases() -> Vec<Case> {
         committed("declared-dot.csv", Want::Error(&["manifest"])),
         // ... and so is a text the declared delimiter does not split.
         committed("declared-pipe-comma.csv", Want::Error(&["delimiter"])),
+        // Decimal commas are not read as numbers, nor passed over as missing values.
+        committed("decimal-comma.csv", Want::Error(&["coordinates"])),
     ]
     .into_iter()
     .chain(format_cases())

@@ -140,9 +140,10 @@ pub fn coord(column: &str) -> Expr {
         .map(|c: Column| Ok(coordinates(&c)?.into_column()), |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)))
 }
 
-/// 1 where a coordinate is written as degrees–minutes–seconds but malformed
-/// (minutes or seconds ≥ 60, …), else 0: such text is refused, never read as invalid.
-pub fn malformed_dms(column: &str) -> Expr {
+/// 1 where a coordinate's text cannot be read (malformed degrees–minutes–seconds,
+/// a decimal comma: [`crate::source::values::unreadable_coordinate`]), else 0: such
+/// text is refused, never read as invalid.
+pub fn unreadable_text(column: &str) -> Expr {
     col(column).map(
         |c: Column| {
             let s = c.as_materialized_series();
@@ -151,7 +152,7 @@ pub fn malformed_dms(column: &str) -> Expr {
                     .iter()
                     .map(|v| {
                         Some(u32::from(v.is_some_and(|t| {
-                            parse_coordinate(t).is_none() && crate::source::values::parse_dms(t).is_err()
+                            parse_coordinate(t).is_none() && crate::source::values::unreadable_coordinate(t).is_some()
                         })))
                     })
                     .collect()
@@ -164,8 +165,8 @@ pub fn malformed_dms(column: &str) -> Expr {
     )
 }
 
-/// One axis of a position as numbers, with a flag for text that is neither a number
-/// nor well-formed degrees–minutes–seconds.
+/// One axis of a position as numbers, with a flag for text that cannot be read
+/// ([`crate::source::values::unreadable_coordinate`]).
 pub(crate) fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, bool)>> {
     let s = column.as_materialized_series();
     if s.dtype() == &DataType::String {
@@ -177,7 +178,7 @@ pub(crate) fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, boo
                 // The common plain decimal without the step `parse_coordinate` adds.
                 Some(t) => match geo::fast_decimal(t).map(|(x, _)| x).or_else(|| parse_coordinate(t).map(|(x, _)| x)) {
                     Some(x) => (Some(x), false),
-                    None => (None, crate::source::values::parse_dms(t).is_err()),
+                    None => (None, crate::source::values::unreadable_coordinate(t).is_some()),
                 },
             })
             .collect());
@@ -190,7 +191,8 @@ pub(crate) fn axis_values(column: &Column) -> PolarsResult<Vec<(Option<f64>, boo
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Tally {
     pub rows: u64,
-    /// Text that is neither a number nor well-formed degrees–minutes–seconds.
+    /// Text that cannot be read: digits that are neither a number nor well-formed
+    /// degrees–minutes–seconds (`crate::source::values::unreadable_coordinate`).
     pub bad_lat: u64,
     pub bad_lon: u64,
     pub finite_lat: u64,
@@ -391,8 +393,8 @@ impl Counting {
 
 /// One axis of a text source as the position checks read it ([`axis_values`]),
 /// from the readings [`readings`] already made of it, so the text is parsed once for
-/// the checks and the snapping pass. A value with no reading is malformed when it is
-/// text that is not well-formed degrees–minutes–seconds either.
+/// the checks and the snapping pass. A value with no reading is flagged when its
+/// text cannot be read (`crate::source::values::unreadable_coordinate`).
 pub(crate) fn checked_axis(column: &Column, readings: &[Option<Reading>]) -> PolarsResult<Vec<(Option<f64>, bool)>> {
     let series = column.as_materialized_series();
     if series.dtype() != &DataType::String {
@@ -405,7 +407,7 @@ pub(crate) fn checked_axis(column: &Column, readings: &[Option<Reading>]) -> Pol
         .map(|(v, r)| match (v, r) {
             (_, Some(r)) => (Some(r.value), false),
             (None, None) => (None, false),
-            (Some(t), None) => (None, crate::source::values::parse_dms(t).is_err()),
+            (Some(t), None) => (None, crate::source::values::unreadable_coordinate(t).is_some()),
         })
         .collect())
 }

@@ -9,8 +9,8 @@ pub mod sketch;
 pub mod state;
 
 pub use kernels::{
-    coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, malformed_dms, parse_coordinate,
-    quantize, round_decimals, rounder, row_resolution, Tally,
+    coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, parse_coordinate, quantize,
+    round_decimals, rounder, row_resolution, unreadable_text, Tally,
 };
 pub use state::{AxisInfo, SnapInfo, State};
 

@@ -302,7 +302,7 @@ fn check_positions(
         .flat_map(|b| b.values())
         .filter(|b| b.kind.is_spatial())
         .map(|b| b.columns.clone())
-        .filter(|c| matches!(c, Columns::Pair { planar: false, .. } | Columns::Pair { crs: Some(_), .. }))
+        .filter(|c| matches!(c, Columns::Pair { .. }))
         .collect();
     for columns in pairs {
         let Columns::Pair { lat, lon, crs, .. } = &columns else { continue };
@@ -348,10 +348,14 @@ fn check_positions(
         };
         for (bad, column) in [("bad_lat", lat), ("bad_lon", lon)] {
             if get(bad) > 0.0 {
-                let row = once(profile::malformed_dms(column).arg_max())? as usize + 1;
+                let row = once(profile::unreadable_text(column).arg_max())? as usize + 1;
                 let value = first_value(frame, column, row).unwrap_or_default();
                 return Err(InputError::new(id, "coordinates", format!("column `{column}`, row {row}: {value}")));
             }
+        }
+        // Planar values without a coordinate system have no ranges to check.
+        if matches!(columns, Columns::Pair { planar: true, crs: None, .. }) {
+            continue;
         }
         if let Some(proj) = crs {
             if get("off_zone") > 0.5 {
@@ -414,7 +418,7 @@ fn replace(tagging: &mut Tagging, from: &Columns, to: &Columns) {
 fn first_value(frame: &Frame, column: &str, row: usize) -> Option<String> {
     let df = frame.lf.clone().select([col(column).cast(DataType::String)]).slice(row as i64 - 1, 1).collect().ok()?;
     Some(df.column(column).ok()?.str().ok()?.get(0)?.to_string())
-        .map(|v| crate::source::values::parse_dms(&v).err().unwrap_or(v))
+        .map(|v| crate::source::values::unreadable_coordinate(&v).unwrap_or(v))
 }
 
 /// Columns whose values look like positions and that no pack binds.
@@ -561,6 +565,46 @@ remediation = "测试。"
             let (counted, afresh) = (compute(Some(&read.snaps)), compute(None));
             assert_eq!(counted, afresh, "{}", data.display());
             assert!(counted.values().all(|v| v.is_some_and(|v| v > 0.0)), "{counted:?}");
+        }
+    }
+
+    /// A value with digits that is not a number (a decimal comma, `30.1.2`) is refused
+    /// with its column and row, in degree and planar columns alike; text without
+    /// digits is a missing value and the rest is evaluated.
+    #[test]
+    fn unreadable_coordinates_are_refused_with_their_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let planar = PACK.replace(
+            "kind = \"point\"\nlat = [\"lat\"]\nlon = [\"lon\"]",
+            "kind = \"xy\"\ny = [\"lat\"]\nx = [\"lon\"]",
+        );
+        assert_ne!(planar, PACK);
+        for (name, pack) in [("degrees", PACK.to_string()), ("planar", planar)] {
+            let pack_path = dir.path().join(format!("{name}.toml"));
+            std::fs::write(&pack_path, pack.replace("WHEN", r#""has(position)""#)).unwrap();
+            let catalog = Catalog::load(&[pack_path], true).unwrap();
+            let cases = [
+                (
+                    "lat;lon\n30.1;114.2\n30,5;114.3\n",
+                    Some("row 2: `30,5` is not a number: a decimal comma is not read; write `30.5`"),
+                ),
+                ("lat;lon\n30.1;114.2\n30.2;114.3.1\n", Some("column `lon`, row 2: `114.3.1` is neither")),
+                ("lat;lon\n30.1;114.2\nNA;无\n", None),
+            ];
+            for (i, (text, refused)) in cases.into_iter().enumerate() {
+                let csv = dir.path().join(format!("{name}-{i}.csv"));
+                std::fs::write(&csv, text).unwrap();
+                std::fs::write(dir.path().join(format!("{name}-{i}.csv.mosaic.toml")), "delimiter = \";\"\n").unwrap();
+                let dataset = source::discover(std::slice::from_ref(&csv), false).unwrap().datasets.remove(0);
+                match (read(&dataset, &catalog, "points", Reading::default()), refused) {
+                    (Err(e), Some(want)) => {
+                        assert_eq!(e.kind, "coordinates", "{name} {i}: {e:?}");
+                        assert!(e.message.contains(want), "{name} {i}: {}", e.message);
+                    }
+                    (Ok(read), None) => assert_eq!(read.rows, 2, "{name} {i}"),
+                    (got, _) => panic!("{name} {i}: {:?}", got.map(|r| r.rows)),
+                }
+            }
         }
     }
 }

@@ -423,9 +423,46 @@ pub fn parse_dms(text: &str) -> Result<Option<(f64, f64)>, String> {
     Ok(Some((if negative { -degrees } else { degrees }, step)))
 }
 
+/// Why an axis cannot be read from `text`, when it cannot: text that carries digits
+/// but is neither a number nor degrees–minutes–seconds (a decimal comma `30,12345`,
+/// `30.1.2`, `约30.1`), or malformed degrees–minutes–seconds. Text without digits
+/// (`NA`, `无`, `thirty`) is a missing value, and a number that is not finite
+/// (`1e999`) an invalid one: neither is unreadable.
+pub fn unreadable_coordinate(text: &str) -> Option<String> {
+    let t = text.trim();
+    match parse_dms(t) {
+        Err(why) => Some(why),
+        Ok(Some(_)) => None,
+        Ok(None) if !t.chars().any(|c| c.is_ascii_digit()) || t.parse::<f64>().is_ok() => None,
+        Ok(None) => {
+            let comma = t.split_once(',').filter(|(a, b)| {
+                let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+                digits(a.trim_start_matches(['-', '+'])) && digits(b)
+            });
+            Some(match comma {
+                Some((a, b)) => format!("`{t}` is not a number: a decimal comma is not read; write `{a}.{b}`"),
+                None => format!("`{t}` is neither a number nor degrees–minutes–seconds"),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_with_digits_that_is_no_coordinate_is_unreadable() {
+        for ok in ["30.5", " -114.25 ", "1e999", "NaN", "NA", "无", "thirty", "", "30°17'58.2\"N", "30 17 58.2"] {
+            assert_eq!(unreadable_coordinate(ok), None, "{ok:?}");
+        }
+        assert!(unreadable_coordinate("30,134364").unwrap().contains("write `30.134364`"));
+        assert!(unreadable_coordinate("-114,5").unwrap().contains("write `-114.5`"));
+        for bad in ["30.1.2", "约30.1", "30,1,2", "30°65'00\"N"] {
+            assert!(unreadable_coordinate(bad).is_some(), "{bad:?}");
+        }
+        assert!(unreadable_coordinate("30,1,2").unwrap().contains("neither"));
+    }
 
     #[test]
     fn wkt_vertices_as_written() {
