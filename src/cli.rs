@@ -479,6 +479,9 @@ pub fn run(cli: Cli) -> ExitStatus {
             for (id, path) in &result.fixed {
                 eprintln!("fixed: {id} → {}", path.display());
             }
+            if !result.fixed.is_empty() && !result.errors.iter().any(|e| e.kind == "fix") {
+                eprintln!("fixed copies re-scanned: the holds their fixes address no longer hold");
+            }
             let color = match color {
                 Color::Always => true,
                 Color::Never => false,

@@ -288,6 +288,42 @@ fn a_declared_delimiter_is_read_like_a_comma() {
     }
 }
 
+/// `--fix` writes a remediated copy with the owner's manifest beside it (the column
+/// mapping kept; the encoding and delimiter dropped, the copy being UTF-8 with
+/// commas) and re-scans it: no error, and the copy scans clean on its own.
+#[test]
+fn a_fixed_copy_keeps_its_manifest_and_scans_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = fs::read_to_string(common::root().join("datasets/energy/substations-hold/substations.csv")).unwrap();
+    let mut lines = original.lines();
+    let header = lines.next().unwrap().replace("site_id", "k").replace("voltage_kv", "v");
+    let header = header.replace("lat", "col_a").replace("lon", "col_b");
+    let text: String = std::iter::once(header.as_str()).chain(lines).map(|l| l.replace(',', ";") + "\n").collect();
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("sites.csv"), encoding_rs::GB18030.encode(&text).0).unwrap();
+    let manifest = "encoding = \"gb18030\"\ndelimiter = \";\"\n[columns]\nk = \"site\"\nv = \"voltage_kv\"\n\
+                    col_a = \"position.lat\"\ncol_b = \"position.lon\"\n";
+    fs::write(data.join("sites.csv.mosaic.toml"), manifest).unwrap();
+    let out = tmp.path().join("fixed");
+    let (code, report) =
+        common::json(&["scan", data.to_str().unwrap(), "--format", "json", "--fix", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]), "the copy re-scanned: {report}");
+    let fix = &report["findings"][0]["fix"];
+    assert_eq!(fix["action"], "round", "{report}");
+    let copied = fs::read_to_string(out.join("sites.csv.mosaic.toml")).unwrap();
+    assert!(copied.contains("col_a = \"position.lat\""), "{copied}");
+    assert!(!copied.contains("delimiter") && !copied.contains("encoding"), "{copied}");
+    assert!(fs::read_to_string(out.join("sites.csv")).unwrap().starts_with("k,"));
+    let (code, again) = common::json(&["scan", out.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(again["scan"]["inputs"][0]["rows"], report["scan"]["inputs"][0]["rows"]);
+    // Without the manifest the copy's positions would not be bound at all.
+    let tagging = again["scan"]["tagging"].as_array().unwrap();
+    assert!(tagging.iter().any(|t| t["column"] == "col_a,col_b" && t["how"] == "manifest"), "{again}");
+}
+
 /// The rows of a lake's small partitions come back from the sandbox children that
 /// decoded them; each row still carries its own file's partition value (files of
 /// different lengths, the key only in the directory names), so a count over that key

@@ -110,11 +110,12 @@ pub fn single(
 /// Write a remediated copy of every dataset a fix changes (round, coarsen, drop) into
 /// `dir`: CSV/TSV as UTF-8 CSV, other formats as Parquet, under the dataset's id.
 /// Several fixes to one column keep the strongest (fewest decimals, longest step).
+/// A copy that cannot be written is an error of its own; the others are written.
 pub fn write(
     dir: &Path,
     prepared: &[Prepared],
     findings: &[crate::decide::Finding],
-) -> Result<Vec<(String, PathBuf)>, InputError> {
+) -> (Vec<(String, PathBuf)>, Vec<InputError>) {
     let mut changes: BTreeMap<&str, BTreeMap<&str, (Action, Option<f64>)>> = BTreeMap::new();
     for fix in findings.iter().filter_map(|f| f.fix.as_ref()) {
         if fix.action == Action::SplitRelease {
@@ -127,10 +128,23 @@ pub fn write(
             }
         }
     }
-    let io = |path: &Path, e: &dyn std::fmt::Display| InputError::new(path.display().to_string(), "fix", e.to_string());
     let mut written = Vec::new();
+    let mut errors = Vec::new();
     for (id, columns) in changes {
         let Some(p) = prepared.iter().find(|p| p.dataset.id == id) else { continue };
+        match write_one(dir, p, columns) {
+            Ok(path) => written.push((id.to_string(), path)),
+            Err(e) => errors.push(e),
+        }
+    }
+    (written, errors)
+}
+
+/// Write the remediated copy of one dataset (see [`write`]); its path.
+fn write_one(dir: &Path, p: &Prepared, columns: BTreeMap<&str, (Action, Option<f64>)>) -> Result<PathBuf, InputError> {
+    let io = |path: &Path, e: &dyn std::fmt::Display| InputError::new(path.display().to_string(), "fix", e.to_string());
+    let id = p.dataset.id.as_str();
+    {
         if let Some(g) = &p.frame.geometry {
             return Err(InputError::new(
                 id,
@@ -170,9 +184,112 @@ pub fn write(
         } else {
             ParquetWriter::new(&mut file).finish(&mut df).map_err(|e| io(&path, &e))?;
         }
-        written.push((id.to_string(), path));
+        if let Some(manifest) = &p.dataset.manifest {
+            let copy = copied_manifest(manifest, &present);
+            let at = crate::source::manifest::sidecar_path(&path);
+            let text = toml::to_string(&copy).map_err(|e| io(&at, &e))?;
+            std::fs::write(&at, text).map_err(|e| io(&at, &e))?;
+        }
+        Ok(path)
     }
-    Ok(written)
+}
+
+/// Re-scan what [`write`] wrote: the datasets of every finding a written fix
+/// clears, with the written copies in place of the originals (under the same ids)
+/// and the others as they are, with the same packs and no fix search. A finding
+/// that still holds over the same datasets, or a copy that cannot be read back, is
+/// an error of kind `fix`: the copies on disk do not do what the fix said.
+pub fn verify(
+    catalog: &crate::rules::Catalog,
+    options: &super::Options,
+    prepared: &[Prepared],
+    findings: &[crate::decide::Finding],
+    written: &[(String, PathBuf)],
+) -> Vec<InputError> {
+    let copy = |id: &str| written.iter().find(|(w, _)| w == id).map(|(_, path)| path);
+    let fixed: Vec<&crate::decide::Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.fix
+                .as_ref()
+                .is_some_and(|x| x.action != Action::SplitRelease && x.datasets.iter().any(|d| copy(d).is_some()))
+        })
+        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        fixed.iter().flat_map(|f| f.datasets.iter().map(String::as_str)).collect();
+    let mut errors = Vec::new();
+    let mut datasets = Vec::new();
+    for id in ids {
+        let Some(original) = prepared.iter().find(|p| p.dataset.id == id) else { continue };
+        let Some(path) = copy(id) else {
+            datasets.push(original.dataset.clone());
+            continue;
+        };
+        match crate::source::discover(std::slice::from_ref(path), original.dataset.published) {
+            Ok(mut found) if found.datasets.len() == 1 && found.errors.is_empty() => {
+                let mut dataset = found.datasets.remove(0);
+                dataset.id = id.to_string();
+                datasets.push(dataset);
+            }
+            _ => errors.push(InputError::new(
+                id,
+                "fix",
+                format!("the fixed copy {} cannot be read back", path.display()),
+            )),
+        }
+    }
+    if !errors.is_empty() || datasets.is_empty() {
+        return errors;
+    }
+    let again =
+        super::Options { fixes: false, fix_dir: None, cache: None, coverage: false, strict: false, ..options.clone() };
+    let found = crate::source::Discovery { datasets, ..Default::default() };
+    let rescanned = super::run_found(catalog, &again, found);
+    for e in rescanned.errors {
+        let shown = copy(&e.input).map_or_else(|| e.input.clone(), |p| p.display().to_string());
+        errors.push(InputError::new(
+            e.input,
+            "fix",
+            format!("re-scanning the fixed copy {shown}: {} ({})", e.message, e.kind),
+        ));
+    }
+    for f in fixed {
+        let still = rescanned
+            .findings
+            .iter()
+            .any(|g| (&g.pack, &g.item, &g.datasets, g.outcome) == (&f.pack, &f.item, &f.datasets, f.outcome));
+        if still {
+            let copies: Vec<String> =
+                f.datasets.iter().filter_map(|d| copy(d)).map(|p| p.display().to_string()).collect();
+            errors.push(InputError::new(
+                f.datasets.join(" + "),
+                "fix",
+                format!("{} still holds on the fixed copies ({}): they do not clear it", f.item, copies.join(", ")),
+            ));
+        }
+    }
+    errors
+}
+
+/// The manifest of a remediated copy: what the owner declared about the dataset
+/// still holds of the copy, except how its text was written (the copy is UTF-8 CSV
+/// or Parquet), the accuracy its rounded positions now carry in their decimals (a
+/// fix's trial judged them by their rounding, not the declared accuracy), and the
+/// columns it dropped.
+fn copied_manifest(
+    manifest: &crate::source::Manifest,
+    changes: &[(&str, Action, Option<f64>)],
+) -> crate::source::Manifest {
+    let dropped = |c: &str| changes.iter().any(|(column, action, _)| *column == c && *action == Action::DropColumn);
+    let mut copy = manifest.clone();
+    copy.encoding = None;
+    copy.delimiter = None;
+    if changes.iter().any(|(_, action, _)| *action == Action::Round) {
+        copy.accuracy_m = None;
+    }
+    copy.columns.retain(|column, _| !dropped(column));
+    copy.ignore.retain(|column| !dropped(column));
+    copy
 }
 
 fn strongest(a: (Action, Option<f64>), b: (Action, Option<f64>)) -> (Action, Option<f64>) {
@@ -181,5 +298,44 @@ fn strongest(a: (Action, Option<f64>), b: (Action, Option<f64>)) -> (Action, Opt
         ((Action::Round, Some(x)), (Action::Round, Some(y))) => (Action::Round, Some(x.min(y))),
         ((Action::CoarsenTime, Some(x)), (Action::CoarsenTime, Some(y))) => (Action::CoarsenTime, Some(x.max(y))),
         (a, _) => a,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `verify` re-scans the copies `write` made and finds them clear; a copy that does
+    /// not clear its finding (the original standing in for it) is an error of kind
+    /// `fix` naming the item and the copy.
+    #[test]
+    fn the_written_copies_are_re_scanned() {
+        let catalog = crate::rules::Catalog::load(&[], false).unwrap();
+        let original =
+            crate::source::discover(&[PathBuf::from("datasets/energy/substations-hold/substations.csv")], false)
+                .unwrap()
+                .datasets
+                .remove(0);
+        let options = super::super::Options::new(vec![original.path.clone()], chrono::Utc::now());
+        let ctx = crate::decide::Context { today: options.today(), calendar: &options.calendar };
+        let extras = super::super::Extras { coverage: false, fixes: true, writes: true, alone: true };
+        let prepared = vec![super::super::prepare(&catalog, &original, &ctx, extras).unwrap()];
+        let findings = prepared[0].findings.clone();
+        assert!(findings.iter().any(|f| f.fix.as_ref().is_some_and(|x| x.action == Action::Round)), "{findings:?}");
+
+        let out = tempfile::tempdir().unwrap();
+        let (written, errors) = write(out.path(), &prepared, &findings);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(written.len(), 1);
+        assert_eq!(verify(&catalog, &options, &prepared, &findings, &written), vec![]);
+
+        let unchanged = vec![(original.id.clone(), original.path.clone())];
+        let errors = verify(&catalog, &options, &prepared, &findings, &unchanged);
+        assert!(!errors.is_empty());
+        for e in &errors {
+            assert_eq!(e.kind, "fix");
+            assert!(e.message.contains("still holds on the fixed copies"), "{}", e.message);
+            assert!(e.message.contains("substations.csv"), "{}", e.message);
+        }
     }
 }

@@ -314,10 +314,14 @@ pub(crate) fn discover_all(options: &Options) -> Result<source::Discovery, Missi
 
 /// Run a scan. A scan path that does not exist is a usage error (nothing evaluated).
 pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPath> {
+    let found = discover_all(options)?;
+    Ok(run_found(catalog, options, found))
+}
+
+/// Run a scan of the datasets `found` (see [`run`]).
+pub(crate) fn run_found(catalog: &Catalog, options: &Options, found: source::Discovery) -> ScanResult {
     let today = options.today();
     let (catalog, mut result) = ScanResult::empty(catalog, options);
-
-    let found = discover_all(options)?;
 
     let ctx = decide::Context { today, calendar: &options.calendar };
     let extras = Extras {
@@ -391,10 +395,11 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     result.errors.extend(combined.errors);
 
     if let Some(dir) = &options.fix_dir {
-        match fix::write(dir, &prepared, &result.findings) {
-            Ok(written) => result.fixed = written,
-            Err(e) => result.errors.push(e),
-        }
+        let (written, errors) = fix::write(dir, &prepared, &result.findings);
+        result.errors.extend(errors);
+        let _t = crate::trace::span(|| "re-scan of the fixed copies".to_string());
+        result.errors.extend(fix::verify(&catalog, options, &prepared, &result.findings, &written));
+        result.fixed = written;
     }
 
     result.inputs.sort_by(|a, b| a.id.cmp(&b.id));
@@ -414,7 +419,7 @@ pub fn run(catalog: &Catalog, options: &Options) -> Result<ScanResult, MissingPa
     // One story per finding: a finding is reported once per id.
     let mut seen = std::collections::BTreeSet::new();
     result.findings.retain(|f| seen.insert(f.id.clone()));
-    Ok(result)
+    result
 }
 
 fn profile_error(id: &str, e: &polars::prelude::PolarsError) -> InputError {

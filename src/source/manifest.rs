@@ -106,6 +106,14 @@ pub fn sidecar(path: &Path) -> Option<PathBuf> {
     [name, stem].into_iter().map(|n| parent.join(format!("{n}.mosaic.toml"))).find(|p| p.is_file())
 }
 
+/// Where the sidecar manifest of a dataset file at `path` is written:
+/// `<file name>.mosaic.toml` beside it.
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".mosaic.toml");
+    path.with_file_name(name)
+}
+
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_path_buf(), source })?;
