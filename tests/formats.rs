@@ -143,7 +143,7 @@ fn a_fix_on_a_one_column_position_is_written_back_as_one_column() {
 fn the_findings_schema_documents_the_new_fields() {
     let out = common::run(&["schema", "findings"]);
     let schema = String::from_utf8_lossy(&out.stdout).to_string();
-    for field in ["unbound", "looks_like", "note", "status", "overdue", "zh", "criteria"] {
+    for field in ["unbound", "looks_like", "note", "status", "overdue", "zh", "criteria", "fixed"] {
         assert!(schema.contains(field), "{field} in {schema}");
     }
 }
@@ -312,6 +312,8 @@ fn a_fixed_copy_keeps_its_manifest_and_scans_clean() {
     assert_eq!(report["errors"], serde_json::json!([]), "the copy re-scanned: {report}");
     let fix = &report["findings"][0]["fix"];
     assert_eq!(fix["action"], "round", "{report}");
+    assert_eq!(report["scan"]["fixed"][0]["input"], "sites.csv", "{report}");
+    assert_eq!(report["scan"]["fixed"][0]["path"], out.join("sites.csv").display().to_string());
     let copied = fs::read_to_string(out.join("sites.csv.mosaic.toml")).unwrap();
     assert!(copied.contains("col_a = \"position.lat\""), "{copied}");
     assert!(!copied.contains("delimiter") && !copied.contains("encoding"), "{copied}");

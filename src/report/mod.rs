@@ -66,7 +66,20 @@ pub struct ScanV1 {
     /// With `--strict` they make the scan incomplete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unbound: Vec<UnboundV1>,
+    /// Remediated copies `--fix DIR` wrote (each re-scanned in place of its input; a
+    /// copy that does not clear its hold is an error of kind `fix`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed: Vec<FixedV1>,
     pub stats: StatsV1,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixedV1 {
+    /// The input the copy remediates.
+    pub input: String,
+    /// Where the copy was written.
+    pub path: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -286,6 +299,11 @@ pub fn findings_v1(result: &ScanResult) -> FindingsV1 {
                     columns: u.columns.clone(),
                     looks_like: u.looks_like.clone(),
                 })
+                .collect(),
+            fixed: result
+                .fixed
+                .iter()
+                .map(|(input, path)| FixedV1 { input: input.clone(), path: path.display().to_string() })
                 .collect(),
             stats: StatsV1 {
                 candidates: result.stats.candidates,
