@@ -15,6 +15,7 @@ fn main() {
     }));
     mosaic::scan::install_panic_hook();
     let cli = mosaic::cli::Cli::parse();
+    bound_row_group_prefetch();
     // A large input is read by byte ranges instead of mapped whole, so the process's
     // RSS does not grow with the file (`Cli::large_inputs`). Set before any thread
     // starts; a value the user set is kept, and sandbox children inherit it. Children
@@ -26,6 +27,20 @@ fn main() {
     let code = mosaic::cli::run(cli).code();
     mosaic::alloc::report();
     std::process::exit(code);
+}
+
+/// polars' Parquet source fetches up to 16 row groups ahead of the decoders (at
+/// least, whatever the cores), a budget sized for object stores; mosaic reads only
+/// local files (objects are staged to disk first), so as many row groups as there
+/// are cores keep every decoder busy. 20M-row Parquet on 2 cores: peak RSS 282–300 →
+/// 206–213 MB for the profile, 230 → 154–162 MB for a hold, system time 0.30 → 0.24
+/// s, wall time the same or lower; the 10 000-file lake unchanged. Set before any
+/// thread starts; a value the user set is kept, and sandbox children inherit it.
+fn bound_row_group_prefetch() {
+    if std::env::var_os("POLARS_ROW_GROUP_PREFETCH_SIZE").is_none() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        std::env::set_var("POLARS_ROW_GROUP_PREFETCH_SIZE", cores.to_string());
+    }
 }
 
 /// glibc returns large freed blocks to the system at once (each above a threshold is
