@@ -151,9 +151,7 @@ pub fn unreadable_text(column: &str) -> Expr {
                 s.str()?
                     .iter()
                     .map(|v| {
-                        Some(u32::from(v.is_some_and(|t| {
-                            parse_coordinate(t).is_none() && crate::source::values::unreadable_coordinate(t).is_some()
-                        })))
+                        Some(u32::from(v.is_some_and(|t| crate::source::values::unreadable_coordinate(t).is_some())))
                     })
                     .collect()
             } else {

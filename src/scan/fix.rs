@@ -144,54 +144,52 @@ pub fn write(
 fn write_one(dir: &Path, p: &Prepared, columns: BTreeMap<&str, (Action, Option<f64>)>) -> Result<PathBuf, InputError> {
     let io = |path: &Path, e: &dyn std::fmt::Display| InputError::new(path.display().to_string(), "fix", e.to_string());
     let id = p.dataset.id.as_str();
-    {
-        if let Some(g) = &p.frame.geometry {
-            return Err(InputError::new(
-                id,
-                "fix",
-                format!(
-                    "cannot write a remediated copy: its positions are the geometries of `{}` ({:?}); \
-                     apply the fix where the geometries are produced and scan the result",
-                    g.column, p.dataset.format
-                ),
-            ));
-        }
-        let present: Vec<(&str, Action, Option<f64>)> = columns
-            .into_iter()
-            .filter(|(column, _)| p.frame.columns.iter().any(|(n, _)| n == column))
-            .map(|(column, (action, value))| (column, action, value))
-            .collect();
-        let mut lf = remedy::apply_columns(p.frame.full.clone().unwrap_or_else(|| p.frame.lf.clone()), &present);
-        // One-column positions are written back as one column, in their own order.
-        for (column, order) in &p.tagging.derived {
-            let (lat, lon) = crate::source::geometry::pair_columns(column);
-            let (first, second) =
-                if *order == crate::source::geometry::Order::LonLat { (&lon, &lat) } else { (&lat, &lon) };
-            let joined = crate::source::geometry::pair_join(first, second);
-            lf = lf.with_column(joined.alias(column.as_str())).drop(by_name([lat.as_str(), lon.as_str()], true, false));
-        }
-        let text = matches!(p.dataset.format, Format::Csv | Format::Tsv);
-        let name = id.trim_start_matches("published:").trim_end_matches('/');
-        let stem = name.rsplit_once('.').filter(|_| p.dataset.path.is_file()).map_or(name, |(s, _)| s);
-        let path = dir.join(format!("{stem}.{}", if text { "csv" } else { "parquet" }));
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
-        }
-        let mut df = lf.collect().map_err(|e| io(&path, &e))?;
-        let mut file = std::fs::File::create(&path).map_err(|e| io(&path, &e))?;
-        if text {
-            CsvWriter::new(&mut file).finish(&mut df).map_err(|e| io(&path, &e))?;
-        } else {
-            ParquetWriter::new(&mut file).finish(&mut df).map_err(|e| io(&path, &e))?;
-        }
-        if let Some(manifest) = &p.dataset.manifest {
-            let copy = copied_manifest(manifest, &present);
-            let at = crate::source::manifest::sidecar_path(&path);
-            let text = toml::to_string(&copy).map_err(|e| io(&at, &e))?;
-            std::fs::write(&at, text).map_err(|e| io(&at, &e))?;
-        }
-        Ok(path)
+    if let Some(g) = &p.frame.geometry {
+        return Err(InputError::new(
+            id,
+            "fix",
+            format!(
+                "cannot write a remediated copy: its positions are the geometries of `{}` ({:?}); \
+                 apply the fix where the geometries are produced and scan the result",
+                g.column, p.dataset.format
+            ),
+        ));
     }
+    let present: Vec<(&str, Action, Option<f64>)> = columns
+        .into_iter()
+        .filter(|(column, _)| p.frame.columns.iter().any(|(n, _)| n == column))
+        .map(|(column, (action, value))| (column, action, value))
+        .collect();
+    let mut lf = remedy::apply_columns(p.frame.full.clone().unwrap_or_else(|| p.frame.lf.clone()), &present);
+    // One-column positions are written back as one column, in their own order.
+    for (column, order) in &p.tagging.derived {
+        let (lat, lon) = crate::source::geometry::pair_columns(column);
+        let (first, second) =
+            if *order == crate::source::geometry::Order::LonLat { (&lon, &lat) } else { (&lat, &lon) };
+        let joined = crate::source::geometry::pair_join(first, second);
+        lf = lf.with_column(joined.alias(column.as_str())).drop(by_name([lat.as_str(), lon.as_str()], true, false));
+    }
+    let text = matches!(p.dataset.format, Format::Csv | Format::Tsv);
+    let name = id.trim_start_matches("published:").trim_end_matches('/');
+    let stem = name.rsplit_once('.').filter(|_| p.dataset.path.is_file()).map_or(name, |(s, _)| s);
+    let path = dir.join(format!("{stem}.{}", if text { "csv" } else { "parquet" }));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
+    }
+    let mut df = lf.collect().map_err(|e| io(&path, &e))?;
+    let mut file = std::fs::File::create(&path).map_err(|e| io(&path, &e))?;
+    if text {
+        CsvWriter::new(&mut file).finish(&mut df).map_err(|e| io(&path, &e))?;
+    } else {
+        ParquetWriter::new(&mut file).finish(&mut df).map_err(|e| io(&path, &e))?;
+    }
+    if let Some(manifest) = &p.dataset.manifest {
+        let copy = copied_manifest(manifest, &present);
+        let at = crate::source::manifest::sidecar_path(&path);
+        let text = toml::to_string(&copy).map_err(|e| io(&at, &e))?;
+        std::fs::write(&at, text).map_err(|e| io(&at, &e))?;
+    }
+    Ok(path)
 }
 
 /// Re-scan what [`write`] wrote: the datasets of every finding a written fix
