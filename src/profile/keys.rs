@@ -9,7 +9,11 @@
 //! small overlap between large tables is never missed (a compliance gate fails
 //! closed; a sampled sketch alone would miss it).
 
+use std::sync::{Arc, Mutex};
+
 use polars::prelude::*;
+
+use super::kernels::{self, WordSet};
 
 /// The distinct values of a text expression over a frame, nulls and blanks left out.
 pub fn distinct_text(lf: &LazyFrame, expr: Expr) -> PolarsResult<Vec<String>> {
@@ -53,20 +57,44 @@ pub struct KeySet {
     hashes: Vec<u64>,
 }
 
-/// Counts of distinct key values by form: 6-digit codes, 12-digit codes, Chinese text.
+/// Which forms a key column's values take: 6-digit division codes, 12-digit codes,
+/// Chinese text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CodeForms {
-    pub six: usize,
-    pub twelve: usize,
-    pub names: usize,
+    pub six: bool,
+    pub twelve: bool,
+    pub names: bool,
 }
 
 impl CodeForms {
+    /// Note the form of one value (trimmed, not blank).
+    fn see(&mut self, v: &str) {
+        // Division codes start with a province's two digits (11 Beijing … 82 Macao).
+        let code = |len: usize| {
+            v.len() == len
+                && v.bytes().all(|b| b.is_ascii_digit())
+                && v[..2].parse::<u8>().is_ok_and(|p| (11..=82).contains(&p))
+        };
+        if code(6) {
+            self.six = true;
+        } else if code(12) {
+            self.twelve = true;
+        } else if !v.is_ascii() && v.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+            self.names = true;
+        }
+    }
+
+    fn add(&mut self, other: CodeForms) {
+        self.six |= other.six;
+        self.twelve |= other.twelve;
+        self.names |= other.names;
+    }
+
     /// Why the forms cannot be joined as written, if they cannot.
     pub fn problem(&self) -> Option<&'static str> {
-        if self.six > 0 && self.twelve > 0 {
+        if self.six && self.twelve {
             Some("mixes 6-digit and 12-digit division codes")
-        } else if self.six + self.twelve > 0 && self.names > 0 {
+        } else if (self.six || self.twelve) && self.names {
             Some("mixes division codes and names")
         } else {
             None
@@ -110,23 +138,34 @@ impl KeySet {
 
     /// The same, and which forms of division codes the values take (a key column
     /// mixing 6- and 12-digit codes, or codes and names, would link equal divisions
-    /// only in part).
+    /// only in part). The values are hashed as the rows stream past, into a set of
+    /// 64-bit words: the distinct texts themselves are never held (a 20M-row key
+    /// column of a scan with published data: 0.58 s and 618 MiB of heap as a
+    /// query's `unique` of the texts).
     pub fn from_expr_with_forms(lf: &LazyFrame, expr: Expr) -> PolarsResult<(Self, CodeForms)> {
-        let keys = distinct_text(lf, expr)?;
-        let mut forms = CodeForms::default();
-        for v in keys.iter().map(|v| v.trim()) {
-            // Division codes start with a province's two digits (11 Beijing … 82 Macao).
-            let digits = v.len() >= 6
-                && v.bytes().all(|b| b.is_ascii_digit())
-                && v[..2].parse::<u8>().is_ok_and(|p| (11..=82).contains(&p));
-            match v.len() {
-                6 if digits => forms.six += 1,
-                12 if digits => forms.twelve += 1,
-                _ if v.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) => forms.names += 1,
-                _ => {}
-            }
-        }
-        Ok((KeySet::from_values(keys.iter().map(String::as_str)), forms))
+        let set = Arc::new(WordSet::default());
+        let forms = Arc::new(Mutex::new(CodeForms::default()));
+        let gather = {
+            let (set, forms) = (set.clone(), forms.clone());
+            expr.cast(DataType::String)
+                .map(
+                    move |c: Column| {
+                        let mut seen = CodeForms::default();
+                        let values = c.str()?.iter().flatten().map(str::trim).filter(|v| !v.is_empty());
+                        set.insert_all(values.map(|v| {
+                            seen.see(v);
+                            hash_bytes(v.as_bytes())
+                        }))?;
+                        forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?.add(seen);
+                        Ok(kernels::gathered(c.name().clone(), 1))
+                    },
+                    |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+                )
+                .sum()
+        };
+        lf.clone().select([gather.alias("k")]).collect_with_engine(Engine::Streaming)?;
+        let forms = *forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?;
+        Ok((KeySet::from_hashes(set.take()?), forms))
     }
 
     /// The distinct values' hashes, sorted.
@@ -209,6 +248,38 @@ mod tests {
         let b = set(49_999..100_000);
         assert_eq!(a.overlaps(&b).0, true);
         assert_eq!(a.overlaps(&set(50_000..100_000)), (false, Settled::Exact));
+    }
+
+    /// Hashing a frame's values as they stream past gives the set of their distinct
+    /// texts, on text and on numbers, in batches, and notes the forms they take.
+    #[test]
+    fn a_frame_s_key_set_is_the_set_of_its_texts() {
+        let texts: Vec<Option<String>> = (0..30_000)
+            .map(|i| match i % 7 {
+                0 => None,
+                1 => Some("  ".to_string()),
+                2 => Some(format!(" S{:05} ", i % 5_000)),
+                _ => Some(format!("S{:05}", i % 5_000)),
+            })
+            .collect();
+        let df = df!("k" => &texts, "n" => (0..30_000i64).map(|i| i % 977).collect::<Vec<_>>()).unwrap();
+        let batches = df.slice(0, 10_000).vstack(&df.slice(10_000, 20_000)).unwrap();
+        let (set, forms) = KeySet::from_expr_with_forms(&batches.lazy(), col("k")).unwrap();
+        let expected = KeySet::from_values(texts.iter().flatten().map(String::as_str));
+        assert_eq!(set, expected);
+        assert_eq!(set.len(), 5_000);
+        assert_eq!(forms, CodeForms::default());
+        let numbers = KeySet::from_expr(&df.clone().lazy(), col("n")).unwrap();
+        let written: Vec<String> = (0..977).map(|i| i.to_string()).collect();
+        assert_eq!(numbers, KeySet::from_values(written.iter().map(String::as_str)));
+
+        let codes = df!("k" => ["110101", " 110102 ", "110101001001", "朝阳区", "S1"]).unwrap().lazy();
+        let (_, forms) = KeySet::from_expr_with_forms(&codes, col("k")).unwrap();
+        assert_eq!(forms, CodeForms { six: true, twelve: true, names: true });
+        assert_eq!(forms.problem(), Some("mixes 6-digit and 12-digit division codes"));
+        let (_, forms) = KeySet::from_expr_with_forms(&codes.filter(col("k").str().len_chars().lt(lit(12))), col("k")).unwrap();
+        assert_eq!(forms, CodeForms { six: true, twelve: false, names: true });
+        assert_eq!(forms.problem(), Some("mixes division codes and names"));
     }
 
     #[test]
