@@ -104,7 +104,7 @@ pub struct Inference {
 }
 
 /// Bindings of one dataset, per pack id then tag name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Tagging {
     pub packs: BTreeMap<String, BTreeMap<String, Binding>>,
     /// One-column positions bound by some pack, with the order their values are in:

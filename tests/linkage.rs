@@ -121,6 +121,56 @@ fn the_join_holds_and_its_verified_fix_clears_it() {
     assert_eq!(scan_json(&scenario, &["--max-combo", "1"]).0, 0);
 }
 
+/// A large Parquet file scanned with other datasets is evaluated in a sandbox child
+/// and opened again for the combinations, its rows decoded only when one reads them:
+/// the join is found with the same evidence and fix as when the file is read here
+/// (a scan writing fixed copies reads every file here), and the file's hash is the
+/// sha256 of its bytes.
+#[test]
+fn a_large_file_evaluated_in_a_child_still_joins() {
+    use polars::prelude::*;
+    use sha2::Digest;
+    let scenario = common::root().join("datasets/linkage/registry-join-hold");
+    let file = std::fs::File::open(scenario.join("coordinates.parquet")).unwrap();
+    let mut df = ParquetReader::new(file).finish().unwrap();
+    // An unbound column of distinct texts takes the file past the size a child is
+    // spawned for (16 MiB).
+    let padding: Vec<String> = (0..df.height()).map(|i| format!("{i:08}{}", "x".repeat(500_000))).collect();
+    df.with_column(Column::new("padding".into(), padding)).unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Uncompressed).finish(&mut df).unwrap();
+    assert!(bytes.len() > 16 << 20, "{}", bytes.len());
+    let tmp = tempfile::tempdir().unwrap();
+    let release = tmp.path().join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::write(release.join("coordinates.parquet"), &bytes).unwrap();
+    std::fs::copy(scenario.join("厂站台账.csv"), release.join("厂站台账.csv")).unwrap();
+
+    let (code, report) = scan_json(&release, &[]);
+    let fixed = tmp.path().join("fixed");
+    let (code_here, here) = scan_json(&release, &["--fix", fixed.to_str().unwrap()]);
+    assert_eq!((code, code_here), (1, 1), "{report}");
+    let found = holds(&report);
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["combination"]["kind"], "join");
+    assert_eq!(names(found[0]), ["coordinates.parquet", "厂站台账.csv"]);
+    let without = |f: &Value| {
+        let mut f = f.clone();
+        f.as_object_mut().unwrap().remove("fix");
+        f
+    };
+    assert_eq!(
+        report["findings"].as_array().unwrap().iter().map(without).collect::<Vec<_>>(),
+        here["findings"].as_array().unwrap().iter().map(without).collect::<Vec<_>>()
+    );
+    assert_eq!(found[0]["fix"], holds(&here)[0]["fix"]);
+    assert!(found[0]["fix"]["evidence"].as_array().unwrap().iter().any(|e| e["holds"] == false), "{report}");
+    assert_eq!(report["scan"]["inputs"], here["scan"]["inputs"]);
+    assert_eq!(report["tagging"], here["tagging"]);
+    let input = report["scan"]["inputs"].as_array().unwrap().iter().find(|i| i["id"] == "coordinates.parquet").unwrap();
+    assert_eq!(input["sha256"], Value::from(hex::encode(sha2::Sha256::digest(&bytes))));
+}
+
 #[test]
 fn a_fixed_union_of_tiles_scans_clean() {
     let scenario = common::root().join("datasets/linkage/tiles-union-hold");

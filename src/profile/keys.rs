@@ -277,7 +277,8 @@ mod tests {
         let (_, forms) = KeySet::from_expr_with_forms(&codes, col("k")).unwrap();
         assert_eq!(forms, CodeForms { six: true, twelve: true, names: true });
         assert_eq!(forms.problem(), Some("mixes 6-digit and 12-digit division codes"));
-        let (_, forms) = KeySet::from_expr_with_forms(&codes.filter(col("k").str().len_chars().lt(lit(12))), col("k")).unwrap();
+        let (_, forms) =
+            KeySet::from_expr_with_forms(&codes.filter(col("k").str().len_chars().lt(lit(12))), col("k")).unwrap();
         assert_eq!(forms, CodeForms { six: true, twelve: false, names: true });
         assert_eq!(forms.problem(), Some("mixes division codes and names"));
     }

@@ -2,19 +2,24 @@
 //!
 //! Every page of a binary file the scan reads is first decoded in a child process
 //! (`source::sandbox`, docs/reliability.md), and the scan's own passes then decode it
-//! again: on 20M rows the second decode was 0.6 of the scan's 3.1 CPU-seconds. When a
-//! scan holds one dataset of one binary file and writes no fixed copy, nothing after
-//! the dataset's own evaluation reads its rows (no combination can). Then a child
-//! (`mosaic __scan-one`) runs the dataset's whole part of the scan — open, tag, the
-//! position checks, the passes, decide, the fix search — reading the file directly,
-//! and hands back what the scan reports of the dataset. The rows are decoded once, and
-//! a page that crashes the decoder still costs only the child.
+//! again: on 20M rows the second decode was 0.6 of the scan's 3.1 CPU-seconds. So a
+//! child (`mosaic __scan-one`) runs the dataset's whole part of the scan — open, tag,
+//! the position checks, the passes, decide, the fix search — reading the file
+//! directly, and hands back what the scan reports of the dataset: the rows are decoded
+//! once, and a page that crashes the decoder still costs only the child. Of a dataset
+//! scanned with others it also hands back what the combination search reads (its
+//! tagging and the items it meets alone); the parent opens the file again without
+//! decoding its rows, and the sandbox decodes the columns a combination reads only
+//! when one first reads them (`read::reopen`): a dataset that no combination reads
+//! is decoded once.
 //!
 //! When the child gives no answer (it crashed or was killed), or says the file is
 //! `corrupt`, the dataset is read here as before, each decode in a sandbox child of its
 //! own, which names what failed; so reports of damaged files are what they were.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -24,7 +29,7 @@ use crate::calendar::Calendar;
 use crate::decide::{self, Coverage, Finding};
 use crate::rules::Catalog;
 use crate::source::{self, Dataset, InputError};
-use crate::tag::Inference;
+use crate::tag::{Inference, Tagging};
 
 /// The hidden command a scan runs a dataset's part in.
 pub const COMMAND: &str = "__scan-one";
@@ -39,6 +44,8 @@ struct Request {
     calendar: Calendar,
     coverage: bool,
     fixes: bool,
+    /// The dataset is the only one scanned: no combination reads it afterwards.
+    alone: bool,
 }
 
 /// What a scan reports of a dataset evaluated alone.
@@ -49,9 +56,19 @@ pub(crate) struct Alone {
     pub unbound: Vec<Unbound>,
     pub findings: Vec<Finding>,
     pub evaluated: u64,
+    /// Of a dataset scanned with others, what the combination search reads of it.
+    pub linked: Option<Linked>,
     /// Per finding, what its serde form leaves out (its evidence's Chinese words, and
     /// those of its fix's evidence; its coverage): put back by [`Alone::restore`].
     kept: Vec<Kept>,
+}
+
+/// What the combination search reads of a dataset the child evaluated: its tagging
+/// after the position checks, and the items it meets alone.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Linked {
+    pub tagging: Tagging,
+    pub met: BTreeSet<(String, String)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,7 +79,7 @@ struct Kept {
 }
 
 impl Alone {
-    fn of(p: Prepared) -> Alone {
+    fn of(p: Prepared, alone: bool) -> Alone {
         let kept = p
             .findings
             .iter()
@@ -78,6 +95,7 @@ impl Alone {
             unbound: p.unbound,
             findings: p.findings,
             evaluated: p.evaluated,
+            linked: (!alone).then_some(Linked { tagging: p.tagging, met: p.met }),
             kept,
         }
     }
@@ -103,11 +121,22 @@ impl Alone {
     }
 }
 
-/// Whether a dataset's part of the scan runs in a child: one Parquet or IPC file,
-/// scanned alone, no fixed copy written, and a sandbox to run it in.
+/// Whether a dataset's part of the scan runs in a child: one Parquet or IPC file (of
+/// at least [`LINKED_MIN_BYTES`] when other datasets are scanned with it), no fixed
+/// copy written, and a sandbox to run it in. Scanned with other datasets, the child
+/// also hands back what the combination search reads ([`Linked`]), and the
+/// file is opened again for the combinations, its rows decoded only if one reads
+/// them (`read::reopen`).
 pub(crate) fn applies(dataset: &Dataset, extras: Extras) -> bool {
-    extras.alone && !extras.writes && source::one_binary_file(dataset)
+    !extras.writes
+        && source::one_binary_file(dataset)
+        && (extras.alone || dataset.files.iter().all(|f| f.path.metadata().is_ok_and(|m| m.len() >= LINKED_MIN_BYTES)))
 }
+
+/// Files scanned with others smaller than this are read here as before: the child,
+/// and the sandbox child that opens the file again, cost more than decoding it twice
+/// (200 files of 1 000 rows: 2.8 → 3.5 s with every file in a child).
+const LINKED_MIN_BYTES: u64 = 16 << 20;
 
 /// The dataset's part of the scan, run in a child ([`applies`]); `None` when the
 /// child gave no answer or found the file corrupt (the caller then reads it itself).
@@ -124,6 +153,7 @@ pub(crate) fn run(
         calendar: ctx.calendar.clone(),
         coverage: extras.coverage,
         fixes: extras.fixes,
+        alone: extras.alone,
     };
     let _t = crate::trace::span(|| format!("scan of {} in a sandbox child", dataset.id));
     match source::ask_reader::<_, Alone>(COMMAND, &request)? {
@@ -141,9 +171,9 @@ pub fn serve() -> bool {
         let dataset = &request.dataset;
         let catalog = Catalog::from_texts(&request.packs)?;
         let ctx = decide::Context { today: request.today, calendar: &request.calendar };
-        let extras = Extras { coverage: request.coverage, fixes: request.fixes, writes: false, alone: true };
+        let extras = Extras { coverage: request.coverage, fixes: request.fixes, writes: false, alone: request.alone };
         let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
             .unwrap_or_else(|_| Err(super::panic_error(&dataset.id)));
-        Some(prepared.map(Alone::of))
+        Some(prepared.map(|p| Alone::of(p, request.alone)))
     })
 }

@@ -220,6 +220,8 @@ pub fn run(
         crate::par::map(jobs, |job| {
             let label = label(job, prepared);
             let _counted = Counted;
+            // The members' rows, decoded in the sandbox first where they are not yet.
+            members(job).into_iter().try_for_each(|m| prepared[m].lf().map(drop))?;
             catch_unwind(AssertUnwindSafe(|| match job {
                 Job::Join { pack, join } => run_join(pack, join, prepared, ctx, extras),
                 Job::Union { pack, members, items } => run_union(pack, members, items, prepared, ctx, extras),
@@ -270,6 +272,16 @@ impl Drop for Counted {
 /// Dataset sets that met each (pack, item), for keeping supersets out.
 type Found = BTreeMap<(String, String), Vec<BTreeSet<String>>>;
 
+/// The datasets a job reads.
+fn members(job: &Job) -> Vec<usize> {
+    match job {
+        Job::Join { join, .. } => join.members.clone(),
+        Job::Union { members, .. } => members.clone(),
+        Job::Near { members, .. } => members.to_vec(),
+        Job::GroupJoin { sets, .. } => sets.iter().flatten().copied().collect(),
+    }
+}
+
 fn label(job: &Job, prepared: &[Prepared]) -> String {
     let name = |m: &usize| prepared[*m].dataset.id.as_str();
     match job {
@@ -304,11 +316,9 @@ fn extents(pack: &Pack, pairs: &[link::NearPair], prepared: &[Prepared]) -> Hash
         let crate::tag::Columns::Pair { lat, lon, planar: false, .. } = &b.columns else { return None };
         let (y, x) = (crate::profile::coord(lat), crate::profile::coord(lon));
         let valid = col("y").abs().lt_eq(lit(90.0)).and(col("x").abs().lt_eq(lit(180.0)));
+        let lf = prepared[*i].lf().ok()?;
         let df = catch_unwind(AssertUnwindSafe(|| {
-            prepared[*i]
-                .frame
-                .lf
-                .clone()
+            lf.clone()
                 .select([y.alias("y"), x.alias("x")])
                 .filter(valid)
                 .select([
@@ -344,10 +354,10 @@ fn match_names(
                 continue;
             }
             let read = crate::par::map(&holders, |&i| {
-                let part = parts(pack, &[i], prepared)[0];
-                let (_, expr) = part.link_value(tag).expect("a name tag links by value");
-                crate::link::keys::distinct_text(&prepared[i].frame.lf, expr)
-                    .map_err(|e| profile_error(&prepared[i].dataset.id, &e))
+                let (_, expr) = link_value(pack, i, tag, prepared).expect("a name tag links by value");
+                prepared[i].lf_of(&expr).and_then(|lf| {
+                    crate::link::keys::distinct_text(&lf, expr).map_err(|e| profile_error(&prepared[i].dataset.id, &e))
+                })
             });
             let mut names = vec![Vec::new(); prepared.len()];
             for (&i, r) in holders.iter().zip(read) {
@@ -405,7 +415,7 @@ fn key_sets(
         }
         for (key, held) in holders.into_iter().filter(|(_, h)| h.len() >= 2) {
             for i in held {
-                if let Some((id, expr)) = parts(pack, &[i], prepared)[0].link_value(key) {
+                if let Some((id, expr)) = link_value(pack, i, key, prepared) {
                     let b = &prepared[i].tagging.packs[&pack.id][key];
                     let label = (b.kind == TagKind::Key).then(|| (key.clone(), b.columns.names()[0].to_string()));
                     wanted.insert((i, id), (expr, label));
@@ -417,8 +427,12 @@ fn key_sets(
     let read: Vec<_> = crate::par::map(&wanted, |((i, column), (expr, key))| {
         let (i, column) = (*i, column.clone());
         let id = &prepared[i].dataset.id;
-        let set = catch_unwind(AssertUnwindSafe(|| KeySet::from_expr_with_forms(&prepared[i].frame.lf, expr.clone())))
-            .map_err(|_| panic_error(id))
+        let set = prepared[i]
+            .lf_of(expr)
+            .and_then(|lf| {
+                catch_unwind(AssertUnwindSafe(|| KeySet::from_expr_with_forms(&lf, expr.clone())))
+                    .map_err(|_| panic_error(id))
+            })
             .and_then(|r| r.map_err(|e| profile_error(id, &e)))
             .and_then(|(set, forms)| match (key, forms.problem()) {
                 (Some((tag, c)), Some(problem)) => Err(InputError::new(
@@ -450,14 +464,22 @@ fn parts<'a>(pack: &'a Pack, members: &[usize], prepared: &'a [Prepared]) -> Vec
         .iter()
         .map(|m| {
             let p = &prepared[*m];
-            Part { lf: &p.frame.lf, dtypes: &p.frame.columns, bindings: &p.tagging.packs[&pack.id], tags: &pack.tags }
+            Part { lf: p.rows(), dtypes: &p.frame.columns, bindings: &p.tagging.packs[&pack.id], tags: &pack.tags }
         })
         .collect()
 }
 
 /// The id of the values dataset `i` links on through `tag` (see [`Part::link_value`]).
 fn link_id(pack: &Pack, i: usize, tag: &str, prepared: &[Prepared]) -> Option<String> {
-    parts(pack, &[i], prepared)[0].link_value(tag).map(|(id, _)| id)
+    link_value(pack, i, tag, prepared).map(|(id, _)| id)
+}
+
+/// [`Part::link_value`] of dataset `i`, its rows left unread (a frame opened again
+/// is decoded in the sandbox only when a combination reads it: `Prepared::lf`).
+fn link_value(pack: &Pack, i: usize, tag: &str, prepared: &[Prepared]) -> Option<(String, Expr)> {
+    let p = &prepared[i];
+    let binding = p.tagging.packs[&pack.id].get(tag)?;
+    crate::link::names::link_of(pack.tags.get(tag)?, binding, p.frame.columns.iter().map(|(n, _)| n.as_str()))
 }
 
 fn contributors<'a>(members: &[usize], prepared: &'a [Prepared]) -> Vec<Contributor<'a>> {

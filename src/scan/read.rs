@@ -75,13 +75,7 @@ pub fn read(dataset: &Dataset, catalog: &Catalog, id: &str, reading: Reading) ->
     let layout = Layout { columns: &names, geometry: frame.geometry.as_ref(), pairs: &frame.pairs };
     let mut tagging = tag::tag(id, layout, dataset.manifest.as_ref(), catalog)?;
     if frame.pending.is_some() {
-        // And the one-column positions the bound pairs are split from; and, when no
-        // column is read, the first, which the rows are counted on.
-        let mut columns = read_columns(catalog, &frame, &tagging, reading.alone);
-        columns.extend(tagging.derived.keys().filter(|k| !columns.contains(k)).cloned().collect::<Vec<_>>());
-        if columns.is_empty() {
-            columns.extend(frame.columns.first().map(|(n, _)| n.clone()));
-        }
+        let columns = decoded_columns(catalog, &frame, &tagging, reading.alone);
         source::verify(dataset, &mut frame, &columns)?;
     }
     add_derived(&mut frame, &tagging.derived);
@@ -212,6 +206,18 @@ fn read_columns(catalog: &Catalog, frame: &Frame, tagging: &Tagging, alone: bool
         .collect()
 }
 
+/// The columns the sandbox decodes of a frame opened deferred: those [`read_columns`]
+/// gives, the one-column positions the bound pairs are split from, and when no column
+/// is read, the first, which the rows are counted on.
+fn decoded_columns(catalog: &Catalog, frame: &Frame, tagging: &Tagging, alone: bool) -> Vec<String> {
+    let mut columns = read_columns(catalog, frame, tagging, alone);
+    columns.extend(tagging.derived.keys().filter(|k| !columns.contains(k)).cloned().collect::<Vec<_>>());
+    if columns.is_empty() {
+        columns.extend(frame.columns.first().map(|(n, _)| n.clone()));
+    }
+    columns
+}
+
 /// The `names` columns of a single UTF-8 CSV/TSV without quotes, split out of its
 /// mapped text on all cores (`source::unquoted`: 5M rows, 0.72 → 0.33 s); `None` for
 /// anything else, which polars' reader parses.
@@ -232,16 +238,61 @@ fn add_derived(frame: &mut Frame, derived: &BTreeMap<String, Order>) {
     if derived.is_empty() {
         return;
     }
+    for column in derived.keys() {
+        let (lat, lon) = geometry::pair_columns(column);
+        frame.columns.push((lat, DataType::String));
+        frame.columns.push((lon, DataType::String));
+    }
+    frame.lf = frame.lf.clone().with_columns(derived_parts(derived));
+}
+
+/// The expressions of [`add_derived`]'s columns.
+fn derived_parts(derived: &BTreeMap<String, Order>) -> Vec<Expr> {
     let mut exprs = Vec::new();
     for (column, order) in derived {
         let (lat, lon) = geometry::pair_columns(column);
         let (lat_part, lon_part) = if *order == Order::LonLat { (1, 0) } else { (0, 1) };
         exprs.push(geometry::pair_part(column, lat_part).alias(lat.as_str()));
         exprs.push(geometry::pair_part(column, lon_part).alias(lon.as_str()));
-        frame.columns.push((lat, DataType::String));
-        frame.columns.push((lon, DataType::String));
     }
-    frame.lf = frame.lf.clone().with_columns(exprs);
+    exprs
+}
+
+/// A binary file's frame opened again once a sandbox child has evaluated the dataset
+/// alone (`scan::child`), for the combinations: its tagging is the child's, its hash
+/// the one the child took, and none of its rows has been decoded here yet: the
+/// sandbox decodes the `columns` a combination reads ([`verified`]) only when one
+/// first reads them, so a dataset no combination reads is decoded once, by the child.
+pub struct Reopened {
+    pub frame: Frame,
+    /// The columns [`read`] would have decoded in the sandbox (none when the sandbox
+    /// decoded every row as it opened the file).
+    pub columns: Vec<String>,
+}
+
+pub fn reopen(dataset: &Dataset, catalog: &Catalog, tagging: &Tagging, sha256: &str) -> Result<Reopened, InputError> {
+    let mut frame = {
+        let _t = crate::trace::span(|| format!("open again {}", dataset.id));
+        source::open_known(dataset, sha256)?
+    };
+    // Nothing pending: the sandbox decoded the whole file as it opened it.
+    let columns = if frame.pending.is_some() { decoded_columns(catalog, &frame, tagging, false) } else { vec![] };
+    add_derived(&mut frame, &tagging.derived);
+    Ok(Reopened { frame, columns })
+}
+
+/// The rows of a [`reopen`]ed frame once the sandbox has decoded its `columns` (some
+/// or all of those [`Reopened::columns`] names).
+pub fn verified(
+    dataset: &Dataset,
+    frame: &Frame,
+    columns: &[String],
+    tagging: &Tagging,
+) -> Result<LazyFrame, InputError> {
+    let lf = source::verified(dataset, frame, columns)?;
+    let derived: BTreeMap<String, Order> =
+        tagging.derived.iter().filter(|(c, _)| columns.contains(c)).map(|(c, o)| (c.clone(), *o)).collect();
+    Ok(if derived.is_empty() { lf } else { lf.with_columns(derived_parts(&derived)) })
 }
 
 /// The points whose snapping an item of a bound pack reads: a resolution measured

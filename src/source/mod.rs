@@ -769,6 +769,12 @@ impl Hashes {
         Hashes { large, done: std::sync::Mutex::new((receive, BTreeMap::new())) }
     }
 
+    /// No file hashed on a thread (each hashed where asked, if it is).
+    fn none(dataset: &Dataset) -> Hashes {
+        let (_, receive) = std::sync::mpsc::channel();
+        Hashes { large: vec![false; dataset.files.len()], done: std::sync::Mutex::new((receive, BTreeMap::new())) }
+    }
+
     /// Whether file `index` is hashed on the thread.
     fn threaded(&self, index: usize) -> bool {
         self.large.get(index).copied().unwrap_or(false)
@@ -821,7 +827,7 @@ fn read_error(dataset: &Dataset, file: &DataFile, kind: &str, message: impl std:
 /// geometry (declared or found in a column's values) becomes one row per vertex.
 /// Every page of every column of a binary file is decoded in the sandbox first.
 pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
-    open_with(dataset, false)
+    open_with(dataset, false, None)
 }
 
 /// [`open`] for a reader that reads only some columns (a scan, a profile): the
@@ -829,7 +835,13 @@ pub fn open(dataset: &Dataset) -> Result<Frame, InputError> {
 /// decodes every row of the columns read once the dataset is tagged. A table of many
 /// small files whose rows the sandbox keeps is decoded whole as in [`open`].
 pub fn open_deferred(dataset: &Dataset) -> Result<Frame, InputError> {
-    open_with(dataset, true)
+    open_with(dataset, true, None)
+}
+
+/// [`open_deferred`] of a dataset whose content hash is known (`sha256`, taken by a
+/// sandbox child that read the same files): nothing is hashed again.
+pub fn open_known(dataset: &Dataset, sha256: &str) -> Result<Frame, InputError> {
+    open_with(dataset, true, Some(sha256))
 }
 
 /// The encoding a dataset's manifest declares, if any.
@@ -842,7 +854,7 @@ fn declared_encoding(dataset: &Dataset) -> Result<Option<Encoding>, InputError> 
     }
 }
 
-fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
+fn open_with(dataset: &Dataset, defer: bool, known: Option<&str>) -> Result<Frame, InputError> {
     let mut digests = Vec::new();
     let declared = declared_encoding(dataset)?;
     // A single CSV or TSV that the scan parses once (`unquoted::read_columns`, which
@@ -863,7 +875,7 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
     // Files larger than INLINE_HASH_BYTES are hashed in order on a thread of their
     // own, started first so that hashing runs beside the sandboxed decode (binary) or
     // the checks and the passes over the rows (text whose hash can wait).
-    let hashes = Hashes::start(dataset, defer);
+    let hashes = if known.is_some() { Hashes::none(dataset) } else { Hashes::start(dataset, defer) };
     // Binary files are first decoded whole in sandbox children (see DECODER); a file
     // that fails there is reported after its own cheaper checks, as it is reached.
     // The children keep the rows of many small Parquet files for the parent (see
@@ -908,7 +920,8 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         not_empty(dataset, file)?;
         let (lf, geometry) = if dataset.format.is_polars() {
             let failed = sandboxed.failed.as_ref().filter(|(at, _)| *at == index).map(|(_, why)| why.clone());
-            let hashed = (!pending.iter().any(|(i, _)| *i == index) && !hashed_later(index)).then_some(&hashes);
+            let hashed = (known.is_none() && !pending.iter().any(|(i, _)| *i == index) && !hashed_later(index))
+                .then_some(&hashes);
             let (lf, unchecked) =
                 open_polars_file(dataset, file, declared, &mut digests, failed, hashed, index, head_only)?;
             unchecked_rows |= unchecked;
@@ -1049,7 +1062,11 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
         .filter(|(i, _)| (text && hashes.threaded(*i)) || hashed_later(*i))
         .map(|(i, f)| (i, f.path.clone()))
         .collect();
-    let sha256 = if pending.is_empty() && waiting.is_empty() { combine_digests(&digests) } else { String::new() };
+    let sha256 = match known {
+        Some(known) => known.to_string(),
+        None if pending.is_empty() && waiting.is_empty() => combine_digests(&digests),
+        None => String::new(),
+    };
     let (pending, hashing) = if !pending.is_empty() {
         (Some(Pending { files: pending, hashes, digests }), None)
     } else if !waiting.is_empty() {
@@ -1077,16 +1094,25 @@ fn open_with(dataset: &Dataset, defer: bool) -> Result<Frame, InputError> {
 /// a column the sandbox did not decode cannot be read by mistake (an error, not a
 /// crash). Nothing to do for a frame opened otherwise.
 pub fn verify(dataset: &Dataset, frame: &mut Frame, columns: &[String]) -> Result<(), InputError> {
-    let Some(pending) = frame.pending.take() else { return Ok(()) };
-    {
+    if frame.pending.is_none() {
+        return Ok(());
+    }
+    let verified = verified(dataset, frame, columns);
+    frame.hashing = frame.pending.take();
+    frame.lf = verified?;
+    Ok(())
+}
+
+/// What [`verify`] makes of a frame's rows, leaving the frame as it is: its `columns`
+/// decoded in the sandbox, then a frame that reads those columns only.
+pub fn verified(dataset: &Dataset, frame: &Frame, columns: &[String]) -> Result<LazyFrame, InputError> {
+    if let Some(pending) = &frame.pending {
         let _t = crate::trace::span(|| format!("sandboxed decode of {} column(s) {}", columns.len(), dataset.id));
         check_pending(dataset, &pending.files, columns)?;
     }
-    frame.hashing = Some(pending);
     let read: Vec<Expr> =
         frame.columns.iter().filter(|(n, _)| columns.contains(n)).map(|(n, _)| col(n.as_str())).collect();
-    frame.lf = frame.lf.clone().select(read);
-    Ok(())
+    Ok(frame.lf.clone().select(read))
 }
 
 /// Count the fields of every row of a frame whose rows past the first thousand were
