@@ -17,9 +17,8 @@
 //! `corrupt`, the dataset is read here as before, each decode in a sandbox child of its
 //! own, which names what failed; so reports of damaged files are what they were.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
