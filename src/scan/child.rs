@@ -121,20 +121,25 @@ impl Alone {
 }
 
 /// Whether a dataset's part of the scan runs in a child: one Parquet or IPC file (of
-/// at least [`LINKED_MIN_BYTES`] when other datasets are scanned with it), no fixed
+/// at least [`LINKED_MIN_BYTES`], without a declared geometry, when other datasets
+/// are scanned with it), no fixed
 /// copy written, and a sandbox to run it in. Scanned with other datasets, the child
 /// also hands back what the combination search reads ([`Linked`]), and the
 /// file is opened again for the combinations, its rows decoded only if one reads
 /// them (`read::reopen`).
 pub(crate) fn applies(dataset: &Dataset, extras: Extras) -> bool {
+    let large = || dataset.files.iter().all(|f| f.path.metadata().is_ok_and(|m| m.len() >= LINKED_MIN_BYTES));
     !extras.writes
         && source::one_binary_file(dataset)
-        && (extras.alone || dataset.files.iter().all(|f| f.path.metadata().is_ok_and(|m| m.len() >= LINKED_MIN_BYTES)))
+        && (extras.alone || (large() && !source::declares_geometry(dataset)))
 }
 
 /// Files scanned with others smaller than this are read here as before: the child,
 /// and the sandbox child that opens the file again, cost more than decoding it twice
-/// (200 files of 1 000 rows: 2.8 → 3.5 s with every file in a child).
+/// (200 files of 1 000 rows: 2.8 → 3.5 s with every file in a child). So is a
+/// GeoParquet file: opening it explodes every row of its geometry into vertices, so
+/// opening it again for the combinations reads it whole again (1M points, 27 MB,
+/// with a register: 0.76–0.84 → 0.88–0.92 s in a child).
 const LINKED_MIN_BYTES: u64 = 16 << 20;
 
 /// The dataset's part of the scan, run in a child ([`applies`]); `None` when the

@@ -1255,14 +1255,7 @@ fn push_digest(
 /// The coordinate system GeoParquet's `geo` metadata gives a geometry column:
 /// longitude/latitude (OGC:CRS84) when it names none, else its EPSG code.
 fn geoparquet_crs(path: &Path, column: &str) -> Result<Crs, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut reader = ParquetReader::new(file);
-    let metadata = guarded(|| Ok(reader.get_metadata()?.clone()))?;
-    let Some(geo) = metadata
-        .key_value_metadata()
-        .as_ref()
-        .and_then(|kv| kv.iter().find(|k| k.key == "geo").and_then(|k| k.value.clone()))
-    else {
+    let Some(geo) = geo_metadata(path)? else {
         return Ok(Crs::Geographic);
     };
     let geo: serde_json::Value = serde_json::from_str(&geo).map_err(|e| format!("GeoParquet `geo` metadata: {e}"))?;
@@ -1280,6 +1273,23 @@ fn geoparquet_crs(path: &Path, column: &str) -> Result<Crs, String> {
         Some(code) => crs::epsg(code as u32),
         None => Err(format!("GeoParquet column `{column}` names a coordinate system mosaic does not know: {crs}")),
     }
+}
+
+/// A Parquet file's GeoParquet `geo` metadata, if it has any.
+fn geo_metadata(path: &Path) -> Result<Option<String>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = guarded(|| Ok(reader.get_metadata()?.clone()))?;
+    Ok(metadata
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|kv| kv.iter().find(|k| k.key == "geo").and_then(|k| k.value.clone())))
+}
+
+/// Whether a dataset's files declare a geometry column (GeoParquet's `geo`
+/// metadata): its rows are exploded into vertices as it is opened, all of them.
+pub fn declares_geometry(dataset: &Dataset) -> bool {
+    dataset.format == Format::Parquet && dataset.files.iter().any(|f| geo_metadata(&f.path).is_ok_and(|g| g.is_some()))
 }
 
 /// Rows sampled to recognise what a column's values are.
