@@ -122,11 +122,10 @@ impl Alone {
 
 /// Whether a dataset's part of the scan runs in a child: one Parquet or IPC file (of
 /// at least [`LINKED_MIN_BYTES`], without a declared geometry, when other datasets
-/// are scanned with it), no fixed
-/// copy written, and a sandbox to run it in. Scanned with other datasets, the child
-/// also hands back what the combination search reads ([`Linked`]), and the
-/// file is opened again for the combinations, its rows decoded only if one reads
-/// them (`read::reopen`).
+/// are scanned with it), no fixed copy written, and a sandbox to run it in. Scanned
+/// with other datasets, the child also hands back what the combination search reads
+/// ([`Linked`]), and the file is opened again for the combinations, its rows decoded
+/// only if one reads them (`read::reopen`).
 pub(crate) fn applies(dataset: &Dataset, extras: Extras) -> bool {
     let large = || dataset.files.iter().all(|f| f.path.metadata().is_ok_and(|m| m.len() >= LINKED_MIN_BYTES));
     !extras.writes
