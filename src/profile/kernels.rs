@@ -59,22 +59,6 @@ fn map_floats<T>(ca: &Float64Chunked, mut f: impl FnMut(Option<f64>) -> T) -> Ve
     }
 }
 
-/// Two float columns' values in row order, as `(lat, lon)` (`None` for null), given
-/// to `f` without materialising them: see [`each_float_chunk`].
-pub(crate) fn each_float_pair(ys: &Float64Chunked, xs: &Float64Chunked, mut f: impl FnMut(Option<f64>, Option<f64>)) {
-    each_float_chunk(
-        ys,
-        xs,
-        &mut f,
-        |f, y, x| {
-            for (y, x) in y.iter().zip(x) {
-                f(Some(*y), Some(*x));
-            }
-        },
-        |f, y, x| f(y, x),
-    );
-}
-
 /// Two float columns in row order, as far as both go, their chunks cut to a common
 /// boundary: a stretch of rows without nulls in either goes to `dense` as two slices,
 /// any other to `sparse` row by row. A batch of the streaming engine often comes in

@@ -344,38 +344,33 @@ fn snap_floats(
     into: &Mutex<Option<SnapInfo>>,
     counts: &Mutex<kernels::Counts>,
 ) -> PolarsResult<()> {
-    const D: usize = crate::decimals::MAX_DECIMALS as usize + 1;
-    let (mut lat, mut lon) = (Vec::with_capacity(ys.len()), Vec::with_capacity(xs.len()));
-    // A row's resolution depends on its latitude only where the longitude's step is
-    // the coarser (geographic: scaled by cos φ); elsewhere on its decimals alone, and
-    // such rows are counted by their decimals, the value computed once per pair.
-    let mut by_decimals = [[0u64; D]; D];
-    let mut varying = kernels::Counts::default();
-    let (mut lat_run, mut lon_run) = (crate::decimals::Run::default(), crate::decimals::Run::default());
-    let (mut lat_k, mut lon_k): (Option<u8>, Option<u8>) = (None, None);
-    kernels::each_float_pair(ys, xs, |y, x| {
-        let (Some(y), Some(x)) = (y, x) else { return };
-        if !kernels::valid_position(y, x, planar) {
-            return;
-        }
-        let (dy, dx) = (lat_run.decimals(y), lon_run.decimals(x));
-        lat.push(y);
-        lon.push(x);
-        lat_k = lat_k.max(dy);
-        lon_k = lon_k.max(dx);
-        if let (Some(dy), Some(dx)) = (dy, dx) {
-            let slot = by_decimals.get_mut(usize::from(dy)).and_then(|row| row.get_mut(usize::from(dx)));
-            match slot {
-                Some(n) if planar || dx >= dy => *n += 1,
-                _ => {
-                    let (sy, sx) = (kernels::decimal_step(dy), kernels::decimal_step(dx));
-                    if let Some(r) = kernels::resolution_of((y, sy), (x, sx), planar, Snap::default()) {
-                        varying.add(r, 1);
-                    }
-                }
+    let mut pass = FloatSnap {
+        planar,
+        lat: Vec::with_capacity(ys.len()),
+        lon: Vec::with_capacity(xs.len()),
+        ..FloatSnap::default()
+    };
+    kernels::each_float_chunk(
+        ys,
+        xs,
+        &mut pass,
+        |pass, ys, xs| {
+            // The decimals of a stretch without nulls, counted a slice at a time.
+            let (mut dys, mut dxs) = (std::mem::take(&mut pass.dys), std::mem::take(&mut pass.dxs));
+            pass.lat_run.decimals_of(ys, &mut dys);
+            pass.lon_run.decimals_of(xs, &mut dxs);
+            let known = |d: u8| (d != crate::decimals::NO_DECIMALS).then_some(d);
+            for (((&y, &x), &dy), &dx) in ys.iter().zip(xs).zip(&dys).zip(&dxs) {
+                pass.row(y, x, |_| (known(dy), known(dx)));
             }
-        }
-    });
+            (pass.dys, pass.dxs) = (dys, dxs);
+        },
+        |pass, y, x| {
+            let (Some(y), Some(x)) = (y, x) else { return };
+            pass.row(y, x, |pass| (pass.lat_run.decimals(y), pass.lon_run.decimals(x)));
+        },
+    );
+    let FloatSnap { lat, lon, by_decimals, mut varying, lat_k, lon_k, .. } = pass;
     for (dy, row) in by_decimals.iter().enumerate() {
         for (dx, &n) in row.iter().enumerate().filter(|(_, n)| **n > 0) {
             let (sy, sx) = (kernels::decimal_step(dy as u8), kernels::decimal_step(dx as u8));
@@ -388,6 +383,52 @@ fn snap_floats(
     }
     counts.lock().map_err(|_| polars_err!(ComputeError: "counts poisoned"))?.merge_from(&varying);
     merge_snap(into, SnapInfo { lat: AxisInfo::of_axis(&lat, lat_k), lon: AxisInfo::of_axis(&lon, lon_k) })
+}
+
+/// What [`snap_floats`] gathers of a batch's valid rows.
+#[derive(Default)]
+struct FloatSnap {
+    planar: bool,
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+    /// A row's resolution depends on its latitude only where the longitude's step is
+    /// the coarser (geographic: scaled by cos φ); elsewhere on its decimals alone, and
+    /// such rows are counted by their decimals, the value computed once per pair.
+    by_decimals: [[u64; crate::decimals::MAX_DECIMALS as usize + 1]; crate::decimals::MAX_DECIMALS as usize + 1],
+    varying: kernels::Counts,
+    lat_run: crate::decimals::Run,
+    lon_run: crate::decimals::Run,
+    lat_k: Option<u8>,
+    lon_k: Option<u8>,
+    dys: Vec<u8>,
+    dxs: Vec<u8>,
+}
+
+impl FloatSnap {
+    /// One row: skipped unless a valid position, its decimals (`decimals`) counted.
+    #[inline]
+    fn row(&mut self, y: f64, x: f64, decimals: impl FnOnce(&mut Self) -> (Option<u8>, Option<u8>)) {
+        if !kernels::valid_position(y, x, self.planar) {
+            return;
+        }
+        let (dy, dx) = decimals(self);
+        self.lat.push(y);
+        self.lon.push(x);
+        self.lat_k = self.lat_k.max(dy);
+        self.lon_k = self.lon_k.max(dx);
+        if let (Some(dy), Some(dx)) = (dy, dx) {
+            let slot = self.by_decimals.get_mut(usize::from(dy)).and_then(|row| row.get_mut(usize::from(dx)));
+            match slot {
+                Some(n) if self.planar || dx >= dy => *n += 1,
+                _ => {
+                    let (sy, sx) = (kernels::decimal_step(dy), kernels::decimal_step(dx));
+                    if let Some(r) = kernels::resolution_of((y, sy), (x, sx), self.planar, Snap::default()) {
+                        self.varying.add(r, 1);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn merge_snap(into: &Mutex<Option<SnapInfo>>, batch: SnapInfo) -> PolarsResult<()> {
