@@ -291,6 +291,43 @@ struct Counting {
     planar: bool,
 }
 
+/// Rows [`Counting::add_dense`] takes at a time.
+const LANES: usize = 4;
+
+/// [`Counting::add_dense`]'s ranges and counts, per lane. The counts, in order: valid
+/// positions, finite latitudes and longitudes, of those beyond 1 000 (metres), beyond
+/// 90 (a latitude up to 180, a longitude), and eastings off the zone.
+struct Lanes {
+    lat_lo: [f64; LANES],
+    lat_hi: [f64; LANES],
+    lon_lo: [f64; LANES],
+    lon_hi: [f64; LANES],
+    counts: [[u64; LANES]; 8],
+}
+
+impl Lanes {
+    #[inline(always)]
+    fn add<const PLANAR: bool, const ZONE: bool>(&mut self, l: usize, y: f64, x: f64, x0: f64) {
+        let (fy, fx) = (y.abs() < f64::INFINITY, x.abs() < f64::INFINITY);
+        let ok = if PLANAR { fy & fx } else { (y >= -90.0) & (y <= 90.0) & (x >= -180.0) & (x <= 180.0) };
+        self.lat_lo[l] = if ok & (y < self.lat_lo[l]) { y } else { self.lat_lo[l] };
+        self.lat_hi[l] = if ok & (y > self.lat_hi[l]) { y } else { self.lat_hi[l] };
+        self.lon_lo[l] = if ok & (x < self.lon_lo[l]) { x } else { self.lon_lo[l] };
+        self.lon_hi[l] = if ok & (x > self.lon_hi[l]) { x } else { self.lon_hi[l] };
+        let c = &mut self.counts;
+        c[0][l] += u64::from(ok);
+        c[1][l] += u64::from(fy);
+        c[2][l] += u64::from(fx);
+        c[3][l] += u64::from(fy & (y.abs() > 1000.0));
+        c[4][l] += u64::from(fx & (x.abs() > 1000.0));
+        c[5][l] += u64::from((y.abs() > 90.0) & (y.abs() <= 180.0));
+        c[6][l] += u64::from(fx & (x.abs() > 90.0));
+        if ZONE {
+            c[7][l] += u64::from(fx & ((x - x0).abs() > 600_000.0));
+        }
+    }
+}
+
 /// `range` widened to `v` when `take`: by comparison, so that the loops below have
 /// no branch (and of ±0, the first seen stays).
 #[inline(always)]
@@ -302,30 +339,43 @@ fn widen_to(range: &mut (f64, f64), v: f64, take: bool) {
 impl Counting {
     /// [`Counting::add_row`] of rows without nulls or malformed text, in a loop with no
     /// branch, so that it runs on vector lanes (a twentieth of a profile's samples
-    /// went to the row-by-row checks).
+    /// went to the row-by-row checks). Rows are taken [`LANES`] at a time, each lane
+    /// with ranges and counts of its own: one range widened row after row kept the
+    /// loop to one row at a time (a comparison of floats is not reordered).
     fn add_dense<const PLANAR: bool, const ZONE: bool>(&mut self, ys: &[f64], xs: &[f64]) {
+        let n = ys.len().min(xs.len());
+        let (ys, xs) = (&ys[..n], &xs[..n]);
+        let mut lanes = Lanes {
+            lat_lo: [self.lat_range.0; LANES],
+            lat_hi: [self.lat_range.1; LANES],
+            lon_lo: [self.lon_range.0; LANES],
+            lon_hi: [self.lon_range.1; LANES],
+            counts: [[0; LANES]; 8],
+        };
         let x0 = self.false_easting.unwrap_or(0.0);
-        let (mut lat, mut lon) = (self.lat_range, self.lon_range);
-        let (mut valid, mut finite_lat, mut finite_lon) = (0u64, 0u64, 0u64);
-        let (mut metres_lat, mut metres_lon, mut over_lat, mut over_lon, mut off_zone) = (0u64, 0u64, 0u64, 0u64, 0u64);
-        for (&y, &x) in ys.iter().zip(xs) {
-            let (fy, fx) = (y.abs() < f64::INFINITY, x.abs() < f64::INFINITY);
-            let ok = if PLANAR { fy & fx } else { (y >= -90.0) & (y <= 90.0) & (x >= -180.0) & (x <= 180.0) };
-            valid += u64::from(ok);
-            widen_to(&mut lat, y, ok);
-            widen_to(&mut lon, x, ok);
-            finite_lat += u64::from(fy);
-            finite_lon += u64::from(fx);
-            metres_lat += u64::from(fy & (y.abs() > 1000.0));
-            metres_lon += u64::from(fx & (x.abs() > 1000.0));
-            over_lat += u64::from((y.abs() > 90.0) & (y.abs() <= 180.0));
-            over_lon += u64::from(fx & (x.abs() > 90.0));
-            if ZONE {
-                off_zone += u64::from(fx & ((x - x0).abs() > 600_000.0));
+        let (ys_by, xs_by) = (ys.chunks_exact(LANES), xs.chunks_exact(LANES));
+        let (ys_rest, xs_rest) = (ys_by.remainder(), xs_by.remainder());
+        for (cy, cx) in ys_by.zip(xs_by) {
+            for l in 0..LANES {
+                lanes.add::<PLANAR, ZONE>(l, cy[l], cx[l], x0);
             }
         }
+        for (&y, &x) in ys_rest.iter().zip(xs_rest) {
+            lanes.add::<PLANAR, ZONE>(0, y, x, x0);
+        }
+        // Each lane's bounds, lowest and highest apart: a lane that took no row still
+        // holds the range it started from.
+        let (mut lat, mut lon) = (self.lat_range, self.lon_range);
+        for l in 0..LANES {
+            lat = (if lanes.lat_lo[l] < lat.0 { lanes.lat_lo[l] } else { lat.0 }, lat.1);
+            lat = (lat.0, if lanes.lat_hi[l] > lat.1 { lanes.lat_hi[l] } else { lat.1 });
+            lon = (if lanes.lon_lo[l] < lon.0 { lanes.lon_lo[l] } else { lon.0 }, lon.1);
+            lon = (lon.0, if lanes.lon_hi[l] > lon.1 { lanes.lon_hi[l] } else { lon.1 });
+        }
+        let [valid, finite_lat, finite_lon, metres_lat, metres_lon, over_lat, over_lon, off_zone] =
+            lanes.counts.map(|c| c.iter().sum::<u64>());
         let t = &mut self.t;
-        t.rows += ys.len().min(xs.len()) as u64;
+        t.rows += n as u64;
         t.valid += valid;
         t.finite_lat += finite_lat;
         t.finite_lon += finite_lon;
