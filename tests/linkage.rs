@@ -125,7 +125,9 @@ fn the_join_holds_and_its_verified_fix_clears_it() {
 /// and opened again for the combinations, its rows decoded only when one reads them:
 /// the join is found with the same evidence and fix as when the file is read here
 /// (a scan writing fixed copies reads every file here), and the file's hash is the
-/// sha256 of its bytes.
+/// sha256 of its bytes. The key set of its site column is gathered by the child's
+/// metrics query and handed back (the register binds that tag): left empty, the join
+/// is not found.
 #[test]
 fn a_large_file_evaluated_in_a_child_still_joins() {
     use polars::prelude::*;

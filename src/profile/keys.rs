@@ -59,7 +59,7 @@ pub struct KeySet {
 
 /// Which forms a key column's values take: 6-digit division codes, 12-digit codes,
 /// Chinese text.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeForms {
     pub six: bool,
     pub twelve: bool,
@@ -99,6 +99,51 @@ impl CodeForms {
         } else {
             None
         }
+    }
+}
+
+/// A key set and its values' forms, gathered by an aggregate expression as the rows
+/// of a query stream past ([`KeySet::from_expr_with_forms`]); the expression can ride
+/// on a query run for other ends (a dataset's metrics), so the rows are read once.
+#[derive(Clone, Default)]
+pub struct Gathering {
+    set: Arc<WordSet>,
+    forms: Arc<Mutex<CodeForms>>,
+}
+
+impl Gathering {
+    /// The aggregate that gathers the values of a text expression (trimmed, nulls and
+    /// blanks left out); its own value means nothing.
+    pub fn expr(&self, expr: Expr) -> Expr {
+        let this = self.clone();
+        expr.cast(DataType::String)
+            .map(
+                move |c: Column| {
+                    this.add(c.str()?)?;
+                    Ok(kernels::gathered(c.name().clone(), 1))
+                },
+                |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+            )
+            .sum()
+    }
+
+    /// Gather one batch's values.
+    fn add(&self, ca: &StringChunked) -> PolarsResult<()> {
+        let mut seen = CodeForms::default();
+        let values = ca.iter().flatten().map(str::trim).filter(|v| !v.is_empty());
+        self.set.insert_all(values.map(|v| {
+            seen.see(v);
+            hash_bytes(v.as_bytes())
+        }))?;
+        self.forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?.add(seen);
+        Ok(())
+    }
+
+    /// The set and forms gathered, leaving the gathering empty.
+    pub fn finish(&self) -> PolarsResult<(KeySet, CodeForms)> {
+        let forms =
+            std::mem::take(&mut *self.forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?);
+        Ok((KeySet::from_hashes(self.set.take()?), forms))
     }
 }
 
@@ -143,29 +188,9 @@ impl KeySet {
     /// column of a scan with published data: 0.58 s and 618 MiB of heap as a
     /// query's `unique` of the texts).
     pub fn from_expr_with_forms(lf: &LazyFrame, expr: Expr) -> PolarsResult<(Self, CodeForms)> {
-        let set = Arc::new(WordSet::default());
-        let forms = Arc::new(Mutex::new(CodeForms::default()));
-        let gather = {
-            let (set, forms) = (set.clone(), forms.clone());
-            expr.cast(DataType::String)
-                .map(
-                    move |c: Column| {
-                        let mut seen = CodeForms::default();
-                        let values = c.str()?.iter().flatten().map(str::trim).filter(|v| !v.is_empty());
-                        set.insert_all(values.map(|v| {
-                            seen.see(v);
-                            hash_bytes(v.as_bytes())
-                        }))?;
-                        forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?.add(seen);
-                        Ok(kernels::gathered(c.name().clone(), 1))
-                    },
-                    |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
-                )
-                .sum()
-        };
-        lf.clone().select([gather.alias("k")]).collect_with_engine(Engine::Streaming)?;
-        let forms = *forms.lock().map_err(|_| polars_err!(ComputeError: "key forms poisoned"))?;
-        Ok((KeySet::from_hashes(set.take()?), forms))
+        let gathering = Gathering::default();
+        lf.clone().select([gathering.expr(expr).alias("k")]).collect_with_engine(Engine::Streaming)?;
+        gathering.finish()
     }
 
     /// The distinct values' hashes, sorted.

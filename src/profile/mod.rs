@@ -104,6 +104,9 @@ pub struct SnapMemo {
     checked: Mutex<BTreeMap<Columns, Tally>>,
     /// Occupied cells the position checks gathered, by point and grid, sorted.
     cells: Mutex<BTreeMap<CellKey, Arc<Vec<(i64, i64)>>>>,
+    /// Aggregates of other ends (a scan's key sets) to ride on the first metrics query
+    /// over all of these rows ([`SnapMemo::ride`]), taken by that query.
+    riders: Mutex<Vec<Expr>>,
 }
 
 impl SnapMemo {
@@ -125,6 +128,23 @@ impl SnapMemo {
 
     pub(crate) fn tally(&self, columns: &Columns) -> Option<Tally> {
         self.checked.lock().ok()?.get(columns).copied()
+    }
+
+    /// Have `aggregates` read by the first metrics query over all of these rows
+    /// ([`compute_known`]), so that those rows are read once; [`SnapMemo::riders`]
+    /// gives back those no such query took.
+    pub fn ride(&self, aggregates: Vec<Expr>) -> PolarsResult<()> {
+        self.riding()?.extend(aggregates);
+        Ok(())
+    }
+
+    /// The aggregates given to [`SnapMemo::ride`] that no query has taken yet, taken.
+    pub fn riders(&self) -> PolarsResult<Vec<Expr>> {
+        Ok(std::mem::take(&mut *self.riding()?))
+    }
+
+    fn riding(&self) -> PolarsResult<std::sync::MutexGuard<'_, Vec<Expr>>> {
+        self.riders.lock().map_err(|_| polars_err!(ComputeError: "riders poisoned"))
     }
 
     /// The occupied cells of `columns` on a grid of `grid_m`, if the checks gathered them.
@@ -660,10 +680,17 @@ pub fn compute_known(
             }
         }
     }
+    // Aggregates of other ends over all of the dataset's rows ride on this query.
+    let riders = match src.memo {
+        Some(memo) if group.filters.is_empty() && !aggs.is_empty() => memo.riders()?,
+        _ => vec![],
+    };
+    let rode = !riders.is_empty();
+    aggs.extend(riders.into_iter().enumerate().map(|(i, e)| e.alias(format!("rider{i}").as_str())));
     // Values known before the query (resolutions counted by a snapping pass, cells
     // gathered by the position checks) are posted too: a group whose every need is
     // known runs no query, and still gives every value.
-    if !post.is_empty() {
+    if !post.is_empty() || rode {
         let df = if aggs.is_empty() { DataFrame::empty() } else { collect(lf.clone().select(aggs))? };
         for (key, p) in post {
             let v = match p {
@@ -1182,6 +1209,30 @@ mod tests {
             }
         }
         assert!(point_pass(&Columns::One("site".into()), true, None, Arc::default(), true, &[50.0]).is_none());
+    }
+
+    /// Aggregates riding on a dataset's memo are read by its first metrics query over
+    /// all of its rows, once, and change none of the query's values; a query of a
+    /// group with row filters leaves them.
+    #[test]
+    fn riders_are_read_by_the_first_query_over_all_rows() {
+        let lf = df!("site" => ["a", "b", "a", " c ", "b"], "v" => [1.0, 2.0, 3.0, 4.0, 5.0]).unwrap().lazy();
+        let memo = SnapMemo::default();
+        let gathering = keys::Gathering::default();
+        memo.ride(vec![gathering.expr(col("site"))]).unwrap();
+        let snaps = BTreeMap::new();
+        let with = Source { lf: &lf, text: true, memo: Some(&memo) };
+        let filter = RowFilter::Value { column: "v".into(), op: Op::Gt, value: RuleLiteral::Number(2.0) };
+        let filtered = Group { filters: vec![filter], needs: vec![Need::Rows] };
+        let all = Group { filters: vec![], needs: vec![Need::Rows, Need::Distinct(Columns::One("site".into()))] };
+        assert_eq!(compute(&with, &filtered, &snaps).unwrap()[&Need::Rows.key()], Some(3.0));
+        assert_eq!(memo.riders().unwrap().len(), 1, "left by a filtered query");
+        memo.ride(vec![gathering.expr(col("site"))]).unwrap();
+        let values = compute(&with, &all, &snaps).unwrap();
+        assert_eq!(values, compute(&Source { lf: &lf, text: true, memo: None }, &all, &snaps).unwrap());
+        assert!(memo.riders().unwrap().is_empty(), "read by the query");
+        let (set, _) = gathering.finish().unwrap();
+        assert_eq!(set, keys::KeySet::from_values(["a", "b", "c"]));
     }
 
     /// Float noise (30.000146000000001) carries 15 decimals, and at such steps every

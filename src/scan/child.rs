@@ -23,9 +23,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{prepare, read::Unbound, Extras, InputSummary, Prepared};
+use super::{prepare_gathering, read::Unbound, Extras, InputSummary, Prepared};
 use crate::calendar::Calendar;
 use crate::decide::{self, Coverage, Finding};
+use crate::link::keys::CodeForms;
 use crate::rules::Catalog;
 use crate::source::{self, Dataset, InputError};
 use crate::tag::{Inference, Tagging};
@@ -45,6 +46,8 @@ struct Request {
     fixes: bool,
     /// The dataset is the only one scanned: no combination reads it afterwards.
     alone: bool,
+    /// The key sets to gather ([`super::Gather`]).
+    gather: Option<BTreeSet<(String, String)>>,
 }
 
 /// What a scan reports of a dataset evaluated alone.
@@ -63,12 +66,20 @@ pub(crate) struct Alone {
 }
 
 /// What the combination search reads of a dataset the child evaluated: its tagging
-/// after the position checks, and the items it meets alone.
+/// after the position checks, the items it meets alone, and the key sets of its link
+/// values gathered by its metrics query, as `(link id, sorted hashes, forms)` (a set
+/// of more than [`HANDED_HASHES`] values is left for the parent to read).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Linked {
     pub tagging: Tagging,
     pub met: BTreeSet<(String, String)>,
+    pub key_sets: Vec<(String, Vec<u64>, CodeForms)>,
 }
+
+/// The most values of a key set the child hands back: a hash is some twenty bytes of
+/// JSON, so a million are 20 MB to write and parse, about what reading the column
+/// again costs the parent.
+const HANDED_HASHES: usize = 1 << 20;
 
 #[derive(Serialize, Deserialize)]
 struct Kept {
@@ -94,7 +105,16 @@ impl Alone {
             unbound: p.unbound,
             findings: p.findings,
             evaluated: p.evaluated,
-            linked: (!alone).then_some(Linked { tagging: p.tagging, met: p.met }),
+            linked: (!alone).then(|| Linked {
+                tagging: p.tagging,
+                met: p.met,
+                key_sets: p
+                    .key_sets
+                    .into_iter()
+                    .filter(|(_, (set, _))| set.len() <= HANDED_HASHES)
+                    .map(|(id, (set, forms))| (id, set.hashes().to_vec(), forms))
+                    .collect(),
+            }),
             kept,
         }
     }
@@ -148,6 +168,7 @@ pub(crate) fn run(
     dataset: &Dataset,
     ctx: &decide::Context,
     extras: Extras,
+    gather: super::Gather,
 ) -> Option<Result<Alone, InputError>> {
     let request = Request {
         packs: catalog.texts(),
@@ -157,6 +178,7 @@ pub(crate) fn run(
         coverage: extras.coverage,
         fixes: extras.fixes,
         alone: extras.alone,
+        gather: gather.cloned(),
     };
     let _t = crate::trace::span(|| format!("scan of {} in a sandbox child", dataset.id));
     match source::ask_reader::<_, Alone>(COMMAND, &request)? {
@@ -175,7 +197,8 @@ pub fn serve() -> bool {
         let catalog = Catalog::from_texts(&request.packs)?;
         let ctx = decide::Context { today: request.today, calendar: &request.calendar };
         let extras = Extras { coverage: request.coverage, fixes: request.fixes, writes: false, alone: request.alone };
-        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&catalog, dataset, &ctx, extras)))
+        let gather = request.gather.as_ref();
+        let prepared = catch_unwind(AssertUnwindSafe(|| prepare_gathering(&catalog, dataset, &ctx, extras, gather)))
             .unwrap_or_else(|_| Err(super::panic_error(&dataset.id)));
         Some(prepared.map(|p| Alone::of(p, request.alone)))
     })

@@ -427,13 +427,18 @@ fn key_sets(
     let read: Vec<_> = crate::par::map(&wanted, |((i, column), (expr, key))| {
         let (i, column) = (*i, column.clone());
         let id = &prepared[i].dataset.id;
-        let set = prepared[i]
-            .lf_of(expr)
-            .and_then(|lf| {
-                catch_unwind(AssertUnwindSafe(|| KeySet::from_expr_with_forms(&lf, expr.clone())))
-                    .map_err(|_| panic_error(id))
+        // Gathered while the dataset's items were evaluated, or read now.
+        let gathered = prepared[i].key_sets.get(&column).cloned().map(Ok);
+        let set = gathered
+            .unwrap_or_else(|| {
+                prepared[i]
+                    .lf_of(expr)
+                    .and_then(|lf| {
+                        catch_unwind(AssertUnwindSafe(|| KeySet::from_expr_with_forms(&lf, expr.clone())))
+                            .map_err(|_| panic_error(id))
+                    })
+                    .and_then(|r| r.map_err(|e| profile_error(id, &e)))
             })
-            .and_then(|r| r.map_err(|e| profile_error(id, &e)))
             .and_then(|(set, forms)| match (key, forms.problem()) {
                 (Some((tag, c)), Some(problem)) => Err(InputError::new(
                     id,
@@ -472,6 +477,41 @@ fn parts<'a>(pack: &'a Pack, members: &[usize], prepared: &'a [Prepared]) -> Vec
 /// The id of the values dataset `i` links on through `tag` (see [`Part::link_value`]).
 fn link_id(pack: &Pack, i: usize, tag: &str, prepared: &[Prepared]) -> Option<String> {
     link_value(pack, i, tag, prepared).map(|(id, _)| id)
+}
+
+/// The link values of a dataset that do not depend on the other datasets scanned,
+/// each once, as `(link id, expression)`: those of its key, region and name tags
+/// ([`crate::link::names::link_of`]) for which `wanted(pack, tag)` holds, not of a name
+/// tag matched by fuzzy scores (its aliases come from every dataset's names).
+/// [`key_sets`] reads their sets by id.
+pub(crate) fn links(
+    catalog: &Catalog,
+    tagging: &crate::tag::Tagging,
+    frame: &crate::source::Frame,
+    wanted: impl Fn(&str, &str) -> bool,
+) -> Vec<(String, Expr)> {
+    let mut out: BTreeMap<String, Expr> = BTreeMap::new();
+    for pack in &catalog.packs {
+        let Some(bindings) = tagging.packs.get(&pack.id) else { continue };
+        for (tag, binding) in bindings {
+            let Some(t) = pack.tags.get(tag) else { continue };
+            if !wanted(&pack.id, tag) || (binding.kind == TagKind::Name && t.link.min_score.is_some()) {
+                continue;
+            }
+            let columns = frame.columns.iter().map(|(n, _)| n.as_str());
+            if let Some((id, expr)) = crate::link::names::link_of(t, binding, columns) {
+                out.entry(id).or_insert(expr);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The `(pack, tag)`s of a dataset's tags that link by value.
+pub(crate) fn link_tags(tagging: &crate::tag::Tagging) -> impl Iterator<Item = (String, String)> + '_ {
+    tagging.packs.iter().flat_map(|(pack, bindings)| {
+        bindings.iter().filter(|(_, b)| b.kind.links_by_value()).map(move |(tag, _)| (pack.clone(), tag.clone()))
+    })
 }
 
 /// [`Part::link_value`] of dataset `i`, its rows left unread (a frame opened again
