@@ -121,23 +121,33 @@ fn the_join_holds_and_its_verified_fix_clears_it() {
     assert_eq!(scan_json(&scenario, &["--max-combo", "1"]).0, 0);
 }
 
-/// A large Parquet file scanned with other datasets is evaluated in a sandbox child
+/// A Parquet file scanned with a register is evaluated whole in a sandbox child
 /// and opened again for the combinations, its rows decoded only when one reads them:
-/// the join is found with the same evidence and fix as when the file is read here
-/// (a scan writing fixed copies reads every file here), and the file's hash is the
-/// sha256 of its bytes. The key set of its site column is gathered by the child's
-/// metrics query and handed back (the register binds that tag): left empty, the join
-/// is not found.
+/// the combination is found with the same evidence and fix as when the file is read
+/// here (a scan writing fixed copies reads every file here), and the file's hash is
+/// the sha256 of its bytes. The sets of its link values are gathered by the child's
+/// metrics query and handed back (the register binds those tags): a key (left empty,
+/// the join is not found), names resolved by the gazetteer, facility names.
 #[test]
 fn a_large_file_evaluated_in_a_child_still_joins() {
+    for (scenario, file, register) in [
+        ("registry-join-hold", "coordinates.parquet", "厂站台账.csv"),
+        ("gazetteer-names-hold", "positions.parquet", "枢纽县名录.csv"),
+        ("facility-names-hold", "coordinates.parquet", "厂站名录.csv"),
+    ] {
+        evaluated_in_a_child_still_joins(scenario, file, register);
+    }
+}
+
+fn evaluated_in_a_child_still_joins(scenario: &str, file: &str, register: &str) {
     use polars::prelude::*;
     use sha2::Digest;
-    let scenario = common::root().join("datasets/linkage/registry-join-hold");
-    let file = std::fs::File::open(scenario.join("coordinates.parquet")).unwrap();
-    let mut df = ParquetReader::new(file).finish().unwrap();
+    let scenario = common::root().join("datasets/linkage").join(scenario);
+    let mut df = ParquetReader::new(std::fs::File::open(scenario.join(file)).unwrap()).finish().unwrap();
     // An unbound column of distinct texts takes the file past the size a child is
     // spawned for (16 MiB).
-    let padding: Vec<String> = (0..df.height()).map(|i| format!("{i:08}{}", "x".repeat(500_000))).collect();
+    let per_row = (17 << 20) / df.height() + 1;
+    let padding: Vec<String> = (0..df.height()).map(|i| format!("{i:08}{}", "x".repeat(per_row))).collect();
     df.with_column(Column::new("padding".into(), padding)).unwrap();
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Uncompressed).finish(&mut df).unwrap();
@@ -145,8 +155,8 @@ fn a_large_file_evaluated_in_a_child_still_joins() {
     let tmp = tempfile::tempdir().unwrap();
     let release = tmp.path().join("release");
     std::fs::create_dir_all(&release).unwrap();
-    std::fs::write(release.join("coordinates.parquet"), &bytes).unwrap();
-    std::fs::copy(scenario.join("厂站台账.csv"), release.join("厂站台账.csv")).unwrap();
+    std::fs::write(release.join(file), &bytes).unwrap();
+    std::fs::copy(scenario.join(register), release.join(register)).unwrap();
 
     let (code, report) = scan_json(&release, &[]);
     let fixed = tmp.path().join("fixed");
@@ -155,7 +165,9 @@ fn a_large_file_evaluated_in_a_child_still_joins() {
     let found = holds(&report);
     assert_eq!(found.len(), 1, "{report}");
     assert_eq!(found[0]["combination"]["kind"], "join");
-    assert_eq!(names(found[0]), ["coordinates.parquet", "厂站台账.csv"]);
+    let mut both = vec![file.to_string(), register.to_string()];
+    both.sort();
+    assert_eq!(names(found[0]), both);
     let without = |f: &Value| {
         let mut f = f.clone();
         f.as_object_mut().unwrap().remove("fix");
@@ -169,7 +181,7 @@ fn a_large_file_evaluated_in_a_child_still_joins() {
     assert!(found[0]["fix"]["evidence"].as_array().unwrap().iter().any(|e| e["holds"] == false), "{report}");
     assert_eq!(report["scan"]["inputs"], here["scan"]["inputs"]);
     assert_eq!(report["tagging"], here["tagging"]);
-    let input = report["scan"]["inputs"].as_array().unwrap().iter().find(|i| i["id"] == "coordinates.parquet").unwrap();
+    let input = report["scan"]["inputs"].as_array().unwrap().iter().find(|i| i["id"] == file).unwrap();
     assert_eq!(input["sha256"], Value::from(hex::encode(sha2::Sha256::digest(&bytes))));
 }
 
