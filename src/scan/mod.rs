@@ -354,9 +354,10 @@ impl Prepared {
         }
     }
 
-    /// A dataset a sandbox child evaluated, opened again for the combinations.
-    fn reopened(catalog: &Catalog, dataset: &Dataset, alone: &child::Alone) -> Result<Prepared, InputError> {
-        let Some(linked) = &alone.linked else {
+    /// A dataset a sandbox child evaluated, opened again for the combinations, with
+    /// what the child kept for them (taken from `alone`).
+    fn reopened(catalog: &Catalog, dataset: &Dataset, alone: &mut child::Alone) -> Result<Prepared, InputError> {
+        let Some(linked) = alone.linked.take() else {
             return Err(InputError::new(
                 &dataset.id,
                 "internal",
@@ -367,9 +368,9 @@ impl Prepared {
         Ok(Prepared {
             dataset: dataset.clone(),
             frame,
-            tagging: linked.tagging.clone(),
+            tagging: linked.tagging,
             summary: alone.summary.clone(),
-            met: linked.met.clone(),
+            met: linked.met,
             findings: vec![],
             evaluated: 0,
             unbound: vec![],
@@ -377,8 +378,8 @@ impl Prepared {
             deferred: (!columns.is_empty()).then(|| Deferred { columns, verified: Default::default() }),
             key_sets: linked
                 .key_sets
-                .iter()
-                .map(|(id, hashes, forms)| (id.clone(), (KeySet::from_hashes(hashes.clone()), *forms)))
+                .into_iter()
+                .map(|(id, hashes, forms)| (id, (KeySet::from_hashes(hashes), forms)))
                 .collect(),
         })
     }
@@ -439,8 +440,8 @@ pub(crate) fn run_found(catalog: &Catalog, options: &Options, found: source::Dis
             let child =
                 child::applies(dataset, extras).then(|| child::run(&catalog, dataset, &ctx, extras, gather)).flatten();
             match child {
-                Some(Ok(a)) => {
-                    let reopened = (!extras.alone).then(|| Prepared::reopened(&catalog, dataset, &a).map(Box::new));
+                Some(Ok(mut a)) => {
+                    let reopened = (!extras.alone).then(|| Prepared::reopened(&catalog, dataset, &mut a).map(Box::new));
                     Ok(Evaluated::Child(dataset.published, Box::new(a), reopened))
                 }
                 Some(Err(e)) => Err(e),
