@@ -198,6 +198,11 @@ impl KeySet {
         &self.hashes
     }
 
+    /// [`KeySet::hashes`], the set given up for them.
+    pub fn into_hashes(self) -> Vec<u64> {
+        self.hashes
+    }
+
     /// The values of several sets together (the releases of one table).
     pub fn union<'a>(sets: impl IntoIterator<Item = &'a KeySet>) -> Self {
         Self::from_hashes(sets.into_iter().flat_map(|s| s.hashes.iter().copied()).collect())

@@ -110,9 +110,11 @@ impl Alone {
                 met: p.met,
                 key_sets: p
                     .key_sets
+                    .into_inner()
+                    .unwrap_or_default()
                     .into_iter()
                     .filter(|(_, (set, _))| set.len() <= HANDED_HASHES)
-                    .map(|(id, (set, forms))| (id, set.hashes().to_vec(), forms))
+                    .map(|(id, (set, forms))| (id, set.into_hashes(), forms))
                     .collect(),
             }),
             kept,

@@ -428,7 +428,7 @@ fn key_sets(
         let (i, column) = (*i, column.clone());
         let id = &prepared[i].dataset.id;
         // Gathered while the dataset's items were evaluated, or read now.
-        let gathered = prepared[i].key_sets.get(&column).cloned().map(Ok);
+        let gathered = prepared[i].take_key_set(&column).map(Ok);
         let set = gathered
             .unwrap_or_else(|| {
                 prepared[i]

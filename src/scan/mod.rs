@@ -287,9 +287,9 @@ pub(crate) struct Prepared {
     /// the sandbox decodes when a combination first reads them ([`Prepared::lf`]).
     deferred: Option<Deferred>,
     /// The key sets of its link values gathered while its items were evaluated, by
-    /// link id ([`combine::links`]): the combination search reads them instead of
-    /// the rows again.
-    pub key_sets: BTreeMap<String, (KeySet, CodeForms)>,
+    /// link id ([`combine::links`]): the combination search takes them instead of
+    /// reading the rows again ([`Prepared::take_key_set`]).
+    key_sets: std::sync::Mutex<BTreeMap<String, (KeySet, CodeForms)>>,
 }
 
 /// The columns of a [`read::reopen`]ed frame still to decode, and once decoded the
@@ -321,6 +321,12 @@ impl Prepared {
 
     pub fn source(&self) -> Source<'_> {
         Source { lf: &self.frame.lf, text: self.frame.text, memo: Some(&self.snaps) }
+    }
+
+    /// The key set of link value `id` gathered while the dataset's items were
+    /// evaluated, taken (not copied: a set can hold millions of hashes).
+    pub fn take_key_set(&self, id: &str) -> Option<(KeySet, CodeForms)> {
+        self.key_sets.lock().ok()?.remove(id)
     }
 
     /// The rows a combination reads, once the sandbox has decoded them (the first
@@ -376,11 +382,13 @@ impl Prepared {
             unbound: vec![],
             snaps: Default::default(),
             deferred: (!columns.is_empty()).then(|| Deferred { columns, verified: Default::default() }),
-            key_sets: linked
-                .key_sets
-                .into_iter()
-                .map(|(id, hashes, forms)| (id, (KeySet::from_hashes(hashes), forms)))
-                .collect(),
+            key_sets: std::sync::Mutex::new(
+                linked
+                    .key_sets
+                    .into_iter()
+                    .map(|(id, hashes, forms)| (id, (KeySet::from_hashes(hashes), forms)))
+                    .collect(),
+            ),
         })
     }
 }
@@ -619,7 +627,7 @@ pub(crate) fn prepare_gathering(
         evaluated: 0,
         snaps,
         deferred: None,
-        key_sets: BTreeMap::new(),
+        key_sets: Default::default(),
     };
     let mut gathering = Vec::new();
     if !extras.alone {
@@ -639,7 +647,7 @@ pub(crate) fn prepare_gathering(
         })
         .collect();
     let evaluations = assess(&prepared.source(), &tasks).map_err(|e| profile_error(&dataset.id, &e))?;
-    prepared.key_sets = gathered(&prepared, gathering);
+    prepared.key_sets = std::sync::Mutex::new(gathered(&prepared, gathering));
     // The content hash ran beside the passes over the rows; finding ids need it now.
     source::finish_hash(dataset, &mut prepared.frame)?;
     prepared.summary.sha256 = prepared.frame.sha256.clone();
