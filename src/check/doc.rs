@@ -262,7 +262,8 @@ fn build_here(catalog: &Catalog, dataset: &Dataset, id: Option<&str>) -> Result<
         let mut variants = BTreeMap::new();
         for combo in combinations(&points, &profile) {
             let map: BTreeMap<Columns, Snap> = combo.iter().cloned().collect();
-            let states = state::compute(&src, group, &map).map_err(|e| pe(&id, e))?;
+            let measured = profile::measure(&src, group, &map, &BTreeMap::new()).map_err(|e| pe(&id, e))?;
+            let states = measured.into_states().map_err(|e| pe(&id, e))?;
             variants.insert(state::variant_key(&combo), states);
         }
         profile.groups.insert(key.clone(), GroupStates { points, variants });

@@ -15,7 +15,7 @@ use crate::evaluate::{self, Bands};
 use crate::link::keys::KeySet;
 use crate::link::{self, Node};
 use crate::profile::sketch::Distinct;
-use crate::profile::state::{Estimate, State};
+use crate::profile::state::State;
 use crate::profile::{Need, Values};
 use crate::rules::{Catalog, Criterion, Item, Metric, Pack, TagKind};
 use crate::scan::{InputSummary, Options, PackRef, ScanResult};
@@ -76,7 +76,7 @@ pub fn run(catalog: &Catalog, profiles: &[Profile], options: &Options) -> ScanRe
                     result.errors.push(missing(p, &pack.id, &item.id));
                     continue;
                 };
-                let (values, bands) = single_values(&group.needs, states);
+                let (values, bands) = crate::profile::state::read(&group.needs, states);
                 let evaluation = evaluate::judge_banded(pack, item, &bindings, &values, &bands);
                 result.stats.evaluated += 1;
                 if evaluation.met {
@@ -174,20 +174,6 @@ fn node(p: &Profile, pack: &str) -> Node {
     }
 }
 
-fn single_values(needs: &[Need], states: &BTreeMap<String, State>) -> (Values, Bands) {
-    let mut values = Values::new();
-    let mut bands = Bands::new();
-    for need in needs {
-        let key = need.key();
-        let e = states.get(&key).map_or(Estimate { value: None, band: None }, |s| s.estimate(need));
-        values.insert(key.clone(), e.value);
-        if let Some(b) = e.band {
-            bands.insert(key, b);
-        }
-    }
-    (values, bands)
-}
-
 /// Unions of one table's releases, cumulatively and reduced to a minimal set by
 /// re-evaluation, as `scan` does — on merged profiles instead of unioned rows.
 fn unions(
@@ -256,7 +242,7 @@ fn union_evaluation(
     let bindings = merged.bindings(&pack.id);
     let group = evaluate::plan(pack, item, &bindings)?;
     let states = merged.states(&group.key())?;
-    let (values, bands) = single_values(&group.needs, states);
+    let (values, bands) = crate::profile::state::read(&group.needs, states);
     result.stats.evaluated += 1;
     Some(evaluate::judge_banded(pack, item, &bindings, &values, &bands))
 }

@@ -1345,6 +1345,7 @@ fn short_key(v: &str) -> Option<u128> {
     Some(u128::from_le_bytes(word))
 }
 
+#[cfg(test)]
 fn short_text(word: u128) -> String {
     let bytes = word.to_le_bytes();
     let len = usize::from(bytes[15]).min(15);
@@ -1428,7 +1429,23 @@ impl TextSet {
         Ok(n)
     }
 
+    /// The profile hash ([`crate::profile::keys::hash_bytes`]) of each value, in no
+    /// particular order, without making a string of each.
+    pub fn hashes(&self) -> PolarsResult<Vec<u64>> {
+        let hash = |word: u128| {
+            let bytes = word.to_le_bytes();
+            crate::profile::keys::hash_bytes(&bytes[..usize::from(bytes[15]).min(15)])
+        };
+        let mut out: Vec<u64> = self.short.keys()?.into_iter().map(hash).collect();
+        for shard in &self.long {
+            let shard = shard.lock().map_err(|_| polars_err!(ComputeError: "value set poisoned"))?;
+            out.extend(shard.iter().map(|(_, v)| crate::profile::keys::hash_bytes(v.as_bytes())));
+        }
+        Ok(out)
+    }
+
     /// The values, in no particular order.
+    #[cfg(test)]
     pub fn values(&self) -> PolarsResult<Vec<String>> {
         let mut out: Vec<String> = self.short.keys()?.into_iter().map(short_text).collect();
         for shard in &self.long {

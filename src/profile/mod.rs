@@ -12,7 +12,8 @@ pub use kernels::{
     coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, parse_coordinate, quantize,
     round_decimals, rounder, row_resolution, unreadable_text, Tally,
 };
-pub use state::{AxisInfo, SnapInfo, State};
+use sketch::Distinct;
+pub use state::{AxisInfo, Measured, SnapInfo, State};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -579,15 +580,30 @@ pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> 
     compute_known(src, group, snaps, &BTreeMap::new())
 }
 
-/// [`compute`], given the rows per resolution of points that are not snapped, counted
-/// on all of `src` by their snapping pass ([`snap_pass`]): a group without row filters
-/// takes those counts instead of counting again.
+/// The values of a group's needs as a scan reads them: the states [`measure`] gives,
+/// read as `check` reads a profile's, exact inside their bands.
 pub fn compute_known(
     src: &Source,
     group: &Group,
     snaps: &BTreeMap<Columns, Snap>,
     unsnapped: &BTreeMap<Columns, kernels::Counts>,
 ) -> PolarsResult<Values> {
+    Ok(measure(src, group, snaps, unsnapped)?.values(&group.needs))
+}
+
+/// The state of every need of a group on the rows that pass its filters, from one
+/// streamed query (value lists and lattice spacings from queries of their own), with
+/// the exact value of each state that is an estimate ([`state::Measured`]). `unsnapped`
+/// gives the rows per resolution of points that are not snapped, counted on all of
+/// `src` by their snapping pass ([`snap_pass`]): a group without row filters takes
+/// those counts instead of counting again. One function measures for a scan and for a
+/// profile, so a scan's verdict is `check` of what a profile of the same rows holds.
+pub fn measure(
+    src: &Source,
+    group: &Group,
+    snaps: &BTreeMap<Columns, Snap>,
+    unsnapped: &BTreeMap<Columns, kernels::Counts>,
+) -> PolarsResult<state::Measured> {
     let (lf, parsed) = parse_pairs(src, filtered(src, group, snaps), group);
     let parsed = |columns: &Columns| parsed.get(columns).cloned().unwrap_or_else(|| columns.clone());
     // The position checks' counts over all of these rows, for a group without filters.
@@ -596,54 +612,53 @@ pub fn compute_known(
     let known_cells = |columns: &Columns, grid_m: f64| {
         src.memo.filter(|_| group.filters.is_empty()).and_then(|m| m.cells(columns, grid_m))
     };
-    let mut values = Values::new();
-    let mut cells = CellMemo::new();
+    let mut out = state::Measured::default();
+    let mut query = Query::default();
     let mut gathered: BTreeMap<CellKey, Arc<Vec<(i64, i64)>>> = BTreeMap::new();
-    let mut aggs: Vec<Expr> = Vec::new();
     let mut post: Vec<(String, Post)> = Vec::new();
     for (i, need) in group.needs.iter().enumerate() {
         let key = need.key();
-        if values.contains_key(&key) || post.iter().any(|(k, _)| *k == key) {
+        if out.states.contains_key(&key) || post.iter().any(|(k, _)| *k == key) {
             continue;
         }
         let alias = |suffix: &str| format!("m{i}_{suffix}");
-        match need {
+        let step = match need {
             Need::Rows => {
-                aggs.push(rows_expr(&lf)?.alias(alias("v").as_str()));
-                post.push((key, Post::Scalar(alias("v"))));
+                query.aggs.push(rows_expr(&lf)?.alias(alias("v").as_str()));
+                Step::Deferred(Post::Count(alias("v")))
             }
             Need::Has(columns) if checked(columns).is_some() => {
-                let n = checked(columns).map_or(0, |t| t.valid);
-                values.insert(key, Some(if n > 0 { 1.0 } else { 0.0 }));
+                Step::Ready(State::Count { n: checked(columns).map_or(0, |t| t.valid) })
             }
             Need::Has(columns) => {
-                aggs.push(valid(&parsed(columns)).cast(DataType::UInt32).sum().alias(alias("v").as_str()));
-                post.push((key, Post::Positive(alias("v"))));
+                query.aggs.push(valid(&parsed(columns)).cast(DataType::UInt64).sum().alias(alias("v").as_str()));
+                Step::Deferred(Post::Count(alias("v")))
             }
             Need::Prop { prop: Prop::ExtentKm, columns: columns @ Columns::Pair { planar, .. }, .. }
                 if checked(columns).is_some() =>
             {
                 let t = checked(columns).unwrap_or_default();
-                values.insert(key, extent_km(t.lat_range, t.lon_range, *planar));
+                let ends = |r: Option<(f64, f64)>| [r.map(|r| r.0), r.map(|r| r.1)];
+                Step::Ready(State::Extent { lat: ends(t.lat_range), lon: ends(t.lon_range), planar: *planar })
             }
-            Need::Prop { prop: prop @ (Prop::AreaKm2 | Prop::ContiguousKm2), columns, grid_m, .. }
+            Need::Prop { prop: Prop::AreaKm2 | Prop::ContiguousKm2, columns, grid_m, .. }
                 if known_cells(columns, *grid_m).is_some() =>
             {
                 let cell_key = (columns.clone(), grid_m.to_bits());
                 gathered.insert(cell_key.clone(), known_cells(columns, *grid_m).unwrap_or_default());
-                post.push((key, Post::Cells(cell_key, *prop, *grid_m)));
+                Step::Deferred(Post::Cells(cell_key))
             }
             Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
                 // Gathered as the rows stream past: memory grows with the distinct values.
                 let set = Arc::new(kernels::TextSet::default());
-                aggs.push(kernels::gather_distinct(c, set.clone()).alias(alias("v").as_str()));
-                post.push((key, Post::Distinct(set)));
+                query.aggs.push(kernels::gather_distinct(c, set.clone()).alias(alias("v").as_str()));
+                Step::Deferred(Post::Distinct(set))
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 let set = Arc::new(kernels::PairSet::for_columns(columns));
-                aggs.push(kernels::gather_positions(columns, set.clone()).alias(alias("v").as_str()));
-                post.push((key, Post::Positions(set)));
+                query.aggs.push(kernels::gather_positions(columns, set.clone()).alias(alias("v").as_str()));
+                Step::Deferred(Post::Positions(set))
             }
             Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m: None, .. }
                 if group.filters.is_empty()
@@ -652,90 +667,91 @@ pub fn compute_known(
             {
                 let per_row = kernels::row_resolution(columns, src.text, Snap::default(), None);
                 let counts = Arc::new(Mutex::new(unsnapped[columns].clone()));
-                post.push((key, Post::Resolution(counts, per_row)));
+                Step::Deferred(Post::Resolution(counts, per_row))
             }
             Need::Prop { kind, columns, accuracy_m, prop, grid_m } => {
                 // Extent and cells read the values parsed once; resolution reads the
                 // text itself (the step of each value as written).
                 let read = if *prop == Prop::ResolutionM { columns.clone() } else { parsed(columns) };
-                let value = prop_value(
-                    src,
-                    &lf,
-                    *kind,
-                    &read,
-                    *accuracy_m,
-                    *prop,
-                    *grid_m,
-                    snaps,
-                    &mut aggs,
-                    &alias,
-                    &mut cells,
-                )?;
-                match value {
-                    PropValue::Ready(v) => {
-                        values.insert(key, v);
-                    }
-                    PropValue::Deferred(p) => post.push((key, p)),
-                }
+                let ask = Ask { kind: *kind, columns: &read, accuracy_m: *accuracy_m, prop: *prop, grid_m: *grid_m };
+                prop_state(src, &lf, ask, snaps, &mut query, &alias, &mut out.exact, &key)?
             }
+        };
+        match step {
+            Step::Ready(state) => {
+                out.states.insert(key, state);
+            }
+            Step::Deferred(p) => post.push((key, p)),
         }
     }
     // Aggregates of other ends over all of the dataset's rows ride on this query.
     let riders = match src.memo {
-        Some(memo) if group.filters.is_empty() && !aggs.is_empty() => memo.riders()?,
+        Some(memo) if group.filters.is_empty() && !query.aggs.is_empty() => memo.riders()?,
         _ => vec![],
     };
     let rode = !riders.is_empty();
+    let Query { mut aggs, cells, .. } = query;
     aggs.extend(riders.into_iter().enumerate().map(|(i, e)| e.alias(format!("rider{i}").as_str())));
-    // Values known before the query (resolutions counted by a snapping pass, cells
+    // States known before the query (resolutions counted by a snapping pass, cells
     // gathered by the position checks) are posted too: a group whose every need is
-    // known runs no query, and still gives every value.
+    // known runs no query, and still gives every state.
     if !post.is_empty() || rode {
         let df = if aggs.is_empty() { DataFrame::empty() } else { collect(lf.clone().select(aggs))? };
+        let get = |a: &str| scalar(&df, a);
         for (key, p) in post {
-            let v = match p {
-                Post::Distinct(set) => Some(set.len()? as f64),
-                Post::Positions(set) => Some(set.len()? as f64),
-                Post::Cells(cell_key, prop, grid_m) => {
+            let state = match p {
+                Post::Count(a) => State::Count { n: get(&a).unwrap_or(0.0) as u64 },
+                Post::Distinct(set) if set.len()? > sketch::EXACT_LIMIT => {
+                    out.exact.insert(key.clone(), Some(set.len()? as f64));
+                    out.unsketched.push((key, state::Unsketched::Texts(set)));
+                    continue;
+                }
+                Post::Distinct(set) => State::Distinct { distinct: Distinct::from_hashes(set.hashes()?) },
+                Post::Positions(set) if set.len()? > sketch::EXACT_LIMIT => {
+                    out.exact.insert(key.clone(), Some(set.len()? as f64));
+                    out.unsketched.push((key, state::Unsketched::Positions(set)));
+                    continue;
+                }
+                Post::Positions(set) => {
+                    State::Distinct { distinct: Distinct::from_hashes(set.drain(state::position_hash)?) }
+                }
+                Post::Cells(cell_key) => {
                     if !gathered.contains_key(&cell_key) {
                         let set = cells.get(&cell_key).map(|s| s.take()).transpose()?.unwrap_or_default();
                         gathered.insert(cell_key.clone(), Arc::new(sorted_cells(set)));
                     }
-                    let cells = &gathered[&cell_key];
-                    let n = if prop == Prop::AreaKm2 { cells.len() } else { geo::largest_component(cells) };
-                    Some(n as f64 * grid_m * grid_m / 1e6)
+                    State::Cells { cells: gathered[&cell_key].clone() }
                 }
                 Post::Resolution(counts, per_row) => {
                     let hist = hist_of(taken(&counts)?);
-                    match hist.quantile(0.05) {
-                        Some((lo, hi)) if lo == hi => Some(lo),
-                        None => None,
-                        // The percentile's histogram bin holds several values: sort them
-                        // (a query of its own, rare: resolutions come in few steps).
-                        Some(_) => {
-                            let q = collect(
-                                lf.clone().select([per_row.quantile(lit(0.05), QuantileMethod::Lower).alias("v")]),
-                            )?;
-                            scalar(&q, "v")
-                        }
+                    // The percentile's histogram bin holds several values: sort them
+                    // (a query of its own, rare: resolutions come in few steps).
+                    if hist.quantile(0.05).is_some_and(|(lo, hi)| lo != hi) {
+                        let q = collect(
+                            lf.clone().select([per_row.quantile(lit(0.05), QuantileMethod::Lower).alias("v")]),
+                        )?;
+                        out.exact.insert(key.clone(), scalar(&q, "v"));
+                    }
+                    State::Hist { hist }
+                }
+                Post::Steps(set, prop) => {
+                    let sorted = kernels::sorted_values(&set)?;
+                    if sorted.len() > state::VALUE_LIMIT {
+                        out.exact.insert(key.clone(), state::value_steps(&sorted, prop));
+                        State::Values { values: None }
+                    } else {
+                        State::Values { values: Some(sorted) }
                     }
                 }
-                Post::Scalar(a) => scalar(&df, &a),
-                Post::Positive(a) => Some(if scalar(&df, &a).unwrap_or(0.0) > 0.0 { 1.0 } else { 0.0 }),
-                Post::Steps(set, prop) => state::value_steps(&kernels::sorted_values(&set)?, prop),
-                Post::Extent { lat_min, lat_max, lon_min, lon_max, planar } => {
-                    let range = |lo: &str, hi: &str| scalar(&df, lo).zip(scalar(&df, hi));
-                    extent_km(range(&lat_min, &lat_max), range(&lon_min, &lon_max), planar)
+                Post::Range(min, max) => State::Range { min: get(&min), max: get(&max) },
+                Post::Extent { lat, lon, planar } => {
+                    State::Extent { lat: lat.map(|a| get(&a)), lon: lon.map(|a| get(&a)), planar }
                 }
-                Post::Span(min, max) => match (scalar(&df, &min), scalar(&df, &max)) {
-                    (Some(a), Some(b)) => Some((b - a) / 86_400.0),
-                    _ => None,
-                },
             };
-            values.insert(key, v);
+            out.states.insert(key, state);
         }
     }
-    Ok(values)
+    Ok(out)
 }
 
 /// The extent of a point's valid values, from each axis' range: the diagonal in
@@ -780,24 +796,24 @@ fn parse_pairs(src: &Source, lf: LazyFrame, group: &Group) -> (LazyFrame, BTreeM
 }
 
 enum Post {
+    /// Rows, or rows with a valid value.
+    Count(String),
     Distinct(Arc<kernels::TextSet>),
     Positions(Arc<kernels::PairSet>),
     /// Occupied cells (shared by the area and the largest cluster of one point and grid).
-    Cells(CellKey, Prop, f64),
+    Cells(CellKey),
     /// Rows per per-row resolution, and the per-row expression for an exact percentile.
     Resolution(Shared<kernels::Counts>, Expr),
-    Scalar(String),
-    Positive(String),
     /// Distinct values ([`kernels::gather_values`]) whose steps give a resolution.
     Steps(Arc<kernels::WordSet>, Prop),
+    /// The smallest and largest value (of a measure, or of a time's epoch seconds).
+    Range(String, String),
+    /// Each axis' smallest and largest valid value.
     Extent {
-        lat_min: String,
-        lat_max: String,
-        lon_min: String,
-        lon_max: String,
+        lat: [String; 2],
+        lon: [String; 2],
         planar: bool,
     },
-    Span(String, String),
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -825,28 +841,55 @@ type CellMemo = BTreeMap<CellKey, Arc<kernels::WordSet>>;
 /// A point and a grid (its size's bits).
 type CellKey = (Columns, u64);
 
-enum PropValue {
-    Ready(Option<f64>),
+enum Step {
+    Ready(State),
     Deferred(Post),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn prop_value(
-    src: &Source,
-    lf: &LazyFrame,
+/// A property of a tag asked for: of which kind, on which columns, at which accuracy
+/// and grid.
+struct Ask<'c> {
     kind: TagKind,
-    columns: &Columns,
+    columns: &'c Columns,
     accuracy_m: Option<f64>,
     prop: Prop,
     grid_m: f64,
+}
+
+/// The aggregates of a group's one query, and what they gather into.
+#[derive(Default)]
+struct Query {
+    aggs: Vec<Expr>,
+    /// Occupied cells gathered, by point and grid.
+    cells: CellMemo,
+    /// The smallest and largest value of an expression, by its text (a measure's
+    /// `min` and `max` read one pair).
+    ranges: BTreeMap<String, (String, String)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prop_state(
+    src: &Source,
+    lf: &LazyFrame,
+    ask: Ask,
     snaps: &BTreeMap<Columns, Snap>,
-    aggs: &mut Vec<Expr>,
+    query: &mut Query,
     alias: &dyn Fn(&str) -> String,
-    memo: &mut CellMemo,
-) -> PolarsResult<PropValue> {
+    exact: &mut Values,
+    key: &str,
+) -> PolarsResult<Step> {
+    let Ask { kind, columns, accuracy_m, prop, grid_m } = ask;
     let one = match columns {
         Columns::One(c) => Some(c.as_str()),
         Columns::Pair { .. } => None,
+    };
+    let mut range = |e: Expr| {
+        let (min, max) = query.ranges.entry(format!("{e:?}")).or_insert_with(|| {
+            query.aggs.push(e.clone().min().alias(alias("min").as_str()));
+            query.aggs.push(e.max().alias(alias("max").as_str()));
+            (alias("min"), alias("max"))
+        });
+        Step::Deferred(Post::Range(min.clone(), max.clone()))
     };
     Ok(match (prop, one) {
         (Prop::ResolutionM, _) => {
@@ -856,61 +899,63 @@ fn prop_value(
             // stream past and take the percentile from the counts.
             let counts = Arc::new(Mutex::new(kernels::Counts::default()));
             let gather = kernels::gather_resolutions(columns, per_row.clone(), accuracy_m, counts.clone());
-            aggs.push(gather.alias(alias("v").as_str()));
-            PropValue::Deferred(Post::Resolution(counts, per_row))
+            query.aggs.push(gather.alias(alias("v").as_str()));
+            Step::Deferred(Post::Resolution(counts, per_row))
         }
         (Prop::ExtentKm, None) => {
             let Columns::Pair { lat, lon, planar, .. } = columns else { unreachable!("pair checked above") };
             let ok = valid(columns);
-            for (c, suffix) in [(lat, "lat"), (lon, "lon")] {
+            let mut ends = |c: &str, axis: &str| {
                 // Invalid rows as nulls, not filtered out: an elementwise expression
                 // keeps the one query streaming beside the gathering kernels.
                 let v = when(ok.clone()).then(coord(c)).otherwise(lit(NULL).cast(DataType::Float64));
-                aggs.push(v.clone().min().alias(alias(&format!("{suffix}_min")).as_str()));
-                aggs.push(v.max().alias(alias(&format!("{suffix}_max")).as_str()));
-            }
-            PropValue::Deferred(Post::Extent {
-                lat_min: alias("lat_min"),
-                lat_max: alias("lat_max"),
-                lon_min: alias("lon_min"),
-                lon_max: alias("lon_max"),
-                planar: *planar,
-            })
+                let names = [alias(&format!("{axis}_min")), alias(&format!("{axis}_max"))];
+                query.aggs.push(v.clone().min().alias(names[0].as_str()));
+                query.aggs.push(v.max().alias(names[1].as_str()));
+                names
+            };
+            Step::Deferred(Post::Extent { lat: ends(lat, "lat"), lon: ends(lon, "lon"), planar: *planar })
         }
         (Prop::AreaKm2 | Prop::ContiguousKm2, None) => {
             let key = (columns.clone(), grid_m.to_bits());
-            if !memo.contains_key(&key) {
+            if !query.cells.contains_key(&key) {
                 let set = Arc::new(kernels::WordSet::default());
-                aggs.push(kernels::gather_valid_cells(columns, grid_m, set.clone()).alias(alias("cells").as_str()));
-                memo.insert(key.clone(), set);
+                query
+                    .aggs
+                    .push(kernels::gather_valid_cells(columns, grid_m, set.clone()).alias(alias("cells").as_str()));
+                query.cells.insert(key.clone(), set);
             }
-            PropValue::Deferred(Post::Cells(key, prop, grid_m))
+            Step::Deferred(Post::Cells(key))
         }
-        (Prop::SpacingM, None) => PropValue::Ready(spacing_m(lf, columns)?),
-        (Prop::Min | Prop::Max, Some(c)) => {
-            let e = if prop == Prop::Min { num(c).min() } else { num(c).max() };
-            aggs.push(e.alias(alias("v").as_str()));
-            PropValue::Deferred(Post::Scalar(alias("v")))
+        (Prop::SpacingM, None) => {
+            // A query of its own: the distinct positions, kept as a profile keeps them
+            // up to VALUE_LIMIT, else read for their spacing here.
+            let Columns::Pair { planar, .. } = columns else { unreachable!("pair checked above") };
+            let set = state::distinct_points(lf, columns)?;
+            Step::Ready(if set.len()? > state::VALUE_LIMIT {
+                exact.insert(key.to_string(), state::spacing_of(set.sorted()?, *planar));
+                State::Points { points: None }
+            } else {
+                let keys = set.sorted_keys()?;
+                State::Points {
+                    points: Some(keys.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect()),
+                }
+            })
         }
+        (Prop::Min | Prop::Max, Some(c)) => range(num(c)),
         (Prop::Resolution, Some(c)) => {
             // The distinct values gathered as the rows stream past, their steps after.
             let set = Arc::new(kernels::WordSet::default());
-            aggs.push(kernels::gather_values(num(c), set.clone()).alias(alias("v").as_str()));
-            PropValue::Deferred(Post::Steps(set, prop))
+            query.aggs.push(kernels::gather_values(num(c), set.clone()).alias(alias("v").as_str()));
+            Step::Deferred(Post::Steps(set, prop))
         }
-        (Prop::ResolutionS | Prop::SpanDays, Some(c)) if kind == TagKind::Time => {
-            let seconds = kernels::epoch_seconds(c);
-            if prop == Prop::SpanDays {
-                aggs.push(seconds.clone().min().alias(alias("min").as_str()));
-                aggs.push(seconds.max().alias(alias("max").as_str()));
-                PropValue::Deferred(Post::Span(alias("min"), alias("max")))
-            } else {
-                let set = Arc::new(kernels::WordSet::default());
-                aggs.push(kernels::gather_values(seconds, set.clone()).alias(alias("v").as_str()));
-                PropValue::Deferred(Post::Steps(set, prop))
-            }
+        (Prop::SpanDays, Some(c)) if kind == TagKind::Time => range(kernels::epoch_seconds(c)),
+        (Prop::ResolutionS, Some(c)) if kind == TagKind::Time => {
+            let set = Arc::new(kernels::WordSet::default());
+            query.aggs.push(kernels::gather_values(kernels::epoch_seconds(c), set.clone()).alias(alias("v").as_str()));
+            Step::Deferred(Post::Steps(set, prop))
         }
-        _ => PropValue::Ready(None),
+        _ => Step::Ready(State::Undefined),
     })
 }
 
@@ -937,14 +982,6 @@ pub fn occupied_cells(lf: &LazyFrame, columns: &Columns, grid_m: f64) -> PolarsR
     let set = Arc::new(kernels::WordSet::default());
     collect(lf.clone().select([kernels::gather_valid_cells(columns, grid_m, set.clone()).alias("n")]))?;
     Ok(sorted_cells(set.take()?))
-}
-
-/// The lattice spacing of a point's distinct valid positions ([`state::spacing_of`],
-/// which `check` reads a profile's positions with too).
-fn spacing_m(lf: &LazyFrame, columns: &Columns) -> PolarsResult<Option<f64>> {
-    let Columns::Pair { planar, .. } = columns else { return Ok(None) };
-    let points = state::distinct_points(lf, columns)?;
-    Ok(state::spacing_of(points.sorted()?, *planar))
 }
 
 #[cfg(test)]
@@ -1023,6 +1060,57 @@ mod tests {
         }
     }
 
+    /// What a profile stores of a group, written and read back, gives `check` the
+    /// scan's value of every need, or a band around it where the state is an estimate
+    /// (here 300 000 distinct positions: a sketch of them, and no list of them for the
+    /// lattice spacing); the scan leaves no band unread.
+    #[test]
+    fn a_scan_reads_the_states_a_profile_stores() {
+        for text in [false, true] {
+            let lf = frame(300_000, 0.0001, 4, text, 41).lazy();
+            let src = Source { lf: &lf, text, memo: None };
+            let prop =
+                |prop| Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 };
+            let needs = vec![
+                Need::Rows,
+                Need::Has(pair()),
+                Need::Distinct(Columns::One("site".into())),
+                Need::Distinct(pair()),
+                prop(Prop::ResolutionM),
+                prop(Prop::ExtentKm),
+                prop(Prop::AreaKm2),
+                prop(Prop::ContiguousKm2),
+                prop(Prop::SpacingM),
+            ];
+            let snaps: BTreeMap<Columns, Snap> = [(pair(), snapping(&src, &pair()).unwrap())].into();
+            let group = Group { filters: vec![], needs: needs.clone() };
+            let measured = measure(&src, &group, &snaps, &BTreeMap::new()).unwrap();
+            assert!(measured.banded(&needs).is_empty(), "text {text}");
+            let values = measured.values(&needs);
+            let states = measured.into_states().unwrap();
+            let stored: BTreeMap<String, State> =
+                serde_json::from_str(&serde_json::to_string(&states).unwrap()).unwrap();
+            let (read, bands) = state::read(&needs, &stored);
+            let banded = ["distinct(lat,lon)", "spacing_m(lat,lon)@50~None"];
+            assert_eq!(bands.keys().collect::<Vec<_>>(), banded, "text {text}");
+            for need in &needs {
+                let (key, v) = (need.key(), values[&need.key()]);
+                match bands.get(&key) {
+                    Some(&(lo, hi)) => assert!(v.is_some_and(|v| lo <= v && v <= hi), "{key}: {v:?} in {lo}..{hi}"),
+                    None => assert_eq!(read[&key], v, "{key}, text {text}"),
+                }
+            }
+            // The exact count the scan reads is the count of distinct positions.
+            let n = collect(
+                lf.clone()
+                    .filter(valid(&pair()))
+                    .select([as_struct(vec![col("lat"), col("lon")]).n_unique().alias("n")]),
+            )
+            .unwrap();
+            assert_eq!(values["distinct(lat,lon)"], scalar(&n, "n"), "text {text}");
+        }
+    }
+
     #[test]
     fn the_one_query_of_a_group_gives_what_separate_queries_give() {
         for text in [false, true] {
@@ -1048,11 +1136,6 @@ mod tests {
             let unsnapped: BTreeMap<Columns, kernels::Counts> = [(pair(), pass.unsnapped)].into();
             let group = Group { filters: vec![], needs: needs.clone() };
             assert_eq!(compute_known(&src, &group, &snaps, &unsnapped).unwrap(), values, "text {text}");
-            // The profile's states of the same group say the same.
-            let states = state::compute(&src, &Group { filters: vec![], needs: needs.clone() }, &snaps).unwrap();
-            for need in &needs {
-                assert_eq!(states[&need.key()].estimate(need).value, values[&need.key()], "state of {}", need.key());
-            }
             // Each need in a query of its own, and with the counts already known (a
             // group whose only need is known runs no query).
             let alone = |need: &Need| compute(&src, &Group { filters: vec![], needs: vec![need.clone()] }, &snaps);

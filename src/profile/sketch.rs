@@ -47,6 +47,20 @@ pub mod cells {
     }
 }
 
+/// `#[serde(with = "shared_cells")]`: [`cells`] behind an `Arc`.
+pub mod shared_cells {
+    use super::*;
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(v: &Arc<Vec<(i64, i64)>>, s: S) -> Result<S::Ok, S::Error> {
+        cells::serialize(v, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<(i64, i64)>>, D::Error> {
+        cells::deserialize(d).map(Arc::new)
+    }
+}
+
 /// `#[serde(with = "floats")]`: an optional `Vec<f64>` as a base64 word list.
 pub mod floats {
     use super::*;
@@ -153,6 +167,18 @@ impl Distinct {
         hashes.sort_unstable();
         hashes.dedup();
         Distinct::Exact(hashes).limited()
+    }
+
+    /// The state of a set's values, given their hashes (distinct values, so hashes
+    /// repeat only where two values share one): past [`EXACT_LIMIT`] the sketch is
+    /// fed directly, without sorting them.
+    pub fn of_set(hashes: Vec<u64>) -> Self {
+        if hashes.len() <= EXACT_LIMIT {
+            return Self::from_hashes(hashes);
+        }
+        let mut hll = Hll::default();
+        hashes.iter().for_each(|x| hll.add(*x));
+        Distinct::Sketch(hll)
     }
 
     fn limited(self) -> Self {

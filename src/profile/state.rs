@@ -15,9 +15,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::sketch::{self, Distinct, Hist};
-use super::{collect, geo, kernels, num, valid, Group, Need, Snap, Source};
+use super::{collect, geo, kernels, Group, Need, Snap, Values};
 use crate::profile::keys::hash_bytes;
-use crate::rules::{Prop, TagKind};
+use crate::rules::Prop;
 use crate::tag::Columns;
 
 /// Most distinct values (or positions) a value list keeps.
@@ -244,9 +244,11 @@ pub enum State {
         lon: [Option<f64>; 2],
         planar: bool,
     },
+    /// Occupied cells, sorted (shared by the area and the largest cluster of one
+    /// point and grid).
     Cells {
-        #[serde(with = "sketch::cells")]
-        cells: Vec<(i64, i64)>,
+        #[serde(with = "sketch::shared_cells")]
+        cells: Arc<Vec<(i64, i64)>>,
     },
     /// Sorted distinct values; `None` past [`VALUE_LIMIT`].
     Values {
@@ -316,7 +318,7 @@ impl State {
                 planar: *planar,
             },
             (State::Cells { cells: a }, State::Cells { cells: b }) => {
-                State::Cells { cells: sketch::union_sorted(a, b) }
+                State::Cells { cells: Arc::new(sketch::union_sorted(a, b)) }
             }
             (State::Values { values: a }, State::Values { values: b }) => {
                 State::Values { values: sorted_union(a, b, 1) }
@@ -354,13 +356,10 @@ impl State {
                 Some(Prop::SpanDays) => exact(min.zip(*max).map(|(a, b)| (b - a) / 86_400.0)),
                 _ => exact(None),
             },
-            State::Extent { lat, lon, planar } => exact(match (lat[0], lat[1], lon[0], lon[1]) {
-                (Some(a), Some(b), Some(c), Some(d)) if *planar => {
-                    Some(((b - a).powi(2) + (d - c).powi(2)).sqrt() / 1000.0)
-                }
-                (Some(a), Some(b), Some(c), Some(d)) => Some(geo::distance_km(a, c, b, d)),
-                _ => None,
-            }),
+            State::Extent { lat, lon, planar } => {
+                let range = |r: &[Option<f64>; 2]| r[0].zip(r[1]);
+                exact(super::extent_km(range(lat), range(lon), *planar))
+            }
             State::Cells { cells } => {
                 let Need::Prop { grid_m, .. } = need else { return exact(None) };
                 let n = if prop == Some(Prop::ContiguousKm2) { geo::largest_component(cells) } else { cells.len() };
@@ -388,6 +387,77 @@ impl Estimate {
     /// Not known at all: a band over every value.
     pub fn unknown() -> Self {
         Estimate { value: None, band: Some((0.0, f64::INFINITY)) }
+    }
+}
+
+/// The values and bands of `needs` read from their states: how `check` reads a
+/// profile, and how a scan reads what its pass measured ([`Measured::values`]). A need
+/// without a state has no value.
+pub fn read(needs: &[Need], states: &BTreeMap<String, State>) -> (Values, BTreeMap<String, (f64, f64)>) {
+    let mut values = Values::new();
+    let mut bands = BTreeMap::new();
+    for need in needs {
+        let key = need.key();
+        let e = states.get(&key).map_or(Estimate { value: None, band: None }, |s| s.estimate(need));
+        values.insert(key.clone(), e.value);
+        if let Some(b) = e.band {
+            bands.insert(key, b);
+        }
+    }
+    (values, bands)
+}
+
+/// What one pass over a dataset's rows measured of a group's needs (DESIGN §10): the
+/// mergeable state of each need, which `profile` stores and `check` reads, and, for a
+/// state that is an estimate (a sketch of distinct values, a list past
+/// [`VALUE_LIMIT`], a percentile between the extremes of a histogram bin), the exact
+/// value the pass read from the same rows, which lies in the state's band. A scan's
+/// values are these states read as `check` reads them, made exact inside their bands.
+/// The sketch of a set past [`sketch::EXACT_LIMIT`] is made only when the states are
+/// taken to be stored ([`Measured::into_states`]): a scan reads the set's exact count.
+#[derive(Default)]
+pub struct Measured {
+    pub(crate) states: BTreeMap<String, State>,
+    pub(crate) exact: Values,
+    /// Sets past the exact limit, by need key, to be sketched if stored.
+    pub(crate) unsketched: Vec<(String, Unsketched)>,
+}
+
+/// A gathered set whose state is a sketch.
+pub(crate) enum Unsketched {
+    Texts(Arc<kernels::TextSet>),
+    Positions(Arc<kernels::PairSet>),
+}
+
+impl Measured {
+    /// The values of `needs`: each state's reading, or the exact value the pass read
+    /// where the state is an estimate.
+    pub fn values(&self, needs: &[Need]) -> Values {
+        let (mut values, _) = read(needs, &self.states);
+        for (key, v) in &self.exact {
+            if let Some(slot) = values.get_mut(key) {
+                *slot = *v;
+            }
+        }
+        values
+    }
+
+    /// The needs of `needs` whose value would be a band the pass left unresolved
+    /// (none, when every estimate was read exactly).
+    pub fn banded(&self, needs: &[Need]) -> Vec<String> {
+        read(needs, &self.states).1.into_keys().filter(|k| !self.exact.contains_key(k)).collect()
+    }
+
+    /// The states as a profile stores them, each set past the exact limit sketched.
+    pub fn into_states(mut self) -> PolarsResult<BTreeMap<String, State>> {
+        for (key, set) in self.unsketched {
+            let hashes = match set {
+                Unsketched::Texts(set) => set.hashes()?,
+                Unsketched::Positions(set) => set.drain(position_hash)?,
+            };
+            self.states.insert(key, State::Distinct { distinct: Distinct::of_set(hashes) });
+        }
+        Ok(self.states)
     }
 }
 
@@ -476,29 +546,13 @@ pub(crate) fn distinct_points(lf: &LazyFrame, columns: &Columns) -> PolarsResult
     Ok(set)
 }
 
-/// The sketch of distinct positions: each hashed as its latitude's and longitude's
+/// The hash of a distinct position in a profile: its latitude's and longitude's
 /// bits, in that order.
-fn positions_state(points: impl Iterator<Item = (f64, f64)>) -> State {
-    let hashes = points
-        .map(|(y, x)| {
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&y.to_bits().to_le_bytes());
-            bytes[8..].copy_from_slice(&x.to_bits().to_le_bytes());
-            hash_bytes(&bytes)
-        })
-        .collect();
-    State::Distinct { distinct: Distinct::from_hashes(hashes) }
-}
-
-/// The distinct finite values of `e`, ascending, gathered as the rows stream past;
-/// `None` past [`VALUE_LIMIT`].
-fn distinct_values(lf: &LazyFrame, e: Expr) -> PolarsResult<Option<Vec<f64>>> {
-    let set = Arc::new(kernels::WordSet::default());
-    collect(lf.clone().select([kernels::gather_values(e, set.clone()).alias("v")]))?;
-    if set.len()? > VALUE_LIMIT {
-        return Ok(None);
-    }
-    Ok(Some(kernels::sorted_values(&set)?))
+pub(crate) fn position_hash((y, x): (f64, f64)) -> u64 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&y.to_bits().to_le_bytes());
+    bytes[8..].copy_from_slice(&x.to_bits().to_le_bytes());
+    hash_bytes(&bytes)
 }
 
 /// The smallest step between distinct values (`resolution`), or the median step
@@ -511,158 +565,6 @@ pub(crate) fn value_steps(sorted: &[f64], prop: Prop) -> Option<f64> {
         Prop::ResolutionS => median(&mut steps),
         _ => None,
     }
-}
-
-/// A state whose parts one streamed query gathers, read once the query has run.
-enum Gathered {
-    Count(String),
-    Distinct(Arc<kernels::TextSet>),
-    Positions(Arc<kernels::PairSet>),
-    Hist(Arc<std::sync::Mutex<kernels::Counts>>),
-    Range(String, String),
-    Extent([String; 4], bool),
-    Cells(Arc<kernels::WordSet>),
-}
-
-/// The states of every need of a group, on the rows that pass its filters. Counts,
-/// distinct values, resolutions, ranges, extents and cells come from one streamed
-/// query (as the scan's metrics do, `profile::compute`), distinct positions too; row
-/// counts and value lists from queries of their own.
-pub fn compute(src: &Source, group: &Group, snaps: &BTreeMap<Columns, Snap>) -> PolarsResult<BTreeMap<String, State>> {
-    let lf = super::filtered(src, group, snaps);
-    let mut out = BTreeMap::new();
-    let mut aggs: Vec<Expr> = Vec::new();
-    let mut gathered: Vec<(String, Gathered)> = Vec::new();
-    let mut cell_sets: BTreeMap<(Columns, u64), Arc<kernels::WordSet>> = BTreeMap::new();
-    for (i, need) in group.needs.iter().enumerate() {
-        let key = need.key();
-        if out.contains_key(&key) || gathered.iter().any(|(k, _)| *k == key) {
-            continue;
-        }
-        let name = |part: &str| format!("s{i}_{part}");
-        let one_query = match need {
-            Need::Has(columns) => {
-                aggs.push(valid(columns).cast(DataType::UInt64).sum().alias(name("n").as_str()));
-                Some(Gathered::Count(name("n")))
-            }
-            Need::Distinct(Columns::One(c)) | Need::Prop { prop: Prop::Distinct, columns: Columns::One(c), .. } => {
-                let set = Arc::new(kernels::TextSet::default());
-                aggs.push(kernels::gather_distinct(c, set.clone()).alias(name("n").as_str()));
-                Some(Gathered::Distinct(set))
-            }
-            Need::Distinct(columns @ Columns::Pair { .. })
-            | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
-                let set = Arc::new(kernels::PairSet::for_columns(columns));
-                aggs.push(kernels::gather_positions(columns, set.clone()).alias(name("n").as_str()));
-                Some(Gathered::Positions(set))
-            }
-            Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m, .. } => {
-                let snap = snaps.get(columns).copied().unwrap_or_default();
-                let per_row = kernels::row_resolution(columns, src.text, snap, *accuracy_m);
-                let counts = Arc::new(std::sync::Mutex::new(kernels::Counts::default()));
-                let gather = kernels::gather_resolutions(columns, per_row, *accuracy_m, counts.clone());
-                aggs.push(gather.alias(name("n").as_str()));
-                Some(Gathered::Hist(counts))
-            }
-            Need::Prop { prop: Prop::ExtentKm, columns: columns @ Columns::Pair { lat, lon, planar, .. }, .. } => {
-                let ok = valid(columns);
-                let names = [name("a0"), name("a1"), name("b0"), name("b1")];
-                for (c, [lo, hi]) in [(lat, [&names[0], &names[1]]), (lon, [&names[2], &names[3]])] {
-                    let v = when(ok.clone()).then(super::coord(c)).otherwise(lit(NULL).cast(DataType::Float64));
-                    aggs.push(v.clone().min().alias(lo.as_str()));
-                    aggs.push(v.max().alias(hi.as_str()));
-                }
-                Some(Gathered::Extent(names, *planar))
-            }
-            Need::Prop {
-                prop: Prop::AreaKm2 | Prop::ContiguousKm2,
-                columns: columns @ Columns::Pair { .. },
-                grid_m,
-                ..
-            } => {
-                let set = cell_sets
-                    .entry((columns.clone(), grid_m.to_bits()))
-                    .or_insert_with(|| {
-                        let set = Arc::new(kernels::WordSet::default());
-                        aggs.push(
-                            kernels::gather_valid_cells(columns, *grid_m, set.clone()).alias(name("cells").as_str()),
-                        );
-                        set
-                    })
-                    .clone();
-                Some(Gathered::Cells(set))
-            }
-            Need::Prop { prop: Prop::Min | Prop::Max, columns: Columns::One(c), .. } => {
-                aggs.push(num(c).min().alias(name("a").as_str()));
-                aggs.push(num(c).max().alias(name("b").as_str()));
-                Some(Gathered::Range(name("a"), name("b")))
-            }
-            Need::Prop { prop: Prop::SpanDays, columns: Columns::One(c), kind: TagKind::Time, .. } => {
-                let seconds = kernels::epoch_seconds(c);
-                aggs.push(seconds.clone().min().alias(name("a").as_str()));
-                aggs.push(seconds.max().alias(name("b").as_str()));
-                Some(Gathered::Range(name("a"), name("b")))
-            }
-            _ => None,
-        };
-        if let Some(g) = one_query {
-            gathered.push((key, g));
-            continue;
-        }
-        let state = match need {
-            // Gathered by the one query above.
-            Need::Has(_) | Need::Distinct(_) => continue,
-            Need::Rows => State::Count { n: super::row_count(&lf)? },
-            Need::Prop { kind, columns, prop, .. } => prop_state(&lf, *kind, columns, *prop)?,
-        };
-        out.insert(key, state);
-    }
-    if aggs.is_empty() {
-        return Ok(out);
-    }
-    let df = collect(lf.clone().select(aggs))?;
-    let get = |n: &str| super::scalar(&df, n);
-    for (key, g) in gathered {
-        let state = match g {
-            Gathered::Count(n) => State::Count { n: get(&n).unwrap_or(0.0) as u64 },
-            Gathered::Distinct(set) => State::Distinct {
-                distinct: Distinct::from_hashes(set.values()?.iter().map(|v| hash_bytes(v.as_bytes())).collect()),
-            },
-            Gathered::Positions(set) => positions_state(set.drain(|p| p)?.into_iter()),
-            Gathered::Hist(counts) => State::Hist { hist: super::hist_of(super::taken(&counts)?) },
-            Gathered::Range(a, b) => State::Range { min: get(&a), max: get(&b) },
-            Gathered::Extent([a0, a1, b0, b1], planar) => {
-                State::Extent { lat: [get(&a0), get(&a1)], lon: [get(&b0), get(&b1)], planar }
-            }
-            Gathered::Cells(set) => State::Cells { cells: super::sorted_cells(set.keys()?) },
-        };
-        out.insert(key, state);
-    }
-    Ok(out)
-}
-
-fn prop_state(lf: &LazyFrame, kind: TagKind, columns: &Columns, prop: Prop) -> PolarsResult<State> {
-    let one = match columns {
-        Columns::One(c) => Some(c.as_str()),
-        Columns::Pair { .. } => None,
-    };
-    // Resolutions, extents, cells and ranges are gathered by the one query of
-    // `compute`; what is left needs distinct positions or values.
-    Ok(match (prop, one, columns) {
-        (Prop::SpacingM, None, Columns::Pair { .. }) => {
-            let set = distinct_points(lf, columns)?;
-            let points = (set.len()? <= VALUE_LIMIT)
-                .then(|| set.sorted_keys())
-                .transpose()?
-                .map(|keys| keys.iter().flat_map(|k| <[f64; 2]>::from(kernels::position_of(*k))).collect());
-            State::Points { points }
-        }
-        (Prop::Resolution, Some(c), _) => State::Values { values: distinct_values(lf, num(c))? },
-        (Prop::ResolutionS, Some(c), _) if kind == TagKind::Time => {
-            State::Values { values: distinct_values(lf, kernels::epoch_seconds(c))? }
-        }
-        _ => State::Undefined,
-    })
 }
 
 #[cfg(test)]
