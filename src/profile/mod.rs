@@ -588,7 +588,9 @@ pub fn compute_known(
     snaps: &BTreeMap<Columns, Snap>,
     unsnapped: &BTreeMap<Columns, kernels::Counts>,
 ) -> PolarsResult<Values> {
-    Ok(measure(src, group, snaps, unsnapped)?.values(&group.needs))
+    let measured = measure(src, group, snaps, unsnapped)?;
+    debug_assert!(measured.banded(&group.needs).is_empty(), "a band left unread: {:?}", measured.banded(&group.needs));
+    Ok(measured.values(&group.needs))
 }
 
 /// The state of every need of a group on the rows that pass its filters, from one
@@ -1060,6 +1062,24 @@ mod tests {
         }
     }
 
+    /// A property of the point `pair()` on a 50 m grid.
+    fn point_prop(prop: Prop) -> Need {
+        Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 }
+    }
+
+    /// The needs of a group that reads the point and the sites in every way one query does.
+    fn point_needs() -> Vec<Need> {
+        vec![
+            Need::Rows,
+            Need::Has(pair()),
+            Need::Distinct(Columns::One("site".into())),
+            point_prop(Prop::ResolutionM),
+            point_prop(Prop::ExtentKm),
+            point_prop(Prop::AreaKm2),
+            point_prop(Prop::ContiguousKm2),
+        ]
+    }
+
     /// What a profile stores of a group, written and read back, gives `check` the
     /// scan's value of every need, or a band around it where the state is an estimate
     /// (here 300 000 distinct positions: a sketch of them, and no list of them for the
@@ -1069,19 +1089,8 @@ mod tests {
         for text in [false, true] {
             let lf = frame(300_000, 0.0001, 4, text, 41).lazy();
             let src = Source { lf: &lf, text, memo: None };
-            let prop =
-                |prop| Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 };
-            let needs = vec![
-                Need::Rows,
-                Need::Has(pair()),
-                Need::Distinct(Columns::One("site".into())),
-                Need::Distinct(pair()),
-                prop(Prop::ResolutionM),
-                prop(Prop::ExtentKm),
-                prop(Prop::AreaKm2),
-                prop(Prop::ContiguousKm2),
-                prop(Prop::SpacingM),
-            ];
+            let mut needs = point_needs();
+            needs.extend([Need::Distinct(pair()), point_prop(Prop::SpacingM)]);
             let snaps: BTreeMap<Columns, Snap> = [(pair(), snapping(&src, &pair()).unwrap())].into();
             let group = Group { filters: vec![], needs: needs.clone() };
             let measured = measure(&src, &group, &snaps, &BTreeMap::new()).unwrap();
@@ -1117,17 +1126,7 @@ mod tests {
             let df = frame(300_000, 0.0001, 4, text, 99);
             let lf = df.lazy();
             let src = Source { lf: &lf, text, memo: None };
-            let prop =
-                |prop| Need::Prop { kind: TagKind::Point, columns: pair(), accuracy_m: None, prop, grid_m: 50.0 };
-            let needs = vec![
-                Need::Rows,
-                Need::Has(pair()),
-                Need::Distinct(Columns::One("site".into())),
-                prop(Prop::ResolutionM),
-                prop(Prop::ExtentKm),
-                prop(Prop::AreaKm2),
-                prop(Prop::ContiguousKm2),
-            ];
+            let needs = point_needs();
             let snaps: BTreeMap<Columns, Snap> = [(pair(), snapping(&src, &pair()).unwrap())].into();
             let values = compute(&src, &Group { filters: vec![], needs: needs.clone() }, &snaps).unwrap();
             // The resolutions counted by the snapping pass give the same values.
@@ -1157,11 +1156,11 @@ mod tests {
             let sites = collect(lf.clone().select([col("site").n_unique().alias("n")])).unwrap();
             assert_eq!(values["distinct(site)"], scalar(&sites, "n"));
             let cells = occupied_cells(&lf, &pair(), 50.0).unwrap();
-            assert_eq!(values[&prop(Prop::AreaKm2).key()], Some(cells.len() as f64 * 2500.0 / 1e6));
+            assert_eq!(values[&point_prop(Prop::AreaKm2).key()], Some(cells.len() as f64 * 2500.0 / 1e6));
             assert!(ok.height() < 300_000 && ok.height() > 290_000, "some rows are invalid");
             let per_row = kernels::row_resolution(&pair(), text, snaps[&pair()], None);
             let hist = resolution_hist(&lf, per_row, None).unwrap();
-            assert_eq!(values[&prop(Prop::ResolutionM).key()], hist.quantile(0.05).map(|q| q.0));
+            assert_eq!(values[&point_prop(Prop::ResolutionM).key()], hist.quantile(0.05).map(|q| q.0));
         }
     }
 
