@@ -12,7 +12,6 @@ pub use kernels::{
     coarsen_time, coarsen_time_seconds, coord, epoch_seconds, float_text, gathered, parse_coordinate, quantize,
     round_decimals, rounder, row_resolution, unreadable_text, Tally,
 };
-use sketch::Distinct;
 pub use state::{AxisInfo, Measured, SnapInfo, State};
 
 use std::collections::BTreeMap;
@@ -654,13 +653,13 @@ pub fn measure(
                 // Gathered as the rows stream past: memory grows with the distinct values.
                 let set = Arc::new(kernels::TextSet::default());
                 query.aggs.push(kernels::gather_distinct(c, set.clone()).alias(alias("v").as_str()));
-                Step::Deferred(Post::Distinct(set))
+                Step::Deferred(Post::Set(state::DistinctSet::Texts(set)))
             }
             Need::Distinct(columns @ Columns::Pair { .. })
             | Need::Prop { prop: Prop::Distinct, columns: columns @ Columns::Pair { .. }, .. } => {
                 let set = Arc::new(kernels::PairSet::for_columns(columns));
                 query.aggs.push(kernels::gather_positions(columns, set.clone()).alias(alias("v").as_str()));
-                Step::Deferred(Post::Positions(set))
+                Step::Deferred(Post::Set(state::DistinctSet::Positions(set)))
             }
             Need::Prop { prop: Prop::ResolutionM, columns, accuracy_m: None, .. }
                 if group.filters.is_empty()
@@ -703,20 +702,12 @@ pub fn measure(
         for (key, p) in post {
             let state = match p {
                 Post::Count(a) => State::Count { n: get(&a).unwrap_or(0.0) as u64 },
-                Post::Distinct(set) if set.len()? > sketch::EXACT_LIMIT => {
+                Post::Set(set) if set.len()? > sketch::EXACT_LIMIT => {
                     out.exact.insert(key.clone(), Some(set.len()? as f64));
-                    out.unsketched.push((key, state::Unsketched::Texts(set)));
+                    out.unsketched.push((key, set));
                     continue;
                 }
-                Post::Distinct(set) => State::Distinct { distinct: Distinct::from_hashes(set.hashes()?) },
-                Post::Positions(set) if set.len()? > sketch::EXACT_LIMIT => {
-                    out.exact.insert(key.clone(), Some(set.len()? as f64));
-                    out.unsketched.push((key, state::Unsketched::Positions(set)));
-                    continue;
-                }
-                Post::Positions(set) => {
-                    State::Distinct { distinct: Distinct::from_hashes(set.drain(state::position_hash)?) }
-                }
+                Post::Set(set) => set.state()?,
                 Post::Cells(cell_key) => {
                     if !gathered.contains_key(&cell_key) {
                         let set = cells.get(&cell_key).map(|s| s.take()).transpose()?.unwrap_or_default();
@@ -800,8 +791,8 @@ fn parse_pairs(src: &Source, lf: LazyFrame, group: &Group) -> (LazyFrame, BTreeM
 enum Post {
     /// Rows, or rows with a valid value.
     Count(String),
-    Distinct(Arc<kernels::TextSet>),
-    Positions(Arc<kernels::PairSet>),
+    /// Distinct values or positions.
+    Set(state::DistinctSet),
     /// Occupied cells (shared by the area and the largest cluster of one point and grid).
     Cells(CellKey),
     /// Rows per per-row resolution, and the per-row expression for an exact percentile.
@@ -811,11 +802,7 @@ enum Post {
     /// The smallest and largest value (of a measure, or of a time's epoch seconds).
     Range(String, String),
     /// Each axis' smallest and largest valid value.
-    Extent {
-        lat: [String; 2],
-        lon: [String; 2],
-        planar: bool,
-    },
+    Extent { lat: [String; 2], lon: [String; 2], planar: bool },
 }
 
 type Shared<T> = Arc<Mutex<T>>;

@@ -169,8 +169,8 @@ impl Distinct {
         Distinct::Exact(hashes).limited()
     }
 
-    /// The state of a set's values, given their hashes (distinct values, so hashes
-    /// repeat only where two values share one): past [`EXACT_LIMIT`] the sketch is
+    /// The state of a set's members, given their hashes (distinct members, so hashes
+    /// repeat only where two members share one): past [`EXACT_LIMIT`] the sketch is
     /// fed directly, without sorting them.
     pub fn of_set(hashes: Vec<u64>) -> Self {
         if hashes.len() <= EXACT_LIMIT {

@@ -420,13 +420,35 @@ pub struct Measured {
     pub(crate) states: BTreeMap<String, State>,
     pub(crate) exact: Values,
     /// Sets past the exact limit, by need key, to be sketched if stored.
-    pub(crate) unsketched: Vec<(String, Unsketched)>,
+    pub(crate) unsketched: Vec<(String, DistinctSet)>,
 }
 
-/// A gathered set whose state is a sketch.
-pub(crate) enum Unsketched {
+/// The distinct values or positions a query gathered for a distinct count.
+pub(crate) enum DistinctSet {
     Texts(Arc<kernels::TextSet>),
     Positions(Arc<kernels::PairSet>),
+}
+
+impl DistinctSet {
+    pub(crate) fn len(&self) -> PolarsResult<usize> {
+        match self {
+            DistinctSet::Texts(set) => set.len(),
+            DistinctSet::Positions(set) => set.len(),
+        }
+    }
+
+    /// The profile hash of each member, in no particular order.
+    fn hashes(&self) -> PolarsResult<Vec<u64>> {
+        match self {
+            DistinctSet::Texts(set) => set.hashes(),
+            DistinctSet::Positions(set) => set.drain(position_hash),
+        }
+    }
+
+    /// Its state: the members' hashes up to [`sketch::EXACT_LIMIT`], a sketch beyond.
+    pub(crate) fn state(&self) -> PolarsResult<State> {
+        Ok(State::Distinct { distinct: Distinct::of_set(self.hashes()?) })
+    }
 }
 
 impl Measured {
@@ -451,11 +473,7 @@ impl Measured {
     /// The states as a profile stores them, each set past the exact limit sketched.
     pub fn into_states(mut self) -> PolarsResult<BTreeMap<String, State>> {
         for (key, set) in self.unsketched {
-            let hashes = match set {
-                Unsketched::Texts(set) => set.hashes()?,
-                Unsketched::Positions(set) => set.drain(position_hash)?,
-            };
-            self.states.insert(key, State::Distinct { distinct: Distinct::of_set(hashes) });
+            self.states.insert(key, set.state()?);
         }
         Ok(self.states)
     }
